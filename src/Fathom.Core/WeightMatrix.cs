@@ -1,0 +1,184 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Fathom.Core;
+
+/// <summary>
+/// A read-only view of a row-major matrix [Rows, Cols] in its stored format: a linear layer's weight
+/// [out_features, in_features], an embedding table, or a block of float32 activations. The data is
+/// not copied: it points into a memory-mapped checkpoint or a pinned array that <see cref="Owner"/>
+/// keeps alive. FP8 views carry their block scales: element (r, c) is
+/// <c>value(r, c) * BlockScales[(FirstRow + r) / BlockRows, c / BlockCols]</c> (partial edge blocks
+/// use their block's scale).
+/// </summary>
+public readonly unsafe struct WeightMatrix
+{
+    private readonly byte* _data;
+
+    public WeightMatrix(
+        DType type,
+        void* data,
+        int rows,
+        int cols,
+        int rowStride,
+        object? owner,
+        float[]? blockScales = null,
+        int blockRows = 0,
+        int blockCols = 0,
+        int firstRow = 0)
+    {
+        if (rows < 0 || cols < 0 || rowStride < cols)
+        {
+            throw new ArgumentOutOfRangeException(nameof(rows), $"invalid matrix shape [{rows}, {cols}] with row stride {rowStride}");
+        }
+
+        if (type is DType.F8E4M3 && blockScales is null)
+        {
+            throw new ArgumentException("an FP8 matrix needs its block scales", nameof(blockScales));
+        }
+
+        if (type is not (DType.F32 or DType.F16 or DType.BF16 or DType.F8E4M3))
+        {
+            throw new NotSupportedException($"weights of dtype {type.ToSafeTensors()} are not supported as a matrix");
+        }
+
+        Type = type;
+        _data = (byte*)data;
+        Rows = rows;
+        Cols = cols;
+        RowStride = rowStride;
+        Owner = owner;
+        BlockScales = blockScales;
+        BlockRows = blockRows;
+        BlockCols = blockCols;
+        FirstRow = firstRow;
+    }
+
+    public DType Type { get; }
+
+    public int Rows { get; }
+
+    public int Cols { get; }
+
+    /// <summary>Elements between the starts of consecutive rows (≥ Cols; larger for column-limited views).</summary>
+    public int RowStride { get; }
+
+    /// <summary>Keeps the memory alive (a mapped file, a pinned array).</summary>
+    public object? Owner { get; }
+
+    public float[]? BlockScales { get; }
+
+    public int BlockRows { get; }
+
+    public int BlockCols { get; }
+
+    /// <summary>The row of the underlying tensor that row 0 of this view is (for block-scale lookup).</summary>
+    public int FirstRow { get; }
+
+    public bool IsEmpty => _data == null;
+
+    /// <summary>Bytes the view's elements occupy in storage.</summary>
+    public long StorageBytes => (long)Rows * Cols * Type.Size();
+
+    public byte* RowPointer(int row) => _data + ((long)row * RowStride * Type.Size());
+
+    /// <summary>Wraps a pinned float32 array (see <see cref="PinnedBuffer.Allocate"/>) as a matrix.</summary>
+    public static WeightMatrix FromPinned(float[] data, int rows, int cols, int offset = 0, int rowStride = -1)
+    {
+        if (rowStride < 0)
+        {
+            rowStride = cols;
+        }
+
+        if (rows > 0 && offset + ((long)(rows - 1) * rowStride) + cols > data.Length)
+        {
+            throw new ArgumentException($"[{rows}, {cols}] (stride {rowStride}, offset {offset}) exceeds the array of {data.Length}");
+        }
+
+        float* start = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(data)) + offset;
+        return new WeightMatrix(DType.F32, start, rows, cols, rowStride, data);
+    }
+
+    /// <summary>Rows [start, start+count) of this matrix.</summary>
+    public WeightMatrix SliceRows(int start, int count)
+    {
+        if ((uint)start > (uint)Rows || (uint)count > (uint)(Rows - start))
+        {
+            throw new ArgumentOutOfRangeException(nameof(start), $"rows [{start}, {start + count}) outside [0, {Rows})");
+        }
+
+        return new WeightMatrix(Type, RowPointer(start), count, Cols, RowStride, Owner, BlockScales, BlockRows, BlockCols, FirstRow + start);
+    }
+
+    /// <summary>Columns [0, count) of every row (only for formats without column blocks, or whole blocks).</summary>
+    public WeightMatrix TakeColumns(int count)
+    {
+        if ((uint)count > (uint)Cols)
+        {
+            throw new ArgumentOutOfRangeException(nameof(count));
+        }
+
+        return new WeightMatrix(Type, _data, Rows, count, RowStride, Owner, BlockScales, BlockRows, BlockCols, FirstRow);
+    }
+
+    /// <summary>The block scale of element (row, col) of this view.</summary>
+    public float ScaleAt(int row, int col) => BlockScales![(((FirstRow + row) / BlockRows) * ScaleColsOfTensor) + (col / BlockCols)];
+
+    // The scale tensor's row length follows the full tensor's width (RowStride for whole-tensor views).
+    private int ScaleColsOfTensor => (RowStride + BlockCols - 1) / BlockCols;
+
+    /// <summary>Plain, format-by-format dequantization of one row into float32: the reference for every kernel.</summary>
+    public void DequantizeRow(int row, Span<float> destination) => DequantizeRange(row, 0, Cols, destination);
+
+    /// <summary>Dequantizes columns [col, col+count) of one row into float32.</summary>
+    public void DequantizeRange(int row, int col, int count, Span<float> destination)
+    {
+        if ((uint)row >= (uint)Rows || (uint)col > (uint)Cols || (uint)count > (uint)(Cols - col))
+        {
+            throw new ArgumentOutOfRangeException(nameof(row), $"row {row}, columns [{col}, {col + count}) outside [{Rows}, {Cols}]");
+        }
+
+        if (destination.Length < count)
+        {
+            throw new ArgumentException("destination too short", nameof(destination));
+        }
+
+        byte* p = RowPointer(row) + ((long)col * Type.Size());
+        switch (Type)
+        {
+            case DType.F32:
+                new ReadOnlySpan<float>(p, count).CopyTo(destination);
+                break;
+            case DType.BF16:
+                var bf = (ushort*)p;
+                for (int c = 0; c < count; c++)
+                {
+                    destination[c] = BFloat16.ToSingle(bf[c]);
+                }
+
+                break;
+            case DType.F16:
+                var h = (Half*)p;
+                for (int c = 0; c < count; c++)
+                {
+                    destination[c] = (float)h[c];
+                }
+
+                break;
+            case DType.F8E4M3:
+                var table = Float8E4M3.DecodeTable;
+                int scaleRow = ((FirstRow + row) / BlockRows) * ScaleColsOfTensor;
+                var scales = BlockScales!;
+                for (int c = 0; c < count; c++)
+                {
+                    destination[c] = table[p[c]] * scales[scaleRow + ((col + c) / BlockCols)];
+                }
+
+                break;
+            default:
+                throw new NotSupportedException(Type.ToString());
+        }
+    }
+
+    public override string ToString() => $"{Type.ToSafeTensors()}[{Rows}, {Cols}]";
+}
