@@ -1,0 +1,45 @@
+using Fathom.Backends.Cpu;
+using Fathom.Model;
+using Xunit;
+
+namespace Fathom.Model.Tests;
+
+/// <summary>Runs alone: allocation counters are process-wide and other tests would pollute them.</summary>
+[CollectionDefinition(nameof(AllocationCounting), DisableParallelization = true)]
+public sealed class AllocationCounting;
+
+/// <summary>Decode steps allocate nothing once buffers have been sized.</summary>
+[Collection(nameof(AllocationCounting))]
+public sealed class DecodeAllocationTests
+{
+    [Theory]
+    [InlineData("tiny-v3")]
+    [InlineData("tiny-v3-fp8")]
+    [InlineData("tiny-v2-lite")]
+    public void SteadyStateDecodeAllocatesNothing(string name)
+    {
+        using var golden = new GoldenCase(name);
+        using var model = LoadedModel.Load(golden.ModelDirectory);
+        using var backend = new CpuBackend();
+        var transformer = new Transformer(model, backend);
+        var cache = transformer.CreateCache(256);
+        var logits = new float[model.Config.VocabSize];
+        int[] token = [5];
+        // Warm up to a longer context than measured so no buffer needs to grow.
+        transformer.Forward(golden.Sequences[3].Ids, cache, logits);
+        cache.Truncate(64);
+        for (int i = 0; i < 4; i++)
+        {
+            transformer.Forward(token, cache, logits);
+        }
+
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        for (int i = 0; i < 32; i++)
+        {
+            transformer.Forward(token, cache, logits);
+        }
+
+        long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+        Assert.True(allocated < 1024, $"{name}: 32 decode steps allocated {allocated} bytes");
+    }
+}
