@@ -37,6 +37,22 @@ public readonly unsafe struct WeightMatrix
             throw new ArgumentException("an FP8 matrix needs its block scales", nameof(blockScales));
         }
 
+        if (type is DType.F8E4M3)
+        {
+            if (blockRows <= 0 || blockCols <= 0 || firstRow < 0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(blockRows), $"invalid FP8 blocks {blockRows}x{blockCols} (first row {firstRow})");
+            }
+
+            long needed = (long)((firstRow + rows + blockRows - 1) / blockRows) * ((rowStride + blockCols - 1) / blockCols);
+            if (blockScales!.Length < needed)
+            {
+                throw new ArgumentException(
+                    $"[{rows}, {cols}] (first row {firstRow}, stride {rowStride}) in {blockRows}x{blockCols} blocks needs {needed} block scales, got {blockScales.Length}",
+                    nameof(blockScales));
+            }
+        }
+
         if (type is not (DType.F32 or DType.F16 or DType.BF16 or DType.F8E4M3))
         {
             throw new NotSupportedException($"weights of dtype {type.ToSafeTensors()} are not supported as a matrix");
@@ -88,6 +104,11 @@ public readonly unsafe struct WeightMatrix
         if (rowStride < 0)
         {
             rowStride = cols;
+        }
+
+        if (offset < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(offset), offset, "the offset into the array must not be negative");
         }
 
         if (rows > 0 && offset + ((long)(rows - 1) * rowStride) + cols > data.Length)
