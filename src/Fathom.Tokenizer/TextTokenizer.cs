@@ -26,7 +26,7 @@ public sealed class TextTokenizer
     private readonly int[] _prefixIds;
     private readonly int[] _suffixIds;
 
-    private TextTokenizer(string tokenizerJson, TokenizerConfig config)
+    private TextTokenizer(ReadOnlyMemory<byte> tokenizerJson, TokenizerConfig config)
     {
         using var document = JsonField.ParseDocument(TokenizerFileName, tokenizerJson);
         var root = JsonField.Root(TokenizerFileName, document);
@@ -83,19 +83,23 @@ public sealed class TextTokenizer
         }
 
         var configPath = Path.Combine(directory, TokenizerConfig.FileName);
-        var config = File.Exists(configPath) ? TokenizerConfig.Parse(File.ReadAllText(configPath)) : TokenizerConfig.Empty;
+        var config = File.Exists(configPath) ? TokenizerConfig.Parse(File.ReadAllBytes(configPath)) : TokenizerConfig.Empty;
         var templatePath = Path.Combine(directory, ChatTemplateFileName);
         if (config.ChatTemplate is null && File.Exists(templatePath))
         {
             config = config with { ChatTemplate = File.ReadAllText(templatePath) };
         }
 
-        return new TextTokenizer(File.ReadAllText(tokenizerPath), config);
+        return new TextTokenizer(File.ReadAllBytes(tokenizerPath), config);
     }
 
     /// <summary>Builds a tokenizer from the text of tokenizer.json and, optionally, tokenizer_config.json.</summary>
-    public static TextTokenizer FromJson(string tokenizerJson, string? tokenizerConfigJson = null) =>
-        new(tokenizerJson, tokenizerConfigJson is null ? TokenizerConfig.Empty : TokenizerConfig.Parse(tokenizerConfigJson));
+    public static TextTokenizer FromJson(string tokenizerJson, string? tokenizerConfigJson = null)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizerJson);
+        var config = tokenizerConfigJson is null ? TokenizerConfig.Empty : TokenizerConfig.Parse(Encoding.UTF8.GetBytes(tokenizerConfigJson));
+        return new TextTokenizer(Encoding.UTF8.GetBytes(tokenizerJson), config);
+    }
 
     /// <summary>
     /// Encodes text. Added tokens written in the text (e.g. "&lt;｜User｜&gt;") become their ids.

@@ -10,9 +10,13 @@ namespace Fathom.Tokenizer;
 internal sealed class Vocabulary
 {
     private readonly string?[] _tokens;
-    private readonly byte[]?[] _bytes;
     private readonly bool[] _special;
-    private readonly Dictionary<string, int> _ids;
+    private readonly IReadOnlyDictionary<string, int> _modelIds;
+    private readonly Dictionary<string, int> _addedIds = new(StringComparer.Ordinal);
+
+    // The decoded bytes of all tokens in one array: token i is _bytes[_offsets[i].._offsets[i + 1]].
+    private readonly byte[] _bytes;
+    private readonly int[] _offsets;
 
     public Vocabulary(IReadOnlyDictionary<string, int> modelVocab, IReadOnlyList<AddedToken> addedTokens)
     {
@@ -28,9 +32,8 @@ internal sealed class Vocabulary
         }
 
         _tokens = new string?[size];
-        _bytes = new byte[]?[size];
         _special = new bool[size];
-        _ids = new Dictionary<string, int>(modelVocab, StringComparer.Ordinal);
+        _modelIds = modelVocab;
         foreach (var (token, id) in modelVocab)
         {
             _tokens[id] = token;
@@ -40,16 +43,22 @@ internal sealed class Vocabulary
         {
             _tokens[token.Id] = token.Content;
             _special[token.Id] = token.Special;
-            _ids[token.Content] = token.Id;
+            _addedIds[token.Content] = token.Id;
         }
 
+        _offsets = new int[size + 1];
+        var bytes = new List<byte>(size * 8);
         for (var id = 0; id < size; id++)
         {
             if (_tokens[id] is { } text)
             {
-                _bytes[id] = ByteLevelAlphabet.DecodeToken(text);
+                ByteLevelAlphabet.DecodeToken(text, bytes);
             }
+
+            _offsets[id + 1] = bytes.Count;
         }
+
+        _bytes = [.. bytes];
     }
 
     /// <summary>Max id + 1.</summary>
@@ -57,7 +66,8 @@ internal sealed class Vocabulary
 
     public string? IdToToken(int id) => (uint)id < (uint)_tokens.Length ? _tokens[id] : null;
 
-    public int? TokenToId(string token) => _ids.TryGetValue(token, out var id) ? id : null;
+    public int? TokenToId(string token) =>
+        _addedIds.TryGetValue(token, out var id) || _modelIds.TryGetValue(token, out id) ? id : null;
 
     public bool IsSpecial(int id) => (uint)id < (uint)_special.Length && _special[id];
 
@@ -67,11 +77,11 @@ internal sealed class Vocabulary
     /// </summary>
     public ReadOnlySpan<byte> BytesOf(int id, bool skipSpecialTokens)
     {
-        if ((uint)id >= (uint)_bytes.Length || (skipSpecialTokens && _special[id]))
+        if ((uint)id >= (uint)_tokens.Length || (skipSpecialTokens && _special[id]))
         {
             return default;
         }
 
-        return _bytes[id];
+        return _bytes.AsSpan(_offsets[id], _offsets[id + 1] - _offsets[id]);
     }
 }

@@ -7,11 +7,16 @@ namespace Fathom.Tokenizer.Bpe;
 internal static class ByteLevelAlphabet
 {
     private static readonly char[] ByteToChar = BuildByteToChar();
-    private static readonly Dictionary<char, byte> CharToByte = BuildCharToByte();
+    private static readonly short[] CharToByte = BuildCharToByte();
 
     public static char ToChar(byte value) => ByteToChar[value];
 
-    public static bool TryGetByte(char c, out byte value) => CharToByte.TryGetValue(c, out value);
+    public static bool TryGetByte(char c, out byte value)
+    {
+        var mapped = c < CharToByte.Length ? CharToByte[c] : -1;
+        value = (byte)mapped;
+        return mapped >= 0;
+    }
 
     /// <summary>Encodes UTF-8 bytes as their byte-level characters.</summary>
     public static string Encode(ReadOnlySpan<byte> bytes)
@@ -26,22 +31,24 @@ internal static class ByteLevelAlphabet
     }
 
     /// <summary>
-    /// The bytes a token stands for, as HF's ByteLevel decoder computes them: every character mapped back to
-    /// its byte, or, when any character is outside the alphabet (added tokens such as "&lt;｜User｜&gt;"),
+    /// Appends the bytes a token stands for, as HF's ByteLevel decoder computes them: every character mapped back
+    /// to its byte, or, when any character is outside the alphabet (added tokens such as "&lt;｜User｜&gt;"),
     /// the token's own UTF-8 bytes.
     /// </summary>
-    public static byte[] DecodeToken(string token)
+    public static void DecodeToken(string token, List<byte> output)
     {
-        var bytes = new byte[token.Length];
-        for (var i = 0; i < token.Length; i++)
+        var start = output.Count;
+        foreach (var c in token)
         {
-            if (!CharToByte.TryGetValue(token[i], out bytes[i]))
+            if (!TryGetByte(c, out var value))
             {
-                return System.Text.Encoding.UTF8.GetBytes(token);
+                output.RemoveRange(start, output.Count - start);
+                output.AddRange(System.Text.Encoding.UTF8.GetBytes(token));
+                return;
             }
-        }
 
-        return bytes;
+            output.Add(value);
+        }
     }
 
     private static char[] BuildByteToChar()
@@ -57,12 +64,13 @@ internal static class ByteLevelAlphabet
         return map;
     }
 
-    private static Dictionary<char, byte> BuildCharToByte()
+    private static short[] BuildCharToByte()
     {
-        var map = new Dictionary<char, byte>(256);
+        var map = new short[ByteToChar.Max() + 1];
+        Array.Fill(map, (short)-1);
         for (var b = 0; b < 256; b++)
         {
-            map[ByteToChar[b]] = (byte)b;
+            map[ByteToChar[b]] = (short)b;
         }
 
         return map;

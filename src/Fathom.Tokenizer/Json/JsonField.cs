@@ -26,11 +26,11 @@ internal readonly struct JsonField
     public bool IsNull => Element.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined;
 
     /// <summary>Parses a whole file's text; invalid JSON becomes a <see cref="TokenizerFormatException"/>.</summary>
-    public static JsonDocument ParseDocument(string fileName, string json)
+    public static JsonDocument ParseDocument(string fileName, ReadOnlyMemory<byte> utf8Json)
     {
         try
         {
-            return JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+            return JsonDocument.Parse(utf8Json, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
         }
         catch (JsonException ex)
         {

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using Fathom.Tokenizer.Bpe;
 using Fathom.Tokenizer.Json;
@@ -53,15 +54,18 @@ internal static class BpeModelReader
     private static Dictionary<string, int> ReadVocab(JsonField field)
     {
         field.RequireKind(JsonValueKind.Object, "an object of token -> id");
-        var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var property in field.Element.EnumerateObject())
+        var vocab = new Dictionary<string, int>(field.Element.GetPropertyCount(), StringComparer.Ordinal);
+        var reader = new Utf8JsonReader(JsonMarshal.GetRawUtf8Value(field.Element));
+        reader.Read();
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            if (property.Value.ValueKind != JsonValueKind.Number || !property.Value.TryGetInt32(out var id) || id < 0)
+            var token = reader.GetString()!;
+            if (!reader.Read() || reader.TokenType != JsonTokenType.Number || !reader.TryGetInt32(out var id) || id < 0)
             {
-                throw new JsonField(field.FileName, $"{field.Path}[\"{property.Name}\"]", property.Value).Error("expected a non-negative integer id");
+                throw new TokenizerFormatException(field.FileName, $"{field.Path}[\"{token}\"]", "expected a non-negative integer id");
             }
 
-            vocab[property.Name] = id;
+            vocab[token] = id;
         }
 
         return vocab;
@@ -72,41 +76,59 @@ internal static class BpeModelReader
     {
         field.RequireKind(JsonValueKind.Array, "an array");
         var merges = new Dictionary<long, BpeModel.Merge>(field.Element.GetArrayLength());
+
+        // Reading the raw UTF-8 into a reused buffer and looking tokens up by span keeps loading
+        // a 128k-merge file free of per-merge allocations.
+        var lookup = vocab.GetAlternateLookup<ReadOnlySpan<char>>();
+        var reader = new Utf8JsonReader(JsonMarshal.GetRawUtf8Value(field.Element));
+        var buffer = new char[64];
+        reader.Read();
         var rank = 0;
-        foreach (var item in field.Element.EnumerateArray())
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
         {
-            string left, right;
-            if (item.ValueKind == JsonValueKind.String)
+            int length, split;
+            if (reader.TokenType == JsonTokenType.String)
             {
-                var text = item.GetString()!;
-                var space = text.IndexOf(' ', StringComparison.Ordinal);
-                if (space < 0 || text.IndexOf(' ', space + 1) >= 0)
+                length = ReadString(ref reader, ref buffer, 0);
+                split = buffer.AsSpan(0, length).IndexOf(' ');
+                if (split < 0 || buffer.AsSpan(split + 1, length - split - 1).Contains(' '))
                 {
-                    throw MergeError(field, rank, $"expected \"left right\", found \"{text}\"");
+                    throw MergeError(field, rank, $"expected \"left right\", found \"{buffer.AsSpan(0, length)}\"");
                 }
 
-                left = text[..space];
-                right = text[(space + 1)..];
+                buffer.AsSpan(split + 1, length - split - 1).CopyTo(buffer.AsSpan(split));
+                length--;
             }
-            else if (item.ValueKind == JsonValueKind.Array && item.GetArrayLength() == 2
-                && item[0].ValueKind == JsonValueKind.String && item[1].ValueKind == JsonValueKind.String)
+            else if (reader.TokenType == JsonTokenType.StartArray
+                && reader.Read() && reader.TokenType == JsonTokenType.String)
             {
-                left = item[0].GetString()!;
-                right = item[1].GetString()!;
+                split = ReadString(ref reader, ref buffer, 0);
+                if (!reader.Read() || reader.TokenType != JsonTokenType.String)
+                {
+                    throw MergeError(field, rank, "expected a [\"left\", \"right\"] pair of strings");
+                }
+
+                length = ReadString(ref reader, ref buffer, split);
+                if (!reader.Read() || reader.TokenType != JsonTokenType.EndArray)
+                {
+                    throw MergeError(field, rank, "expected a [\"left\", \"right\"] pair of strings");
+                }
             }
             else
             {
                 throw MergeError(field, rank, "expected a \"left right\" string or a [\"left\", \"right\"] pair");
             }
 
-            if (!vocab.TryGetValue(left, out var leftId) || !vocab.TryGetValue(right, out var rightId))
+            var joined = buffer.AsSpan(0, length);
+            if (!lookup.TryGetValue(joined[..split], out var leftId) || !lookup.TryGetValue(joined[split..], out var rightId))
             {
-                throw MergeError(field, rank, $"'{(vocab.ContainsKey(left) ? right : left)}' is not in the vocabulary");
+                var missing = lookup.ContainsKey(joined[..split]) ? joined[split..] : joined[..split];
+                throw MergeError(field, rank, $"'{missing}' is not in the vocabulary");
             }
 
-            if (!vocab.TryGetValue(left + right, out var newId))
+            if (!lookup.TryGetValue(joined, out var newId))
             {
-                throw MergeError(field, rank, $"the merged token '{left + right}' is not in the vocabulary");
+                throw MergeError(field, rank, $"the merged token '{joined}' is not in the vocabulary");
             }
 
             // HF collects the merges into a map, so a repeated pair ends up with its last rank.
@@ -115,6 +137,18 @@ internal static class BpeModelReader
         }
 
         return merges;
+    }
+
+    /// <summary>Unescapes the current string token into <paramref name="buffer"/> at <paramref name="offset"/>; returns the end offset.</summary>
+    private static int ReadString(ref Utf8JsonReader reader, ref char[] buffer, int offset)
+    {
+        var needed = offset + (reader.HasValueSequence ? (int)reader.ValueSequence.Length : reader.ValueSpan.Length);
+        if (buffer.Length < needed)
+        {
+            Array.Resize(ref buffer, Math.Max(needed, buffer.Length * 2));
+        }
+
+        return offset + reader.CopyString(buffer.AsSpan(offset));
     }
 
     private static TokenizerFormatException MergeError(JsonField field, int index, string problem) =>

@@ -10,7 +10,7 @@ internal sealed record TokenizerConfig(bool? AddBosToken, bool? AddEosToken, str
 
     public static TokenizerConfig Empty { get; } = new(null, null, null, null, null);
 
-    public static TokenizerConfig Parse(string json)
+    public static TokenizerConfig Parse(ReadOnlyMemory<byte> json)
     {
         using var document = JsonField.ParseDocument(FileName, json);
         var root = JsonField.Root(FileName, document);
