@@ -1,0 +1,3 @@
+using Fathom.Cli;
+
+return FathomCli.Run(args, CliConsole.Standard());
