@@ -140,7 +140,11 @@ public sealed class WorkerPool : IDisposable
         }
 
         _disposed = true;
-        _start.Release(_threads.Length);
+        if (_threads.Length > 0)
+        {
+            _start.Release(_threads.Length);
+        }
+
         foreach (var t in _threads)
         {
             t.Join();
