@@ -341,9 +341,11 @@ def main():
         at_chat = at.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True)
         if isinstance(at_chat, dict) or hasattr(at_chat, "keys"):
             at_chat = at_chat["input_ids"]
+        at_ids = list(at(s)["input_ids"])
         report["autotokenizer"] = {
             "class": type(at).__name__,
-            "encode_agrees": at(s)["input_ids"] == [BOS] + tok.encode(s, add_special_tokens=False).ids,
+            "encode_agrees": at_ids == [BOS] + tok.encode(s, add_special_tokens=False).ids,
+            "encode_ids": at_ids[:8],
             "chat_agrees": list(at_chat) == prompt_ids(tok, tok_cfg, {"messages": msgs})[1]}
     except Exception as e:  # noqa: BLE001
         report["autotokenizer"] = {"error": repr(e)[:300]}
