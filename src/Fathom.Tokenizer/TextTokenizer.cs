@@ -50,6 +50,7 @@ public sealed class TextTokenizer
         EosId = config.EosToken is null ? null : _vocabulary.TokenToId(config.EosToken);
         _prefixIds = SpecialIds(config.AddBosToken, BosId, "add_bos_token", "bos_token", template?.Prefix);
         _suffixIds = SpecialIds(config.AddEosToken, EosId, "add_eos_token", "eos_token", template?.Suffix);
+        ChatTemplate = config.ChatTemplate is null ? null : ParseChatTemplate(config.ChatTemplate, config.BosToken, config.EosToken);
     }
 
     /// <summary>Max id + 1 over the BPE vocabulary and the added tokens.</summary>
@@ -66,6 +67,9 @@ public sealed class TextTokenizer
 
     /// <summary>The text of the EOS token, if any.</summary>
     public string? EosToken { get; }
+
+    /// <summary>The chat template from tokenizer_config.json (or chat_template.jinja), or null when there is none.</summary>
+    public ChatTemplate? ChatTemplate { get; }
 
     /// <summary>The ids <see cref="Encode"/> puts before the text when asked to add special tokens.</summary>
     public IReadOnlyList<int> PrefixSpecialIds => _prefixIds;
@@ -163,6 +167,21 @@ public sealed class TextTokenizer
     /// <summary>Starts an incremental decoder for streaming generation.</summary>
     public StreamingDecoder CreateStreamingDecoder(bool skipSpecialTokens = false) => new(_vocabulary, skipSpecialTokens);
 
+    /// <summary>
+    /// Renders the conversation with the chat template and encodes the prompt without adding special tokens,
+    /// as HF's <c>apply_chat_template(tokenize=True)</c> does: the template writes the BOS itself, so there is exactly one.
+    /// </summary>
+    public (string Prompt, int[] Ids) ApplyChatTemplate(
+        IReadOnlyList<ChatMessage> messages,
+        bool addGenerationPrompt = true,
+        IReadOnlyDictionary<string, object?>? extraVariables = null)
+    {
+        var template = ChatTemplate ?? throw new InvalidOperationException(
+            "This tokenizer has no chat template (no 'chat_template' in tokenizer_config.json and no chat_template.jinja).");
+        var prompt = template.Render(messages, addGenerationPrompt, extraVariables);
+        return (prompt, Encode(prompt, addSpecialTokens: false));
+    }
+
     /// <summary>The token's text as written in the vocabulary (byte-level alphabet, e.g. "Ġthe"), or null for an unknown id.</summary>
     public string? IdToToken(int id) => _vocabulary.IdToToken(id);
 
@@ -215,6 +234,18 @@ public sealed class TextTokenizer
         return id is { } value
             ? [value]
             : throw new TokenizerFormatException(TokenizerConfig.FileName, flagName, $"is true but '{tokenName}' is missing or not in the vocabulary");
+    }
+
+    private static ChatTemplate ParseChatTemplate(string source, string? bosToken, string? eosToken)
+    {
+        try
+        {
+            return ChatTemplate.Parse(source, bosToken, eosToken);
+        }
+        catch (ChatTemplateException ex)
+        {
+            throw new TokenizerFormatException(TokenizerConfig.FileName, "chat_template", ex.Message, ex);
+        }
     }
 
     /// <summary>Text from .NET may hold unpaired surrogates, which UTF-8 (and HF) cannot; they become U+FFFD.</summary>
