@@ -220,7 +220,8 @@ internal static class Filters
         var scale = Math.Pow(10, precision);
         return new FloatValue(method switch
         {
-            "common" => Math.Round(value * scale, MidpointRounding.AwayFromZero) / scale,
+            // jinja2's "common" is Python's round(), which rounds halves to even.
+            "common" => precision is >= 0 and <= 15 ? Math.Round(value, precision, MidpointRounding.ToEven) : Math.Round(value * scale, MidpointRounding.ToEven) / scale,
             "ceil" => Math.Ceiling(value * scale) / scale,
             "floor" => Math.Floor(value * scale) / scale,
             _ => throw new TemplateRuntimeException("method must be common, ceil or floor"),
