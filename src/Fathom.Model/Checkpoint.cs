@@ -41,7 +41,14 @@ public sealed class Checkpoint : IDisposable
                 var weightMap = ReadIndex(index);
                 foreach (string shard in weightMap.Values.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
                 {
-                    files.Add(SafeTensorsFile.Open(Path.Combine(directory, shard)));
+                    string shardPath = Path.Combine(directory, shard);
+                    if (!File.Exists(shardPath))
+                    {
+                        string example = weightMap.First(p => p.Value == shard).Key;
+                        throw new ModelFormatException($"{index}: weight_map names shard '{shard}' (for tensor '{example}'), but {shardPath} does not exist");
+                    }
+
+                    files.Add(SafeTensorsFile.Open(shardPath));
                 }
 
                 foreach (var file in files)
@@ -113,7 +120,8 @@ public sealed class Checkpoint : IDisposable
         try
         {
             using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
-            if (!doc.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
+            if (doc.RootElement.ValueKind != JsonValueKind.Object
+                || !doc.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
             {
                 throw new ModelFormatException($"{path}: missing 'weight_map' object");
             }

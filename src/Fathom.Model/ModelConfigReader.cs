@@ -189,6 +189,7 @@ internal sealed class ModelConfigReader
         if (q.TryGetProperty("weight_block_size", out var b))
         {
             if (b.ValueKind != JsonValueKind.Array || b.GetArrayLength() != 2
+                || b[0].ValueKind != JsonValueKind.Number || b[1].ValueKind != JsonValueKind.Number
                 || !b[0].TryGetInt32(out rows) || !b[1].TryGetInt32(out cols) || rows <= 0 || cols <= 0)
             {
                 throw Error("quantization_config.weight_block_size", "expected two positive integers, e.g. [128, 128]");
@@ -215,7 +216,7 @@ internal sealed class ModelConfigReader
             var ids = new List<int>();
             foreach (var item in e.EnumerateArray())
             {
-                ids.Add(item.TryGetInt32(out int id) ? id : throw Error("eos_token_id", "expected integers"));
+                ids.Add(item.ValueKind == JsonValueKind.Number && item.TryGetInt32(out int id) ? id : throw Error("eos_token_id", "expected integers"));
             }
 
             return ids;

@@ -176,19 +176,28 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         }
 
         var shape = new int[sh.GetArrayLength()];
-        long count = 1;
         for (int i = 0; i < shape.Length; i++)
         {
-            if (!sh[i].TryGetInt64(out long d) || d < 0 || d > int.MaxValue)
+            if (sh[i].ValueKind != JsonValueKind.Number || !sh[i].TryGetInt64(out long d) || d < 0 || d > int.MaxValue)
             {
                 throw Bad($"invalid dimension {sh[i].GetRawText()} in shape");
             }
 
             shape[i] = (int)d;
-            count = checked(count * d);
+        }
+
+        long expected;
+        try
+        {
+            expected = shape.Contains(0) ? 0 : checked(shape.Aggregate(1L, (a, d) => checked(a * d)) * type.Size());
+        }
+        catch (OverflowException)
+        {
+            throw Bad($"shape [{string.Join(", ", shape)}] is too large");
         }
 
         if (!e.TryGetProperty("data_offsets", out var off) || off.ValueKind != JsonValueKind.Array || off.GetArrayLength() != 2
+            || off[0].ValueKind != JsonValueKind.Number || off[1].ValueKind != JsonValueKind.Number
             || !off[0].TryGetInt64(out long begin) || !off[1].TryGetInt64(out long end))
         {
             throw Bad("missing or invalid 'data_offsets' (expected [begin, end])");
@@ -204,7 +213,6 @@ public sealed unsafe class SafeTensorsFile : IDisposable
             throw Bad($"data_offsets [{begin}, {end}] lie outside the data block of {dataLength} bytes (file truncated?)");
         }
 
-        long expected = count * type.Size();
         if (end - begin != expected)
         {
             throw Bad($"data_offsets [{begin}, {end}] hold {end - begin} bytes but {type.ToSafeTensors()}[{string.Join(", ", shape)}] needs {expected}");
