@@ -21,6 +21,7 @@ internal sealed class BpeModel
     private readonly bool _ignoreMerges;
     private readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> _cacheBySpan;
+    private int _cacheCount;
 
     public BpeModel(Dictionary<string, int> vocab, Dictionary<long, Merge> merges, int? unknownId, bool fuseUnknown, bool ignoreMerges)
     {
@@ -52,10 +53,16 @@ internal sealed class BpeModel
         if (!_cacheBySpan.TryGetValue(word, out var ids))
         {
             ids = EncodeUncached(word);
-            if (_cache.Count < CacheCapacity)
+
+            // A full cache starts over rather than freezing, so a long-running server keeps caching the words
+            // it currently sees. (ConcurrentDictionary.Count takes every lock, hence the separate counter.)
+            if (Interlocked.Increment(ref _cacheCount) > CacheCapacity)
             {
-                _cacheBySpan.TryAdd(word, ids);
+                _cache.Clear();
+                Interlocked.Exchange(ref _cacheCount, 0);
             }
+
+            _cacheBySpan.TryAdd(word, ids);
         }
 
         output.AddRange(ids);
@@ -74,7 +81,9 @@ internal sealed class BpeModel
                 return [whole];
             }
 
-            return MergeWord(InitialSymbols(bytes));
+            var scratch = t_scratch ??= new MergeScratch();
+            var count = InitialSymbols(bytes, scratch.Reserve(bytes.Length));
+            return MergeWord(scratch, count);
         }
         finally
         {
@@ -82,45 +91,45 @@ internal sealed class BpeModel
         }
     }
 
-    private List<int> InitialSymbols(ReadOnlySpan<byte> bytes)
+    private int InitialSymbols(ReadOnlySpan<byte> bytes, int[] symbols)
     {
-        var symbols = new List<int>(bytes.Length);
+        var count = 0;
         var previousWasUnknown = false;
         foreach (var b in bytes)
         {
             var id = _byteIds[b];
             if (id >= 0)
             {
-                symbols.Add(id);
+                symbols[count++] = id;
                 previousWasUnknown = false;
             }
             else if (_unknownId is { } unknown && !(_fuseUnknown && previousWasUnknown))
             {
                 // Without an unknown token HF silently drops a byte missing from the vocabulary.
-                symbols.Add(unknown);
+                symbols[count++] = unknown;
                 previousWasUnknown = true;
             }
         }
 
-        return symbols;
+        return count;
     }
 
     /// <summary>
     /// Applies merges with a priority queue over (rank, position) and a linked list of symbols, so long words
     /// stay O(n log n); stale queue entries are recognised by re-checking the pair they were made for.
     /// </summary>
-    private int[] MergeWord(List<int> initial)
+    private int[] MergeWord(MergeScratch scratch, int count)
     {
-        var count = initial.Count;
+        var ids = scratch.Ids;
         if (count <= 1)
         {
-            return [.. initial];
+            return ids.AsSpan(0, count).ToArray();
         }
 
-        var ids = initial.ToArray();
-        var next = new int[count];
-        var previous = new int[count];
-        var queue = new PriorityQueue<(int Position, int NewId), long>();
+        var next = scratch.Next;
+        var previous = scratch.Previous;
+        var queue = scratch.Queue;
+        queue.Clear();
         for (var i = 0; i < count; i++)
         {
             next[i] = i + 1 < count ? i + 1 : -1;
@@ -132,6 +141,7 @@ internal sealed class BpeModel
             Enqueue(queue, ids, i, i + 1);
         }
 
+        var remaining = count;
         while (queue.TryDequeue(out var candidate, out _))
         {
             var position = candidate.Position;
@@ -148,6 +158,7 @@ internal sealed class BpeModel
 
             ids[position] = merge.NewId;
             ids[right] = -1;
+            remaining--;
             next[position] = next[right];
             if (next[right] >= 0)
             {
@@ -165,13 +176,14 @@ internal sealed class BpeModel
             }
         }
 
-        var result = new List<int>(count);
+        var result = new int[remaining];
+        var k = 0;
         for (var i = 0; i >= 0; i = next[i])
         {
-            result.Add(ids[i]);
+            result[k++] = ids[i];
         }
 
-        return [.. result];
+        return result;
     }
 
     private void Enqueue(PriorityQueue<(int Position, int NewId), long> queue, int[] ids, int left, int right)
@@ -182,6 +194,32 @@ internal sealed class BpeModel
         }
     }
 
+    [ThreadStatic]
+    private static MergeScratch? t_scratch;
+
     /// <summary>One merge rule: its rank (lower merges first) and the id of the merged token.</summary>
     public readonly record struct Merge(int Rank, int NewId);
+
+    /// <summary>Per-thread buffers for merging, so a cache miss does not allocate beyond its result.</summary>
+    private sealed class MergeScratch
+    {
+        public int[] Ids { get; private set; } = new int[64];
+
+        public int[] Next { get; private set; } = new int[64];
+
+        public int[] Previous { get; private set; } = new int[64];
+
+        public PriorityQueue<(int Position, int NewId), long> Queue { get; } = new();
+
+        public int[] Reserve(int length)
+        {
+            if (Ids.Length < length)
+            {
+                var size = Math.Max(length, Ids.Length * 2);
+                (Ids, Next, Previous) = (new int[size], new int[size], new int[size]);
+            }
+
+            return Ids;
+        }
+    }
 }

@@ -61,8 +61,6 @@ internal readonly struct JsonField
         return new JsonField(FileName, ChildPath(name), value);
     }
 
-    public bool Has(string name) => Kind == JsonValueKind.Object && Element.TryGetProperty(name, out _);
-
     public string GetString()
     {
         RequireKind(JsonValueKind.String, "a string");
@@ -96,8 +94,6 @@ internal readonly struct JsonField
         return Element.GetDouble();
     }
 
-    public string? OptionalString(string name) => Optional(name)?.GetString();
-
     public bool OptionalBoolean(string name, bool fallback) => Optional(name)?.GetBoolean() ?? fallback;
 
     public IEnumerable<JsonField> Items()
@@ -108,21 +104,6 @@ internal readonly struct JsonField
         {
             yield return new JsonField(FileName, $"{Path}[{index}]", item);
             index++;
-        }
-    }
-
-    public int ItemCount()
-    {
-        RequireKind(JsonValueKind.Array, "an array");
-        return Element.GetArrayLength();
-    }
-
-    public IEnumerable<(string Name, JsonField Value)> Properties()
-    {
-        RequireKind(JsonValueKind.Object, "an object");
-        foreach (var property in Element.EnumerateObject())
-        {
-            yield return (property.Name, new JsonField(FileName, ChildPath(property.Name), property.Value));
         }
     }
 

@@ -101,8 +101,6 @@ internal sealed class CodePointSet
 
     public CodePointSet Intersect(CodePointSet other) => Complement().Union(other.Complement()).Complement();
 
-    public CodePointSet Except(CodePointSet other) => Intersect(other.Complement());
-
     /// <summary>Adds the simple upper/lower-case partners of every member (for case-insensitive classes).</summary>
     public CodePointSet WithCaseVariants()
     {

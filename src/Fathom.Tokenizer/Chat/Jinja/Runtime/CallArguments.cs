@@ -29,6 +29,9 @@ internal sealed class CallArguments
         return position < Positional.Count ? Positional[position] : null;
     }
 
+    /// <summary>A keyword-only argument, or null if not given.</summary>
+    public Value? Keyword(string name) => Get(int.MaxValue, name);
+
     public Value Get(int position, string name, Value fallback) => Get(position, name) ?? fallback;
 
     public Value Required(int position, string name, string function) =>

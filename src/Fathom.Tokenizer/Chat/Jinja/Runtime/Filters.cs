@@ -159,9 +159,9 @@ internal static class Filters
 
     private static Value Map(Value v, CallArguments a)
     {
-        if (a.Get(int.MaxValue, "attribute") is { } attribute)
+        if (a.Keyword("attribute") is { } attribute)
         {
-            var fallback = a.Get(int.MaxValue, "default");
+            var fallback = a.Keyword("default");
             return new ListValue([.. v.Iterate().Select(i =>
             {
                 var value = Attribute(i, attribute);
