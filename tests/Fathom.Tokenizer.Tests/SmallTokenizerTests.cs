@@ -98,6 +98,19 @@ public sealed class SmallTokenizerTests
         Assert.Equal(Ids(tokenizer, "123", "45"), tokenizer.Encode("12345", addSpecialTokens: false));
     }
 
+    [Theory]
+    [InlineData(true, new[] { "a", "1", "2", "b", "3" })]
+    [InlineData(false, new[] { "a", "12", "b", "3" })]
+    public void DigitsIsolatesOrGroupsDigits(bool individual, string[] pieces)
+    {
+        // As DeepSeek LLM / Coder V1 tokenizers use it: a1 and 1b would merge if the digits were not split off.
+        var tokenizer = Create(
+            [("a", "1"), ("1", "2"), ("2", "b"), ("b", "3")],
+            preTokenizer: Sequence(new JsonObject { ["type"] = "Digits", ["individual_digits"] = individual }, ByteLevel(addPrefixSpace: false, useRegex: false)));
+
+        Assert.Equal(Ids(tokenizer, pieces), tokenizer.Encode("a12b3", addSpecialTokens: false));
+    }
+
     [Fact]
     public void AddedTokensAreMatchedLongestFirstAndDecodedAsWritten()
     {

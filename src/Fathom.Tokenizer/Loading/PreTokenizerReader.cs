@@ -62,13 +62,20 @@ internal static class PreTokenizerReader
             case "Split":
                 steps.Add(ReadSplit(field));
                 break;
+            case "Digits":
+                // HF: each digit alone, or runs of digits kept together.
+                steps.Add(new SplitPreTokenizer(
+                    new NumericCharacterPattern(),
+                    field.OptionalBoolean("individual_digits", false) ? SplitDelimiterBehavior.Isolated : SplitDelimiterBehavior.Contiguous,
+                    invert: false));
+                break;
             case "ByteLevel":
                 steps.Add(new ByteLevelPreTokenizer(
                     field.OptionalBoolean("add_prefix_space", true),
                     field.OptionalBoolean("use_regex", true)));
                 break;
             default:
-                throw typeField.Error($"pre-tokenizer type '{type}' is not supported (supported: Sequence, Split, ByteLevel)");
+                throw typeField.Error($"pre-tokenizer type '{type}' is not supported (supported: Sequence, Split, Digits, ByteLevel)");
         }
     }
 
