@@ -58,7 +58,8 @@ public static class PerplexityEvaluator
             }
 
             previousEnd = end;
-            progress?.Report((++done, total));
+            done++;
+            progress?.Report((done, total));
             if (end == ids.Count)
             {
                 break;

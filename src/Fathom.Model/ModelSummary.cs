@@ -23,7 +23,6 @@ public sealed record ModelSummary(
         foreach (var (name, entry) in model.Checkpoint.Tensors)
         {
             long size = entry.End - entry.Begin;
-            byType[entry.Type] = byType.GetValueOrDefault(entry.Type) + size;
             if (TensorNames.LayerOf(name) >= c.NumHiddenLayers)
             {
                 if (!name.EndsWith(TensorNames.ScaleSuffix, StringComparison.Ordinal))
@@ -35,6 +34,7 @@ public sealed record ModelSummary(
             }
 
             bytes += size;
+            byType[entry.Type] = byType.GetValueOrDefault(entry.Type) + size;
             bool isScale = name.EndsWith(TensorNames.ScaleSuffix, StringComparison.Ordinal);
             bool isRouted = name.Contains(".mlp.experts.", StringComparison.Ordinal);
             if (isRouted)

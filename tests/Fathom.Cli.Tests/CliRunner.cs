@@ -5,7 +5,7 @@ namespace Fathom.Cli.Tests;
 /// <summary>Runs `fathom` in-process with captured streams.</summary>
 public sealed record CliRun(int ExitCode, string Out, string Error)
 {
-    public static CliRun Invoke(string stdin, params string[] args)
+    public static CliRun WithInput(string stdin, params string[] args)
     {
         var output = new StringWriter();
         var error = new StringWriter();
@@ -13,5 +13,5 @@ public sealed record CliRun(int ExitCode, string Out, string Error)
         return new CliRun(code, output.ToString(), error.ToString());
     }
 
-    public static CliRun Invoke(params string[] args) => Invoke(string.Empty, args);
+    public static CliRun Invoke(params string[] args) => WithInput(string.Empty, args);
 }

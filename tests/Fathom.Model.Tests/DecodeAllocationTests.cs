@@ -22,7 +22,7 @@ public sealed class DecodeAllocationTests
         using var model = LoadedModel.Load(golden.ModelDirectory);
         using var backend = new CpuBackend();
         var transformer = new Transformer(model, backend);
-        var cache = transformer.CreateCache(256);
+        var cache = transformer.CreateCache(512);
         var logits = new float[model.Config.VocabSize];
         int[] token = [5];
         // Warm up to a longer context than measured so no buffer needs to grow.
@@ -33,13 +33,20 @@ public sealed class DecodeAllocationTests
             transformer.Forward(token, cache, logits);
         }
 
-        long before = GC.GetTotalAllocatedBytes(precise: true);
-        for (int i = 0; i < 32; i++)
+        // The counter is process-wide (background JIT tiering allocates too), so take the quietest of
+        // several windows: a per-token allocation would show in every one of them.
+        long allocated = long.MaxValue;
+        for (int window = 0; window < 6; window++)
         {
-            transformer.Forward(token, cache, logits);
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            for (int i = 0; i < 16; i++)
+            {
+                transformer.Forward(token, cache, logits);
+            }
+
+            allocated = Math.Min(allocated, GC.GetTotalAllocatedBytes(precise: true) - before);
         }
 
-        long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
-        Assert.True(allocated < 1024, $"{name}: 32 decode steps allocated {allocated} bytes");
+        Assert.True(allocated < 512, $"{name}: 16 decode steps allocated {allocated} bytes");
     }
 }
