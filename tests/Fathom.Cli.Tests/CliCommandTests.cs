@@ -320,3 +320,31 @@ public sealed class PerplexityCommandTests
         Assert.Contains("stride", run.Error, StringComparison.Ordinal);
     }
 }
+
+public sealed class BundledModelTests
+{
+    [Fact]
+    public void WithoutModelTheBundledDemoModelContinuesAsPyTorchDoes()
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(TestPaths.TestData, "fathom-demo", "greedy.json")));
+        var reference = doc.RootElement.GetProperty("cases")[0];
+        Assert.Equal("Once upon a time", reference.GetProperty("prompt").GetString());
+        var run = CliRun.Invoke("generate", "Once upon a time", "--temperature", "0", "--max-tokens", "32", "--ignore-eos", "--json");
+        Assert.True(run.ExitCode == 0, run.Error);
+        using var output = JsonDocument.Parse(run.Out);
+        Assert.Equal(
+            reference.GetProperty("output_ids").EnumerateArray().Select(e => e.GetInt32()),
+            output.RootElement.GetProperty("output_ids").EnumerateArray().Select(e => e.GetInt32()));
+        string text = output.RootElement.GetProperty("text").GetString()!;
+        Assert.StartsWith(", the only time", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void InfoDescribesTheBundledModel()
+    {
+        var run = CliRun.Invoke("info");
+        Assert.True(run.ExitCode == 0, run.Error);
+        Assert.Contains("models/fathom-demo", run.Out, StringComparison.Ordinal);
+        Assert.Contains("mtp_modules              1", run.Out, StringComparison.Ordinal);
+    }
+}

@@ -26,6 +26,8 @@ public static class LogitsCommand
             using var session = ModelSession.Open(models.Read(result));
             int vocab = session.Model.Config.VocabSize;
             var writer = new SafeTensorsWriter();
+            long started = System.Diagnostics.Stopwatch.GetTimestamp();
+            int positions = 0;
             for (int i = 0; i < sequences.Length; i++)
             {
                 int[] ids = sequences[i];
@@ -45,11 +47,13 @@ public static class LogitsCommand
                 var logits = new float[ids.Length * vocab];
                 session.Transformer.Forward(ids, session.Transformer.CreateCache(ids.Length), logits, LogitsSelection.All);
                 writer.Add($"logits.{i}", logits, ids.Length, vocab);
+                positions += ids.Length;
             }
 
             writer.AddMetadata("model", session.Directory);
             writer.Write(result.GetValue(output)!);
-            console.Error.WriteLine($"wrote {sequences.Length} logits tensors to {result.GetValue(output)}");
+            var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
+            console.Error.WriteLine($"wrote {sequences.Length} logits tensors ({positions} positions, computed in {elapsed.TotalMilliseconds:F0} ms) to {result.GetValue(output)}");
             return 0;
         });
         return command;
