@@ -139,94 +139,91 @@ public sealed unsafe class CpuBackend : IBackend, IDisposable
 
     public void Dispose() => _pool.Dispose();
 
-    /// <summary>Output rows split over workers; each dequantized weight row is reused for every activation row.</summary>
-    private sealed class MatMulJob(int workers) : IParallelJob
+    /// <summary>A matrix product's operands, set before each dispatch; per-worker scratch rows are kept between calls.</summary>
+    private abstract class MatrixJob(int workers) : IParallelJob
     {
         private readonly float[][] _scratch = new float[workers][];
-        private WeightMatrix _w;
-        private float* _x;
-        private float* _y;
-        private int _rows;
+
+        protected WeightMatrix W { get; private set; }
+
+        protected float* X { get; private set; }
+
+        protected float* Y { get; private set; }
+
+        protected int Rows { get; private set; }
 
         public void Set(in WeightMatrix w, float* x, float* y, int rows)
         {
-            _w = w;
-            _x = x;
-            _y = y;
-            _rows = rows;
+            W = w;
+            X = x;
+            Y = y;
+            Rows = rows;
         }
 
-        public void Clear() => _w = default;
+        public void Clear() => W = default;
 
-        public void Execute(int start, int end, int worker)
+        public abstract void Execute(int start, int end, int worker);
+
+        protected float[] Scratch(int worker, int length) => _scratch[worker] = PinnedBuffer.Ensure(_scratch[worker], length);
+    }
+
+    /// <summary>Output rows split over workers; each dequantized weight row is reused for every activation row.</summary>
+    private sealed class MatMulJob(int workers) : MatrixJob(workers)
+    {
+        public override void Execute(int start, int end, int worker)
         {
-            int cols = _w.Cols, outs = _w.Rows;
-            var row = _scratch[worker] = PinnedBuffer.Ensure(_scratch[worker], cols);
-            bool direct = _w.Type == DType.F32;
+            int cols = W.Cols, outs = W.Rows;
+            var row = Scratch(worker, cols);
+            bool direct = W.Type == DType.F32;
             for (int o = start; o < end; o++)
             {
                 ReadOnlySpan<float> wr;
                 if (direct)
                 {
-                    wr = new ReadOnlySpan<float>(_w.RowPointer(o), cols);
+                    wr = new ReadOnlySpan<float>(W.RowPointer(o), cols);
                 }
                 else
                 {
-                    RowDequantizer.Dequantize(_w, o, 0, cols, row);
+                    RowDequantizer.Dequantize(W, o, 0, cols, row);
                     wr = row.AsSpan(0, cols);
                 }
 
-                for (int r = 0; r < _rows; r++)
+                for (int r = 0; r < Rows; r++)
                 {
-                    _y[((long)r * outs) + o] = TensorPrimitives.Dot(new ReadOnlySpan<float>(_x + ((long)r * cols), cols), wr);
+                    Y[((long)r * outs) + o] = TensorPrimitives.Dot(new ReadOnlySpan<float>(X + ((long)r * cols), cols), wr);
                 }
             }
         }
     }
 
     /// <summary>Output columns split into tiles over workers; each worker streams all weight rows of its tile.</summary>
-    private sealed class MatMulTransposedJob(int workers) : IParallelJob
+    private sealed class MatMulTransposedJob(int workers) : MatrixJob(workers)
     {
         public const int Tile = 256;
-        private readonly float[][] _scratch = new float[workers][];
-        private WeightMatrix _w;
-        private float* _x;
-        private float* _y;
-        private int _rows;
 
-        public void Set(in WeightMatrix w, float* x, float* y, int rows)
+        public override void Execute(int start, int end, int worker)
         {
-            _w = w;
-            _x = x;
-            _y = y;
-            _rows = rows;
-        }
-
-        public void Clear() => _w = default;
-
-        public void Execute(int start, int end, int worker)
-        {
-            int k = _w.Rows, cols = _w.Cols;
-            var seg = _scratch[worker] = PinnedBuffer.Ensure(_scratch[worker], Tile);
+            int k = W.Rows, cols = W.Cols;
+            var seg = Scratch(worker, Tile);
             for (int tile = start; tile < end; tile++)
             {
                 int c0 = tile * Tile;
                 int width = Math.Min(Tile, cols - c0);
-                for (int r = 0; r < _rows; r++)
+                for (int r = 0; r < Rows; r++)
                 {
-                    new Span<float>(_y + ((long)r * cols) + c0, width).Clear();
+                    new Span<float>(Y + ((long)r * cols) + c0, width).Clear();
                 }
 
                 for (int i = 0; i < k; i++)
                 {
-                    RowDequantizer.Dequantize(_w, i, c0, width, seg);
+                    RowDequantizer.Dequantize(W, i, c0, width, seg);
                     var wr = seg.AsSpan(0, width);
-                    for (int r = 0; r < _rows; r++)
+                    for (int r = 0; r < Rows; r++)
                     {
-                        float a = _x[((long)r * k) + i];
+                        float a = X[((long)r * k) + i];
                         if (a != 0)
                         {
-                            var yr = new Span<float>(_y + ((long)r * cols) + c0, width);
+                            var yr = new Span<float>(Y + ((long)r * cols) + c0, width);
                             TensorPrimitives.MultiplyAdd(wr, a, yr, yr);
                         }
                     }

@@ -1,4 +1,3 @@
-using Fathom.Backends.Cpu;
 using Fathom.Model;
 using Xunit;
 
@@ -19,9 +18,9 @@ public sealed class DecodeAllocationTests
     public void SteadyStateDecodeAllocatesNothing(string name)
     {
         using var golden = new GoldenCase(name);
-        using var model = LoadedModel.Load(golden.ModelDirectory);
-        using var backend = new CpuBackend();
-        var transformer = new Transformer(model, backend);
+        using var run = golden.Open();
+        var model = run.Model;
+        var transformer = run.Transformer;
         var cache = transformer.CreateCache(512);
         var logits = new float[model.Config.VocabSize];
         int[] token = [5];

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using Fathom.Backends.Cpu;
 using Fathom.Model;
 using Fathom.TestSupport;
 
@@ -58,7 +59,34 @@ public sealed class GoldenCase : IDisposable
         return worst;
     }
 
+    /// <summary>The case's model loaded on a fresh CPU backend.</summary>
+    public GoldenRun Open(int maxChunkTokens = 256) => new(ModelDirectory, maxChunkTokens);
+
     private static int[] Ids(JsonElement e) => [.. e.EnumerateArray().Select(x => x.GetInt32())];
 
     public void Dispose() => _reference.Dispose();
+}
+
+/// <summary>A golden checkpoint loaded for a test: model, CPU backend and transformer, disposed together.</summary>
+public sealed class GoldenRun : IDisposable
+{
+    private readonly CpuBackend _backend = new();
+
+    public GoldenRun(string modelDirectory, int maxChunkTokens)
+    {
+        Model = LoadedModel.Load(modelDirectory);
+        Transformer = new Transformer(Model, _backend, maxChunkTokens);
+    }
+
+    public LoadedModel Model { get; }
+
+    public Transformer Transformer { get; }
+
+    public int Vocab => Model.Config.VocabSize;
+
+    public void Dispose()
+    {
+        _backend.Dispose();
+        Model.Dispose();
+    }
 }

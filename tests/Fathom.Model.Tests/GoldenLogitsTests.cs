@@ -1,4 +1,3 @@
-using Fathom.Backends.Cpu;
 using Fathom.Model;
 using Xunit;
 using Xunit.Abstractions;
@@ -15,9 +14,9 @@ public sealed class GoldenLogitsTests(ITestOutputHelper output)
     public void EveryPositionMatchesTheReference(string name)
     {
         using var golden = new GoldenCase(name);
-        using var model = LoadedModel.Load(golden.ModelDirectory);
-        using var backend = new CpuBackend();
-        var transformer = new Transformer(model, backend);
+        using var run = golden.Open();
+        var model = run.Model;
+        var transformer = run.Transformer;
         int vocab = model.Config.VocabSize;
         foreach (var (tensor, ids) in golden.Sequences)
         {

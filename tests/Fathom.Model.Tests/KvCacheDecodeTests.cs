@@ -14,9 +14,9 @@ public sealed class KvCacheDecodeTests
     public void TokenByTokenEqualsFullForward(string name)
     {
         using var golden = new GoldenCase(name);
-        using var model = LoadedModel.Load(golden.ModelDirectory);
-        using var backend = new CpuBackend();
-        var transformer = new Transformer(model, backend);
+        using var run = golden.Open();
+        var model = run.Model;
+        var transformer = run.Transformer;
         int vocab = model.Config.VocabSize;
         int[] ids = golden.Sequences[3].Ids; // 130 tokens
         var full = new float[ids.Length * vocab];
@@ -40,9 +40,9 @@ public sealed class KvCacheDecodeTests
     public void ChunkedPrefillThenDecodeMatchesTheReference(string name)
     {
         using var golden = new GoldenCase(name);
-        using var model = LoadedModel.Load(golden.ModelDirectory);
-        using var backend = new CpuBackend();
-        var transformer = new Transformer(model, backend, maxChunkTokens: 37);
+        using var run = golden.Open(maxChunkTokens: 37);
+        var model = run.Model;
+        var transformer = run.Transformer;
         int vocab = model.Config.VocabSize;
         var (tensor, ids) = golden.Sequences[4]; // 300 tokens, several chunks
         var logits = new float[ids.Length * vocab];
@@ -57,9 +57,9 @@ public sealed class KvCacheDecodeTests
     public void RewindingTheCacheRecomputesTheSameLogits()
     {
         using var golden = new GoldenCase("tiny-v3");
-        using var model = LoadedModel.Load(golden.ModelDirectory);
-        using var backend = new CpuBackend();
-        var transformer = new Transformer(model, backend);
+        using var run = golden.Open();
+        var model = run.Model;
+        var transformer = run.Transformer;
         int vocab = model.Config.VocabSize;
         int[] ids = golden.Sequences[2].Ids;
         var cache = transformer.CreateCache(64);

@@ -1,4 +1,3 @@
-using Fathom.Backends.Cpu;
 using Fathom.Model;
 using Xunit;
 
@@ -14,9 +13,9 @@ public sealed class MlaFormTests
     public void AbsorbedAndExpandedAgreeOnWholeSequences(string name)
     {
         using var golden = new GoldenCase(name);
-        using var model = LoadedModel.Load(golden.ModelDirectory);
-        using var backend = new CpuBackend();
-        var transformer = new Transformer(model, backend);
+        using var run = golden.Open();
+        var model = run.Model;
+        var transformer = run.Transformer;
         int vocab = model.Config.VocabSize;
         var (tensor, ids) = golden.Sequences[3];
         var absorbed = new float[ids.Length * vocab];
@@ -31,9 +30,9 @@ public sealed class MlaFormTests
     public void ExpandedDecodeStepsAgreeWithAbsorbedOnes()
     {
         using var golden = new GoldenCase("tiny-v3");
-        using var model = LoadedModel.Load(golden.ModelDirectory);
-        using var backend = new CpuBackend();
-        var transformer = new Transformer(model, backend);
+        using var run = golden.Open();
+        var model = run.Model;
+        var transformer = run.Transformer;
         int vocab = model.Config.VocabSize;
         int[] ids = golden.Sequences[2].Ids;
         var a = transformer.CreateCache(ids.Length);
