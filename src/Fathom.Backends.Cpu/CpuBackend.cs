@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
+using Fathom.Backends.Cpu.Kernels;
 using Fathom.Core;
 
 namespace Fathom.Backends.Cpu;
@@ -14,12 +15,14 @@ public sealed unsafe class CpuBackend : IBackend, IDisposable
     private readonly WorkerPool _pool;
     private readonly Lock _gate = new();
     private readonly MatMulJob _matMul;
+    private readonly IMatMulKernel[] _kernels;
     private readonly MatMulTransposedJob _matMulTransposed;
 
     public CpuBackend(int threads = 0)
     {
         _pool = new WorkerPool(threads > 0 ? threads : Environment.ProcessorCount);
         _matMul = new MatMulJob(_pool.ThreadCount);
+        _kernels = KernelTable.Create(_pool.ThreadCount);
         _matMulTransposed = new MatMulTransposedJob(_pool.ThreadCount);
     }
 
@@ -39,6 +42,9 @@ public sealed unsafe class CpuBackend : IBackend, IDisposable
         {
             fixed (float* px = x, py = y)
             {
+                var kernel = _kernels[(int)weight.Type];
+                kernel.Prepare(weight, px, rows);
+                _matMul.Kernel = kernel;
                 _matMul.Set(weight, px, py, rows);
                 // Aim for chunks of at least ~64K weights so that dispatch overhead stays small.
                 _pool.Run(_matMul, weight.Rows, Math.Max(1, 65536 / Math.Max(1, weight.Cols * Math.Min(rows, 8))));
@@ -167,33 +173,12 @@ public sealed unsafe class CpuBackend : IBackend, IDisposable
         protected float[] Scratch(int worker, int length) => _scratch[worker] = PinnedBuffer.Ensure(_scratch[worker], length);
     }
 
-    /// <summary>Output rows split over workers; each dequantized weight row is reused for every activation row.</summary>
+    /// <summary>Output rows split over workers, each range computed by the weight format's kernel.</summary>
     private sealed class MatMulJob(int workers) : MatrixJob(workers)
     {
-        public override void Execute(int start, int end, int worker)
-        {
-            int cols = W.Cols, outs = W.Rows;
-            var row = Scratch(worker, cols);
-            bool direct = W.Type == DType.F32;
-            for (int o = start; o < end; o++)
-            {
-                ReadOnlySpan<float> wr;
-                if (direct)
-                {
-                    wr = new ReadOnlySpan<float>(W.RowPointer(o), cols);
-                }
-                else
-                {
-                    RowDequantizer.Dequantize(W, o, 0, cols, row);
-                    wr = row.AsSpan(0, cols);
-                }
+        public IMatMulKernel Kernel { get; set; } = null!;
 
-                for (int r = 0; r < Rows; r++)
-                {
-                    Y[((long)r * outs) + o] = TensorPrimitives.Dot(new ReadOnlySpan<float>(X + ((long)r * cols), cols), wr);
-                }
-            }
-        }
+        public override void Execute(int start, int end, int worker) => Kernel.Run(W, X, Rows, Y, start, end, worker);
     }
 
     /// <summary>Output columns split into tiles over workers; each worker streams all weight rows of its tile.</summary>

@@ -15,19 +15,55 @@ public enum DType
     I8,
     U8,
     Bool,
+
+    /// <summary>GGML Q8_0: blocks of 32 weights, an f16 scale then 32 int8 values (34 bytes).</summary>
+    Q8_0,
+
+    /// <summary>GGML Q4_K: super-blocks of 256 weights, f16 d and dmin, 12 bytes of 6-bit scales/mins, 128 bytes of nibbles (144 bytes).</summary>
+    Q4K,
 }
 
 public static class DTypeInfo
 {
-    /// <summary>Bytes per element.</summary>
+    /// <summary>Bytes per element (not defined for block formats: see <see cref="BytesFor"/>).</summary>
     public static int Size(this DType type) => type switch
     {
         DType.F64 or DType.I64 => 8,
         DType.F32 or DType.I32 => 4,
         DType.F16 or DType.BF16 or DType.I16 => 2,
         DType.F8E4M3 or DType.F8E5M2 or DType.I8 or DType.U8 or DType.Bool => 1,
-        _ => throw new ArgumentOutOfRangeException(nameof(type), type, null),
+        _ => throw new ArgumentOutOfRangeException(nameof(type), type, "block formats have no per-element size"),
     };
+
+    /// <summary>Weights per block: 1 for plain formats.</summary>
+    public static int BlockElements(this DType type) => type switch
+    {
+        DType.Q8_0 => 32,
+        DType.Q4K => 256,
+        _ => 1,
+    };
+
+    /// <summary>Bytes per block (per element for plain formats).</summary>
+    public static int BlockBytes(this DType type) => type switch
+    {
+        DType.Q8_0 => 34,
+        DType.Q4K => 144,
+        _ => type.Size(),
+    };
+
+    public static bool IsBlockFormat(this DType type) => type.BlockElements() > 1;
+
+    /// <summary>Bytes that <paramref name="elements"/> consecutive weights occupy (a multiple of the block size for block formats).</summary>
+    public static long BytesFor(this DType type, long elements)
+    {
+        int block = type.BlockElements();
+        if (elements % block != 0)
+        {
+            throw new ArgumentException($"{elements} elements are not a whole number of {type} blocks of {block}", nameof(elements));
+        }
+
+        return elements / block * type.BlockBytes();
+    }
 
     /// <summary>Parses a safetensors dtype string ("BF16", "F8_E4M3", ...); null when unknown.</summary>
     public static DType? FromSafeTensors(string name) => name switch
@@ -53,6 +89,8 @@ public static class DTypeInfo
         DType.F8E4M3 => "F8_E4M3",
         DType.F8E5M2 => "F8_E5M2",
         DType.Bool => "BOOL",
+        DType.Q8_0 => "Q8_0",
+        DType.Q4K => "Q4_K",
         _ => type.ToString(),
     };
 }

@@ -53,7 +53,12 @@ public readonly unsafe struct WeightMatrix
             }
         }
 
-        if (type is not (DType.F32 or DType.F16 or DType.BF16 or DType.F8E4M3))
+        if (type.IsBlockFormat() && (rowStride % type.BlockElements() != 0 || cols % type.BlockElements() != 0))
+        {
+            throw new ArgumentException($"a {type.ToSafeTensors()} matrix needs rows of whole {type.BlockElements()}-weight blocks (cols {cols}, stride {rowStride})", nameof(cols));
+        }
+
+        if (type is not (DType.F32 or DType.F16 or DType.BF16 or DType.F8E4M3 or DType.Q8_0 or DType.Q4K))
         {
             throw new NotSupportedException($"weights of dtype {type.ToSafeTensors()} are not supported as a matrix");
         }
@@ -94,9 +99,9 @@ public readonly unsafe struct WeightMatrix
     public bool IsEmpty => _data == null;
 
     /// <summary>Bytes the view's elements occupy in storage.</summary>
-    public long StorageBytes => (long)Rows * Cols * Type.Size();
+    public long StorageBytes => Type.BytesFor((long)Rows * Cols);
 
-    public byte* RowPointer(int row) => _data + ((long)row * RowStride * Type.Size());
+    public byte* RowPointer(int row) => _data + Type.BytesFor((long)row * RowStride);
 
     /// <summary>Wraps a pinned float32 array (see <see cref="PinnedBuffer.Allocate"/>) as a matrix.</summary>
     public static WeightMatrix FromPinned(float[] data, int rows, int cols, int offset = 0, int rowStride = -1)
@@ -162,6 +167,12 @@ public readonly unsafe struct WeightMatrix
         if (destination.Length < count)
         {
             throw new ArgumentException("destination too short", nameof(destination));
+        }
+
+        if (Type.IsBlockFormat())
+        {
+            BlockQuantization.DequantizeRange(Type, RowPointer(row), col, count, destination);
+            return;
         }
 
         byte* p = RowPointer(row) + ((long)col * Type.Size());
