@@ -1,9 +1,11 @@
 using System.CommandLine;
+using Fathom.Core;
+using Fathom.Model;
 
 namespace Fathom.Cli;
 
 /// <summary>The values of the options every model command shares.</summary>
-public sealed record ModelOptions(string? Model, string? Tokenizer, int Threads, string Backend);
+public sealed record ModelOptions(string? Model, string? Tokenizer, int Threads, string Backend, LoadOptions Load);
 
 /// <summary>The shared options, added to each command that loads a model.</summary>
 public sealed class ModelOptionSet
@@ -16,8 +18,14 @@ public sealed class ModelOptionSet
 
     public Option<string> Backend { get; } = new("--backend") { Description = "cpu (vectorised, float32) or reference (plain loops, float64 accumulation).", DefaultValueFactory = _ => "cpu" };
 
+    public Option<string?> Quantize { get; } = new("--quantize", "-q") { Description = "Quantize linear weights at load time: q8_0 or q4_k (GGML block layouts)." };
+
+    public Option<string> Load { get; } = new("--load") { Description = "mmap (map the files; for models larger than RAM) or memory (read them into RAM once; steadier).", DefaultValueFactory = _ => "mmap" };
+
     public void AddTo(Command command)
     {
+        command.Options.Add(Quantize);
+        command.Options.Add(Load);
         command.Options.Add(Model);
         command.Options.Add(Tokenizer);
         command.Options.Add(Threads);
@@ -28,5 +36,21 @@ public sealed class ModelOptionSet
         result.GetValue(Model),
         result.GetValue(Tokenizer),
         result.GetValue(Threads) is var t && t >= 0 ? t : throw new CliException($"--threads must be ≥ 0 (got {t})"),
-        result.GetValue(Backend) ?? "cpu");
+        result.GetValue(Backend) ?? "cpu",
+        new LoadOptions
+        {
+            Quantize = result.GetValue(Quantize) switch
+            {
+                null => null,
+                "q8_0" => DType.Q8_0,
+                "q4_k" => DType.Q4K,
+                var other => throw new CliException($"--quantize must be q8_0 or q4_k (got '{other}')"),
+            },
+            Residency = result.GetValue(Load) switch
+            {
+                "mmap" => WeightResidency.Mapped,
+                "memory" => WeightResidency.InMemory,
+                var other => throw new CliException($"--load must be mmap or memory (got '{other}')"),
+            },
+        });
 }

@@ -43,7 +43,7 @@ public sealed class ModelSession : IDisposable
             ModelLocator.RequireTokenizer(tokenizer, directory, tokenizerAlternative);
         }
 
-        var model = LoadedModel.Load(directory);
+        var model = LoadedModel.Load(directory, options.Load);
         IBackend backend = options.Backend switch
         {
             "cpu" => new CpuBackend(options.Threads),

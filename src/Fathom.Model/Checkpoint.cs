@@ -24,7 +24,7 @@ public sealed class Checkpoint : IDisposable
 
     public IReadOnlyDictionary<string, TensorEntry> Tensors => _tensors;
 
-    public static Checkpoint Open(string directory)
+    public static Checkpoint Open(string directory, WeightResidency residency = WeightResidency.Mapped)
     {
         if (!System.IO.Directory.Exists(directory))
         {
@@ -79,7 +79,7 @@ public sealed class Checkpoint : IDisposable
 
                 foreach (string path in paths)
                 {
-                    var file = SafeTensorsFile.Open(path);
+                    var file = SafeTensorsFile.Open(path, residency);
                     files.Add(file);
                     AddAll(file, tensors);
                 }

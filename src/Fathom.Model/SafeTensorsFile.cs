@@ -49,7 +49,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
 
     public IReadOnlyDictionary<string, string> Metadata { get; private set; } = new Dictionary<string, string>();
 
-    public static SafeTensorsFile Open(string path)
+    public static SafeTensorsFile Open(string path, WeightResidency residency = WeightResidency.Mapped)
     {
         if (!System.IO.File.Exists(path))
         {
