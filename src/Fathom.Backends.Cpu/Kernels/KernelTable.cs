@@ -10,6 +10,15 @@ internal static class KernelTable
         var generic = new GenericMatMulKernel(workers);
         var table = new IMatMulKernel[Enum.GetValues<DType>().Length];
         Array.Fill(table, generic);
+        if (DenseMatMulKernel.IsSupported)
+        {
+            var dense = new DenseMatMulKernel(workers);
+            foreach (var type in new[] { DType.F32, DType.BF16, DType.F16, DType.F8E4M3 })
+            {
+                table[(int)type] = dense;
+            }
+        }
+
         return table;
     }
 }

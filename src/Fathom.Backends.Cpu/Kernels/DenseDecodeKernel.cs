@@ -1,0 +1,165 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Fathom.Core;
+
+namespace Fathom.Backends.Cpu.Kernels;
+
+/// <summary>
+/// Decode-sized products (one to three activation rows): weights are widened in registers straight from
+/// their stored bytes and never written back, four weight rows at a time so each activation load serves
+/// four rows. Memory bandwidth is the limit here, so the loop reads each weight byte exactly once.
+/// </summary>
+internal static unsafe class DenseDecodeKernel
+{
+    public const int MaxRows = 3;
+
+    private const float TwoPow120 = 1.329228e36f;
+
+    /// <summary>Whether the fused path handles this matrix (else the tiled path does).</summary>
+    public static bool Handles(in WeightMatrix w, int rows) =>
+        rows <= MaxRows && Avx512F.IsSupported && (w.Type switch
+        {
+            DType.BF16 => w.Cols % 32 == 0,
+            DType.F8E4M3 => w.Cols % 64 == 0 && w.BlockCols % 64 == 0 && w.BlockRows % 4 == 0,
+            _ => false,
+        });
+
+    /// <summary>Output rows [start, end) for 1–3 activation rows; y is [rows, W.Rows].</summary>
+    public static void Run(in WeightMatrix w, float* x, int rows, float* y, int start, int end)
+    {
+        int outs = w.Rows, cols = w.Cols;
+        int o = start;
+        // Tiles of four rows that also stay within one scale block row (FP8); leftovers go one by one.
+        for (; o + 4 <= end; o += 4)
+        {
+            if (w.Type == DType.BF16)
+            {
+                Bf16Rows4(w, o, x, rows, cols, y, outs);
+            }
+            else
+            {
+                Fp8Rows4(w, o, x, rows, cols, y, outs);
+            }
+        }
+
+        for (; o < end; o++)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                y[((long)r * outs) + o] = w.Type == DType.BF16
+                    ? Bf16Row(w, o, x + ((long)r * cols), cols)
+                    : Fp8Row(w, o, x + ((long)r * cols), cols);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Bf16Rows4(in WeightMatrix w, int o, float* x, int rows, int cols, float* y, int outs)
+    {
+        ushort* p0 = (ushort*)w.RowPointer(o), p1 = (ushort*)w.RowPointer(o + 1), p2 = (ushort*)w.RowPointer(o + 2), p3 = (ushort*)w.RowPointer(o + 3);
+        for (int r = 0; r < rows; r++)
+        {
+            float* xr = x + ((long)r * cols);
+            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            for (int c = 0; c < cols; c += 32)
+            {
+                var u0 = Vector512.Load(xr + c);
+                var u1 = Vector512.Load(xr + c + 16);
+                Accumulate(Vector512.Load(p0 + c), u0, u1, ref a0);
+                Accumulate(Vector512.Load(p1 + c), u0, u1, ref a1);
+                Accumulate(Vector512.Load(p2 + c), u0, u1, ref a2);
+                Accumulate(Vector512.Load(p3 + c), u0, u1, ref a3);
+            }
+
+            float* yr = y + ((long)r * outs) + o;
+            yr[0] = Vector512.Sum(a0);
+            yr[1] = Vector512.Sum(a1);
+            yr[2] = Vector512.Sum(a2);
+            yr[3] = Vector512.Sum(a3);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static void Accumulate(Vector512<ushort> v, Vector512<float> u0, Vector512<float> u1, ref Vector512<float> a)
+        {
+            a = Vector512.FusedMultiplyAdd(Vector512.ShiftLeft(Vector512.WidenLower(v), 16).AsSingle(), u0, a);
+            a = Vector512.FusedMultiplyAdd(Vector512.ShiftLeft(Vector512.WidenUpper(v), 16).AsSingle(), u1, a);
+        }
+    }
+
+    private static float Bf16Row(in WeightMatrix w, int o, float* x, int cols)
+    {
+        ushort* p = (ushort*)w.RowPointer(o);
+        Vector512<float> a = default;
+        for (int c = 0; c < cols; c += 32)
+        {
+            var v = Vector512.Load(p + c);
+            a = Vector512.FusedMultiplyAdd(Vector512.ShiftLeft(Vector512.WidenLower(v), 16).AsSingle(), Vector512.Load(x + c), a);
+            a = Vector512.FusedMultiplyAdd(Vector512.ShiftLeft(Vector512.WidenUpper(v), 16).AsSingle(), Vector512.Load(x + c + 16), a);
+        }
+
+        return Vector512.Sum(a);
+    }
+
+    /// <summary>
+    /// FP8 rows: per 128-column block the four rows share one scale (they lie in one 128-row block), so the
+    /// scale and the 2^120 exponent fix-up are applied once to the activations of the block.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Fp8Rows4(in WeightMatrix w, int o, float* x, int rows, int cols, float* y, int outs)
+    {
+        byte* p0 = w.RowPointer(o), p1 = w.RowPointer(o + 1), p2 = w.RowPointer(o + 2), p3 = w.RowPointer(o + 3);
+        int blockCols = w.BlockCols;
+        for (int r = 0; r < rows; r++)
+        {
+            float* xr = x + ((long)r * cols);
+            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            for (int c0 = 0; c0 < cols; c0 += blockCols)
+            {
+                var factor = Vector512.Create(w.ScaleAt(o, c0) * TwoPow120);
+                int blockEnd = Math.Min(cols, c0 + blockCols);
+                for (int c = c0; c < blockEnd; c += 16)
+                {
+                    var u = Vector512.Load(xr + c) * factor;
+                    a0 = Vector512.FusedMultiplyAdd(Widen16(p0 + c), u, a0);
+                    a1 = Vector512.FusedMultiplyAdd(Widen16(p1 + c), u, a1);
+                    a2 = Vector512.FusedMultiplyAdd(Widen16(p2 + c), u, a2);
+                    a3 = Vector512.FusedMultiplyAdd(Widen16(p3 + c), u, a3);
+                }
+            }
+
+            float* yr = y + ((long)r * outs) + o;
+            yr[0] = Vector512.Sum(a0);
+            yr[1] = Vector512.Sum(a1);
+            yr[2] = Vector512.Sum(a2);
+            yr[3] = Vector512.Sum(a3);
+        }
+    }
+
+    private static float Fp8Row(in WeightMatrix w, int o, float* x, int cols)
+    {
+        byte* p = w.RowPointer(o);
+        Vector512<float> a = default;
+        for (int c0 = 0; c0 < cols; c0 += w.BlockCols)
+        {
+            var factor = Vector512.Create(w.ScaleAt(o, c0) * TwoPow120);
+            int blockEnd = Math.Min(cols, c0 + w.BlockCols);
+            for (int c = c0; c < blockEnd; c += 16)
+            {
+                a = Vector512.FusedMultiplyAdd(Widen16(p + c), Vector512.Load(x + c) * factor, a);
+            }
+        }
+
+        return Vector512.Sum(a);
+    }
+
+    /// <summary>16 e4m3 bytes as float32 values times 2^-120 (exact, subnormals included).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Widen16(byte* p)
+    {
+        // Sign-extended, the byte's sign fills bits 7 and up; shifted by 20 the exponent and mantissa land
+        // in bits 20-26 and copies of the sign in 27-31, of which the mask keeps bit 31.
+        var v = Avx512F.ConvertToVector512Int32(Vector128.Load((sbyte*)p));
+        return (Vector512.ShiftLeft(v, 20) & Vector512.Create(unchecked((int)0x87F00000))).AsSingle();
+    }
+}

@@ -1,0 +1,254 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using Fathom.Core;
+
+namespace Fathom.Backends.Cpu.Kernels;
+
+/// <summary>
+/// Products with float weights as stored (F32, BF16, F16, FP8 e4m3 with block scales). A worker takes
+/// four weight rows at a time, widens them once into float32 scratch that stays in L1, and multiplies
+/// them with the activation rows four at a time in a register-blocked 4x4 tile of 512-bit FMAs, so a
+/// weight is read from memory once per block of up to <see cref="TokenBlock"/> activation rows.
+/// </summary>
+internal sealed unsafe class DenseMatMulKernel(int workers) : IMatMulKernel
+{
+    /// <summary>Activation rows that share one widening of a weight tile (prefill); keeps their slice of x in L2.</summary>
+    private const int TokenBlock = 64;
+
+    private const int TileRows = 4;
+
+    private readonly float[][] _scratch = new float[workers][];
+
+    public static bool IsSupported => Vector512.IsHardwareAccelerated;
+
+    public void Prepare(in WeightMatrix w, float* x, int rows)
+    {
+    }
+
+    public void Run(in WeightMatrix w, float* x, int rows, float* y, int start, int end, int worker)
+    {
+        if (DenseDecodeKernel.Handles(w, rows))
+        {
+            DenseDecodeKernel.Run(w, x, rows, y, start, end);
+            return;
+        }
+
+        int cols = w.Cols, outs = w.Rows;
+        // Rows of the tile are a cache line apart from a power-of-two stride: widths like 2048 would
+        // otherwise put the four rows (and the stores that fill them) on the same L1 sets.
+        int stride = cols + 16;
+        var scratch = _scratch[worker] = PinnedBuffer.Ensure(_scratch[worker], (TileRows * stride) + 16);
+        fixed (float* pinned = scratch)
+        {
+            float* tile = (float*)(((nint)pinned + 63) & ~(nint)63);
+            float* w0, w1, w2, w3;
+            for (int t0 = 0; t0 < rows; t0 += TokenBlock)
+            {
+                int tokens = Math.Min(TokenBlock, rows - t0);
+                for (int o = start; o < end; o += TileRows)
+                {
+                    int n = Math.Min(TileRows, end - o);
+                    for (int i = 0; i < n; i++)
+                    {
+                        WidenRow(w, o + i, tile + (i * stride));
+                    }
+
+                    if (n < TileRows)
+                    {
+                        for (int i = 0; i < n; i++)
+                        {
+                            var wr = new ReadOnlySpan<float>(tile + (i * stride), cols);
+                            for (int t = t0; t < t0 + tokens; t++)
+                            {
+                                y[((long)t * outs) + o + i] = TensorPrimitives.Dot(new ReadOnlySpan<float>(x + ((long)t * cols), cols), wr);
+                            }
+                        }
+
+                        continue;
+                    }
+
+                    w0 = tile;
+                    w1 = tile + stride;
+                    w2 = tile + (2 * stride);
+                    w3 = tile + (3 * stride);
+                    int t1 = t0;
+                    for (; t1 + 4 <= t0 + tokens; t1 += 4)
+                    {
+                        float* xr = x + ((long)t1 * cols);
+                        Tile4x4(w0, w1, w2, w3, xr, xr + cols, xr + (2 * cols), xr + (3 * cols), cols, y + ((long)t1 * outs) + o, outs);
+                    }
+
+                    for (; t1 < t0 + tokens; t1++)
+                    {
+                        Tile4x1(w0, w1, w2, w3, x + ((long)t1 * cols), cols, y + ((long)t1 * outs) + o);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Row <paramref name="row"/> of W as float32 (block scale applied).</summary>
+    internal static void WidenRow(in WeightMatrix w, int row, float* destination)
+    {
+        int cols = w.Cols;
+        switch (w.Type)
+        {
+            case DType.F32:
+                Buffer.MemoryCopy(w.RowPointer(row), destination, (long)cols * sizeof(float), (long)cols * sizeof(float));
+                break;
+            case DType.BF16:
+                WidenBf16((ushort*)w.RowPointer(row), destination, cols);
+                break;
+            case DType.F8E4M3 when w.BlockCols % 64 == 0:
+                WidenFp8(w, row, destination);
+                break;
+            default:
+                w.DequantizeRange(row, 0, cols, new Span<float>(destination, cols));
+                break;
+        }
+    }
+
+    private static void WidenBf16(ushort* source, float* destination, int count)
+    {
+        int i = 0;
+        for (; i + 32 <= count; i += 32)
+        {
+            var v = Vector512.Load(source + i);
+            Vector512.ShiftLeft(Vector512.WidenLower(v), 16).AsSingle().Store(destination + i);
+            Vector512.ShiftLeft(Vector512.WidenUpper(v), 16).AsSingle().Store(destination + i + 16);
+        }
+
+        for (; i < count; i++)
+        {
+            destination[i] = BFloat16.ToSingle(source[i]);
+        }
+    }
+
+    /// <summary>
+    /// e4m3fn bits s.eeee.mmm placed as float32 bits s.0000eeee.mmm0… are the value times 2^-120 exactly,
+    /// subnormals included (they become float32 subnormals), so one multiply by scale·2^120 finishes the
+    /// conversion and applies the block scale.
+    /// </summary>
+    private static void WidenFp8(in WeightMatrix w, int row, float* destination)
+    {
+        const float TwoPow120 = 1.329228e36f;
+        byte* source = w.RowPointer(row);
+        int cols = w.Cols;
+        var magnitude = Vector512.Create(0x7Fu);
+        var sign = Vector512.Create(0x80u);
+        int c = 0;
+        for (; c + 64 <= cols; c += 64)
+        {
+            var factor = Vector512.Create(w.ScaleAt(row, c) * TwoPow120);
+            var bytes = Vector512.Load(source + c);
+            var lo = Vector512.WidenLower(bytes);
+            var hi = Vector512.WidenUpper(bytes);
+            Store(Vector512.WidenLower(lo), factor, destination + c, magnitude, sign);
+            Store(Vector512.WidenUpper(lo), factor, destination + c + 16, magnitude, sign);
+            Store(Vector512.WidenLower(hi), factor, destination + c + 32, magnitude, sign);
+            Store(Vector512.WidenUpper(hi), factor, destination + c + 48, magnitude, sign);
+        }
+
+        if (c < cols)
+        {
+            w.DequantizeRange(row, c, cols - c, new Span<float>(destination + c, cols - c));
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static void Store(Vector512<uint> v, Vector512<float> factor, float* to, Vector512<uint> magnitude, Vector512<uint> sign)
+        {
+            var bits = Vector512.ShiftLeft(v & magnitude, 20) | Vector512.ShiftLeft(v & sign, 24);
+            (bits.AsSingle() * factor).Store(to);
+        }
+    }
+
+    /// <summary>The 16 dot products of four weight rows with four activation rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile4x4(float* w0, float* w1, float* w2, float* w3, float* x0, float* x1, float* x2, float* x3, int cols, float* y, int outs)
+    {
+        Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default;
+        Vector512<float> a10 = default, a11 = default, a12 = default, a13 = default;
+        Vector512<float> a20 = default, a21 = default, a22 = default, a23 = default;
+        Vector512<float> a30 = default, a31 = default, a32 = default, a33 = default;
+        int c = 0;
+        for (; c + 16 <= cols; c += 16)
+        {
+            var v0 = Vector512.Load(w0 + c);
+            var v1 = Vector512.Load(w1 + c);
+            var v2 = Vector512.Load(w2 + c);
+            var v3 = Vector512.Load(w3 + c);
+            var u = Vector512.Load(x0 + c);
+            a00 = Vector512.FusedMultiplyAdd(v0, u, a00);
+            a01 = Vector512.FusedMultiplyAdd(v1, u, a01);
+            a02 = Vector512.FusedMultiplyAdd(v2, u, a02);
+            a03 = Vector512.FusedMultiplyAdd(v3, u, a03);
+            u = Vector512.Load(x1 + c);
+            a10 = Vector512.FusedMultiplyAdd(v0, u, a10);
+            a11 = Vector512.FusedMultiplyAdd(v1, u, a11);
+            a12 = Vector512.FusedMultiplyAdd(v2, u, a12);
+            a13 = Vector512.FusedMultiplyAdd(v3, u, a13);
+            u = Vector512.Load(x2 + c);
+            a20 = Vector512.FusedMultiplyAdd(v0, u, a20);
+            a21 = Vector512.FusedMultiplyAdd(v1, u, a21);
+            a22 = Vector512.FusedMultiplyAdd(v2, u, a22);
+            a23 = Vector512.FusedMultiplyAdd(v3, u, a23);
+            u = Vector512.Load(x3 + c);
+            a30 = Vector512.FusedMultiplyAdd(v0, u, a30);
+            a31 = Vector512.FusedMultiplyAdd(v1, u, a31);
+            a32 = Vector512.FusedMultiplyAdd(v2, u, a32);
+            a33 = Vector512.FusedMultiplyAdd(v3, u, a33);
+        }
+
+        float* r0 = y, r1 = y + outs, r2 = y + (2 * outs), r3 = y + (3 * outs);
+        r0[0] = Vector512.Sum(a00) + Tail(w0, x0, c, cols);
+        r0[1] = Vector512.Sum(a01) + Tail(w1, x0, c, cols);
+        r0[2] = Vector512.Sum(a02) + Tail(w2, x0, c, cols);
+        r0[3] = Vector512.Sum(a03) + Tail(w3, x0, c, cols);
+        r1[0] = Vector512.Sum(a10) + Tail(w0, x1, c, cols);
+        r1[1] = Vector512.Sum(a11) + Tail(w1, x1, c, cols);
+        r1[2] = Vector512.Sum(a12) + Tail(w2, x1, c, cols);
+        r1[3] = Vector512.Sum(a13) + Tail(w3, x1, c, cols);
+        r2[0] = Vector512.Sum(a20) + Tail(w0, x2, c, cols);
+        r2[1] = Vector512.Sum(a21) + Tail(w1, x2, c, cols);
+        r2[2] = Vector512.Sum(a22) + Tail(w2, x2, c, cols);
+        r2[3] = Vector512.Sum(a23) + Tail(w3, x2, c, cols);
+        r3[0] = Vector512.Sum(a30) + Tail(w0, x3, c, cols);
+        r3[1] = Vector512.Sum(a31) + Tail(w1, x3, c, cols);
+        r3[2] = Vector512.Sum(a32) + Tail(w2, x3, c, cols);
+        r3[3] = Vector512.Sum(a33) + Tail(w3, x3, c, cols);
+    }
+
+    /// <summary>Four weight rows with one activation row (decode).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile4x1(float* w0, float* w1, float* w2, float* w3, float* x0, int cols, float* y)
+    {
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        int c = 0;
+        for (; c + 16 <= cols; c += 16)
+        {
+            var u = Vector512.Load(x0 + c);
+            a0 = Vector512.FusedMultiplyAdd(Vector512.Load(w0 + c), u, a0);
+            a1 = Vector512.FusedMultiplyAdd(Vector512.Load(w1 + c), u, a1);
+            a2 = Vector512.FusedMultiplyAdd(Vector512.Load(w2 + c), u, a2);
+            a3 = Vector512.FusedMultiplyAdd(Vector512.Load(w3 + c), u, a3);
+        }
+
+        y[0] = Vector512.Sum(a0) + Tail(w0, x0, c, cols);
+        y[1] = Vector512.Sum(a1) + Tail(w1, x0, c, cols);
+        y[2] = Vector512.Sum(a2) + Tail(w2, x0, c, cols);
+        y[3] = Vector512.Sum(a3) + Tail(w3, x0, c, cols);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Tail(float* w, float* x, int c, int cols)
+    {
+        float sum = 0;
+        for (; c < cols; c++)
+        {
+            sum += w[c] * x[c];
+        }
+
+        return sum;
+    }
+}
