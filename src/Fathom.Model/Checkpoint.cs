@@ -4,7 +4,8 @@ namespace Fathom.Model;
 
 /// <summary>
 /// The tensors of a model folder: one model.safetensors, several *.safetensors, or shards listed by
-/// model.safetensors.index.json. Every file stays memory-mapped while the checkpoint is open.
+/// model.safetensors.index.json. Every file stays open (memory-mapped, or read into anonymous memory for
+/// <see cref="WeightResidency.InMemory"/>) while the checkpoint is open.
 /// </summary>
 public sealed class Checkpoint : IDisposable
 {
@@ -48,7 +49,7 @@ public sealed class Checkpoint : IDisposable
                         throw new ModelFormatException($"{index}: weight_map names shard '{shard}' (for tensor '{example}'), but {shardPath} does not exist");
                     }
 
-                    files.Add(SafeTensorsFile.Open(shardPath));
+                    files.Add(SafeTensorsFile.Open(shardPath, residency));
                 }
 
                 foreach (var file in files)

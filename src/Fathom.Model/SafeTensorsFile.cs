@@ -1,4 +1,6 @@
+using System.Buffers.Binary;
 using System.IO.MemoryMappedFiles;
+using System.Runtime.ExceptionServices;
 using System.Text.Json;
 using Fathom.Core;
 
@@ -15,35 +17,54 @@ public sealed record TensorEntry(string Name, DType Type, int[] Shape, long Begi
 }
 
 /// <summary>
-/// A memory-mapped .safetensors file: 8-byte little-endian header length N, N bytes of JSON, then the
-/// data block. The header is checked completely before anything is read through it (offsets inside the
-/// data block, sizes matching dtype × shape, no overlaps), so a damaged file fails with a message naming
-/// the file and tensor instead of reading out of bounds.
+/// A .safetensors file, memory-mapped or read into anonymous memory (<see cref="WeightResidency"/>): 8-byte
+/// little-endian header length N, N bytes of JSON, then the data block. The header is checked completely
+/// before anything is read through it (offsets inside the data block, sizes matching dtype × shape, no
+/// overlaps), so a damaged file fails with a message naming the file and tensor instead of reading out of
+/// bounds. Both residencies run the same checks on the same bytes, so they fail with the same messages.
 /// </summary>
 public sealed unsafe class SafeTensorsFile : IDisposable
 {
     private const long MaxHeaderBytes = 100L * 1024 * 1024;
+
+    // Reads into anonymous memory go in pieces of this size, so several can run in parallel and no single
+    // read exceeds what a span can address.
+    private const int ReadPieceBytes = 64 * 1024 * 1024;
+
     private readonly MemoryMappedFile? _map;
     private readonly MemoryMappedViewAccessor? _view;
+    private readonly AnonymousMemory? _memory;
     private readonly byte* _base;
-    private readonly long _dataStart;
+    private long _dataStart;
     private bool _disposed;
 
-    private SafeTensorsFile(string path, MemoryMappedFile map, MemoryMappedViewAccessor view, long dataStart, long length)
+    private SafeTensorsFile(string path, MemoryMappedFile map, MemoryMappedViewAccessor view, long length)
     {
         Path = path;
         _map = map;
         _view = view;
-        _dataStart = dataStart;
         Length = length;
+        Residency = WeightResidency.Mapped;
         byte* p = null;
         view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
         _base = p + view.PointerOffset;
     }
 
+    private SafeTensorsFile(string path, AnonymousMemory memory)
+    {
+        Path = path;
+        _memory = memory;
+        Length = memory.Length;
+        Residency = WeightResidency.InMemory;
+        _base = memory.Pointer;
+    }
+
     public string Path { get; }
 
     public long Length { get; }
+
+    /// <summary>Where the bytes live: the mapped file or a private copy in anonymous memory.</summary>
+    public WeightResidency Residency { get; }
 
     public IReadOnlyDictionary<string, TensorEntry> Tensors { get; private set; } = new Dictionary<string, TensorEntry>();
 
@@ -62,41 +83,91 @@ public sealed unsafe class SafeTensorsFile : IDisposable
             throw new ModelFormatException($"{path}: truncated: {length} bytes, shorter than the 8-byte header length");
         }
 
-        var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
-        var view = map.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
-        SafeTensorsFile? file = null;
+        var file = residency == WeightResidency.InMemory ? ReadIntoMemory(path, length) : Map(path, length);
         try
         {
-            ulong headerLength = view.ReadUInt64(0);
-            if (headerLength > (ulong)(length - 8))
-            {
-                throw new ModelFormatException(
-                    $"{path}: header length {headerLength} runs past the end of the file ({length} bytes): the file is truncated or not safetensors");
-            }
-
-            if ((long)headerLength > MaxHeaderBytes)
-            {
-                throw new ModelFormatException($"{path}: header length {headerLength} exceeds the {MaxHeaderBytes}-byte limit");
-            }
-
-            file = new SafeTensorsFile(path, map, view, 8 + (long)headerLength, length);
-            file.ParseHeader((int)headerLength);
+            file.ReadHeader();
             return file;
         }
         catch
         {
-            if (file is not null)
-            {
-                file.Dispose();
-            }
-            else
-            {
-                view.Dispose();
-                map.Dispose();
-            }
-
+            file.Dispose();
             throw;
         }
+    }
+
+    private static SafeTensorsFile Map(string path, long length)
+    {
+        var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        try
+        {
+            var view = map.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
+            return new SafeTensorsFile(path, map, view, length);
+        }
+        catch
+        {
+            map.Dispose();
+            throw;
+        }
+    }
+
+    private static SafeTensorsFile ReadIntoMemory(string path, long length)
+    {
+        var memory = new AnonymousMemory(length);
+        try
+        {
+            using var handle = System.IO.File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+            byte* destination = memory.Pointer;
+            int pieces = (int)((length + ReadPieceBytes - 1) / ReadPieceBytes);
+            // Page faults on fresh anonymous memory cost as much as the copy: two readers halve the wall time.
+            Parallel.For(0, pieces, piece =>
+            {
+                long offset = (long)piece * ReadPieceBytes;
+                int count = (int)Math.Min(ReadPieceBytes, length - offset);
+                var span = new Span<byte>(destination + offset, count);
+                while (!span.IsEmpty)
+                {
+                    int read = RandomAccess.Read(handle, span, offset);
+                    if (read == 0)
+                    {
+                        throw new IOException($"{path}: the file shrank to {offset} bytes while being read (expected {length})");
+                    }
+
+                    span = span[read..];
+                    offset += read;
+                }
+            });
+            return new SafeTensorsFile(path, memory);
+        }
+        catch (AggregateException e) when (e.InnerExceptions.Count == 1)
+        {
+            memory.Dispose();
+            ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+            throw;
+        }
+        catch
+        {
+            memory.Dispose();
+            throw;
+        }
+    }
+
+    private void ReadHeader()
+    {
+        ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(new ReadOnlySpan<byte>(_base, 8));
+        if (headerLength > (ulong)(Length - 8))
+        {
+            throw new ModelFormatException(
+                $"{Path}: header length {headerLength} runs past the end of the file ({Length} bytes): the file is truncated or not safetensors");
+        }
+
+        if ((long)headerLength > MaxHeaderBytes)
+        {
+            throw new ModelFormatException($"{Path}: header length {headerLength} exceeds the {MaxHeaderBytes}-byte limit");
+        }
+
+        _dataStart = 8 + (long)headerLength;
+        ParseHeader((int)headerLength);
     }
 
     /// <summary>A pointer to the first byte of a tensor's data (valid while this file is open).</summary>
@@ -247,5 +318,6 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         _view?.SafeMemoryMappedViewHandle.ReleasePointer();
         _view?.Dispose();
         _map?.Dispose();
+        _memory?.Dispose();
     }
 }
