@@ -29,30 +29,37 @@ internal static unsafe class DenseDecodeKernel
     public static void Run(in WeightMatrix w, float* x, int rows, float* y, int start, int end)
     {
         int outs = w.Rows, cols = w.Cols;
-        int o = start;
-        // Tiles of four rows that also stay within one scale block row (FP8); leftovers go one by one.
-        for (; o + 4 <= end; o += 4)
+        for (int o = start; o < end;)
         {
-            if (w.Type == DType.BF16)
+            // Four rows at a time where they also share one row of FP8 scale blocks; else one.
+            if (o + 4 <= end && (w.Type == DType.BF16 || SameScaleRow(w, o, o + 3)))
             {
-                Bf16Rows4(w, o, x, rows, cols, y, outs);
-            }
-            else
-            {
-                Fp8Rows4(w, o, x, rows, cols, y, outs);
-            }
-        }
+                if (w.Type == DType.BF16)
+                {
+                    Bf16Rows4(w, o, x, rows, cols, y, outs);
+                }
+                else
+                {
+                    Fp8Rows4(w, o, x, rows, cols, y, outs);
+                }
 
-        for (; o < end; o++)
-        {
+                o += 4;
+                continue;
+            }
+
             for (int r = 0; r < rows; r++)
             {
                 y[((long)r * outs) + o] = w.Type == DType.BF16
                     ? Bf16Row(w, o, x + ((long)r * cols), cols)
                     : Fp8Row(w, o, x + ((long)r * cols), cols);
             }
+
+            o++;
         }
     }
+
+    private static bool SameScaleRow(in WeightMatrix w, int first, int last) =>
+        (w.FirstRow + first) / w.BlockRows == (w.FirstRow + last) / w.BlockRows;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Bf16Rows4(in WeightMatrix w, int o, float* x, int rows, int cols, float* y, int outs)
@@ -102,8 +109,9 @@ internal static unsafe class DenseDecodeKernel
     }
 
     /// <summary>
-    /// FP8 rows: per 128-column block the four rows share one scale (they lie in one 128-row block), so the
-    /// scale and the 2^120 exponent fix-up are applied once to the activations of the block.
+    /// FP8 rows: the four rows lie in one row of scale blocks, so each column block has one factor
+    /// (scale · 2^120) for all of them. It multiplies the widened weights, in the same order as the tiled
+    /// path, so every path rounds identically.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Fp8Rows4(in WeightMatrix w, int o, float* x, int rows, int cols, float* y, int outs)
@@ -120,11 +128,11 @@ internal static unsafe class DenseDecodeKernel
                 int blockEnd = Math.Min(cols, c0 + blockCols);
                 for (int c = c0; c < blockEnd; c += 16)
                 {
-                    var u = Vector512.Load(xr + c) * factor;
-                    a0 = Vector512.FusedMultiplyAdd(Widen16(p0 + c), u, a0);
-                    a1 = Vector512.FusedMultiplyAdd(Widen16(p1 + c), u, a1);
-                    a2 = Vector512.FusedMultiplyAdd(Widen16(p2 + c), u, a2);
-                    a3 = Vector512.FusedMultiplyAdd(Widen16(p3 + c), u, a3);
+                    var u = Vector512.Load(xr + c);
+                    a0 = Vector512.FusedMultiplyAdd(Widen16(p0 + c) * factor, u, a0);
+                    a1 = Vector512.FusedMultiplyAdd(Widen16(p1 + c) * factor, u, a1);
+                    a2 = Vector512.FusedMultiplyAdd(Widen16(p2 + c) * factor, u, a2);
+                    a3 = Vector512.FusedMultiplyAdd(Widen16(p3 + c) * factor, u, a3);
                 }
             }
 
@@ -146,7 +154,7 @@ internal static unsafe class DenseDecodeKernel
             int blockEnd = Math.Min(cols, c0 + w.BlockCols);
             for (int c = c0; c < blockEnd; c += 16)
             {
-                a = Vector512.FusedMultiplyAdd(Widen16(p + c), Vector512.Load(x + c) * factor, a);
+                a = Vector512.FusedMultiplyAdd(Widen16(p + c) * factor, Vector512.Load(x + c), a);
             }
         }
 

@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using Fathom.Core;
@@ -58,10 +57,9 @@ internal sealed unsafe class DenseMatMulKernel(int workers) : IMatMulKernel
                     {
                         for (int i = 0; i < n; i++)
                         {
-                            var wr = new ReadOnlySpan<float>(tile + (i * stride), cols);
                             for (int t = t0; t < t0 + tokens; t++)
                             {
-                                y[((long)t * outs) + o + i] = TensorPrimitives.Dot(new ReadOnlySpan<float>(x + ((long)t * cols), cols), wr);
+                                y[((long)t * outs) + o + i] = Dot(tile + (i * stride), x + ((long)t * cols), cols);
                             }
                         }
 
@@ -238,6 +236,19 @@ internal sealed unsafe class DenseMatMulKernel(int workers) : IMatMulKernel
         y[1] = Vector512.Sum(a1) + Tail(w1, x0, c, cols);
         y[2] = Vector512.Sum(a2) + Tail(w2, x0, c, cols);
         y[3] = Vector512.Sum(a3) + Tail(w3, x0, c, cols);
+    }
+
+    /// <summary>One dot product, accumulated in the same order as the tiles (so results do not depend on the tiling).</summary>
+    private static float Dot(float* w, float* x, int cols)
+    {
+        Vector512<float> a = default;
+        int c = 0;
+        for (; c + 16 <= cols; c += 16)
+        {
+            a = Vector512.FusedMultiplyAdd(Vector512.Load(w + c), Vector512.Load(x + c), a);
+        }
+
+        return Vector512.Sum(a) + Tail(w, x, c, cols);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
