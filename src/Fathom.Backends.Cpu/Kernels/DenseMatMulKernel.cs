@@ -48,9 +48,16 @@ internal sealed unsafe class DenseMatMulKernel(int workers) : IMatMulKernel
                 for (int o = start; o < end; o += TileRows)
                 {
                     int n = Math.Min(TileRows, end - o);
-                    for (int i = 0; i < n; i++)
+                    // Float32 rows are used where they lie; other formats are widened into the tile once.
+                    bool direct = w.Type == DType.F32;
+                    float* row0 = direct ? (float*)w.RowPointer(o) : tile;
+                    int rowStride = direct ? w.RowStride : stride;
+                    if (!direct)
                     {
-                        WidenRow(w, o + i, tile + (i * stride));
+                        for (int i = 0; i < n; i++)
+                        {
+                            WidenRow(w, o + i, tile + (i * stride));
+                        }
                     }
 
                     if (n < TileRows)
@@ -59,17 +66,17 @@ internal sealed unsafe class DenseMatMulKernel(int workers) : IMatMulKernel
                         {
                             for (int t = t0; t < t0 + tokens; t++)
                             {
-                                y[((long)t * outs) + o + i] = Dot(tile + (i * stride), x + ((long)t * cols), cols);
+                                y[((long)t * outs) + o + i] = Dot(row0 + ((long)i * rowStride), x + ((long)t * cols), cols);
                             }
                         }
 
                         continue;
                     }
 
-                    w0 = tile;
-                    w1 = tile + stride;
-                    w2 = tile + (2 * stride);
-                    w3 = tile + (3 * stride);
+                    w0 = row0;
+                    w1 = row0 + rowStride;
+                    w2 = row0 + (2L * rowStride);
+                    w3 = row0 + (3L * rowStride);
                     int t1 = t0;
                     for (; t1 + 4 <= t0 + tokens; t1 += 4)
                     {
