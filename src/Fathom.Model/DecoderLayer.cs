@@ -26,14 +26,14 @@ internal sealed class DecoderLayer
     /// <summary>The layer's index in the cache.</summary>
     public int Index { get; }
 
-    /// <param name="hidden">[n, hidden_size], updated in place.</param>
-    public void Forward(Span<float> hidden, int n, KvCache cache, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin, MlaMode mode, Scratch scratch)
+    /// <param name="hidden">[rows, hidden_size] of every sequence of the batch, updated in place.</param>
+    public void Forward(Span<float> hidden, BatchLayout batch, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin, MlaMode mode, Scratch scratch)
     {
-        int size = hidden.Length;
+        int size = hidden.Length, n = batch.TotalRows;
         var normed = scratch.Span(Buffer.Normed, size);
         var delta = scratch.Span(Buffer.Residual, size);
         _backend.RmsNorm(hidden, _w.InputNorm, _eps, normed);
-        _attention.Forward(normed, n, cache, Index, cos, sin, delta, mode, scratch);
+        _attention.Forward(normed, batch, Index, cos, sin, delta, mode, scratch);
         _backend.ScaleAdd(delta, 1f, hidden);
 
         _backend.RmsNorm(hidden, _w.PostAttentionNorm, _eps, normed);

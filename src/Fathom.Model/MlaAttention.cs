@@ -34,20 +34,17 @@ internal sealed class MlaAttention
         _expanded = new ExpandedMla(config, weights.KvB, backend);
     }
 
-    /// <param name="x">[n, hidden] normalised input.</param>
-    /// <param name="cos">[n, qk_rope / 2] for the new positions; <paramref name="sin"/> likewise.</param>
-    /// <param name="output">[n, hidden].</param>
-    public void Forward(ReadOnlySpan<float> x, int n, KvCache cache, int layer, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin, Span<float> output, MlaMode mode, Scratch scratch)
+    /// <param name="x">[rows, hidden] normalised input of every sequence in <paramref name="batch"/>, in order.</param>
+    /// <param name="cos">[rows, qk_rope / 2] for each row's position; <paramref name="sin"/> likewise.</param>
+    /// <param name="output">[rows, hidden].</param>
+    public void Forward(ReadOnlySpan<float> x, BatchLayout batch, int layer, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin, Span<float> output, MlaMode mode, Scratch scratch)
     {
         var c = _config;
+        int n = batch.TotalRows;
         int heads = c.NumAttentionHeads, qStride = c.QkHeadDim, rope = c.QkRopeHeadDim, pairs = rope / 2;
-        int start = cache.Length;
-        if (start + n > cache.Capacity)
-        {
-            throw new InvalidOperationException($"the KV cache holds {cache.Capacity} tokens; {start} + {n} do not fit");
-        }
 
-        var query = scratch.Span(Buffer.Query, n * heads * qStride);    // [n, heads, nope + rope]
+        // Projections run once over the rows of all sequences.
+        var query = scratch.Span(Buffer.Query, n * heads * qStride);    // [rows, heads, nope + rope]
         if (_w.Q is { } q)
         {
             _backend.MatMul(q, x, query, n);
@@ -55,32 +52,47 @@ internal sealed class MlaAttention
         else
         {
             int rank = _w.QA!.Value.Rows;
-            var compressed = scratch.Span(Buffer.QueryLatent, n * rank); // [n, q_lora]
+            var compressed = scratch.Span(Buffer.QueryLatent, n * rank); // [rows, q_lora]
             _backend.MatMul(_w.QA.Value, x, compressed, n);
             _backend.RmsNorm(compressed, _w.QANorm, _eps, compressed);
             _backend.MatMul(_w.QB!.Value, compressed, query, n);
         }
 
-        var kv = scratch.Span(Buffer.KvA, n * c.KvCacheWidth);          // [n, kv_lora + rope]
+        var kv = scratch.Span(Buffer.KvA, n * c.KvCacheWidth);          // [rows, kv_lora + rope]
         _backend.MatMul(_w.KvA, x, kv, n);
-        for (int i = 0; i < n; i++)
+        var attended = scratch.Span(Buffer.AttentionOut, n * heads * c.VHeadDim); // [rows, heads, v_head_dim]
+
+        // Each sequence writes its own cache rows and attends over its own cache.
+        for (int s = 0; s < batch.Count; s++)
         {
-            var rowCos = cos.Slice(i * pairs, pairs);
-            var rowSin = sin.Slice(i * pairs, pairs);
-            var source = kv.Slice(i * c.KvCacheWidth, c.KvCacheWidth);
-            var row = cache.Row(layer, start + i);
-            _backend.RmsNorm(source[..c.KvLoraRank], _w.KvANorm, _eps, row[..c.KvLoraRank]);
-            source[c.KvLoraRank..].CopyTo(row[c.KvLoraRank..]);
-            _backend.RopeInterleaved(row[c.KvLoraRank..], rowCos, rowSin);
-            for (int h = 0; h < heads; h++)
+            var cache = batch.Caches[s];
+            int first = batch.RowStart[s], count = batch.RowCount[s], start = cache.Length;
+            for (int i = first; i < first + count; i++)
             {
-                _backend.RopeInterleaved(query.Slice((((i * heads) + h) * qStride) + c.QkNopeHeadDim, rope), rowCos, rowSin);
+                var rowCos = cos.Slice(i * pairs, pairs);
+                var rowSin = sin.Slice(i * pairs, pairs);
+                var source = kv.Slice(i * c.KvCacheWidth, c.KvCacheWidth);
+                var row = cache.Row(layer, start + i - first);
+                _backend.RmsNorm(source[..c.KvLoraRank], _w.KvANorm, _eps, row[..c.KvLoraRank]);
+                source[c.KvLoraRank..].CopyTo(row[c.KvLoraRank..]);
+                _backend.RopeInterleaved(row[c.KvLoraRank..], rowCos, rowSin);
+                for (int h = 0; h < heads; h++)
+                {
+                    _backend.RopeInterleaved(query.Slice((((i * heads) + h) * qStride) + c.QkNopeHeadDim, rope), rowCos, rowSin);
+                }
             }
+
+            bool absorbed = mode == MlaMode.Absorbed || (mode == MlaMode.Auto && count == 1);
+            (absorbed ? _absorbed : _expanded).Attend(
+                query.Slice(first * heads * qStride, count * heads * qStride),
+                count,
+                start,
+                cache,
+                layer,
+                attended.Slice(first * heads * c.VHeadDim, count * heads * c.VHeadDim),
+                scratch);
         }
 
-        bool absorbed = mode == MlaMode.Absorbed || (mode == MlaMode.Auto && n == 1);
-        var attended = scratch.Span(Buffer.AttentionOut, n * heads * c.VHeadDim); // [n, heads, v_head_dim]
-        (absorbed ? _absorbed : _expanded).Attend(query, n, start, cache, layer, attended, scratch);
         _backend.MatMul(_w.O, attended, output, n);
     }
 }

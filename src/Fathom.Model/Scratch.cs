@@ -35,6 +35,7 @@ internal enum IntBuffer
     ExpertCounts,
     ExpertOffsets,
     ExpertTokens,
+    BatchTokens,
     Count,
 }
 

@@ -23,6 +23,7 @@ public sealed class Transformer
     private readonly DecoderLayer[] _layers;
     private readonly YarnRope _rope;
     private readonly Scratch _scratch = new();
+    private readonly BatchLayout _layout = new();
     private readonly float _eps;
 
     public Transformer(LoadedModel model, IBackend backend, int maxChunkTokens = 256)
@@ -54,16 +55,74 @@ public sealed class Transformer
     /// </summary>
     public void Forward(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, LogitsSelection selection = LogitsSelection.Last, MlaMode mode = MlaMode.Auto)
     {
+        Validate(tokens, cache);
+        CheckLogits(logits, selection == LogitsSelection.All ? tokens.Length : 1);
+        int vocab = VocabSize;
+        for (int done = 0; done < tokens.Length; done += MaxChunkTokens)
+        {
+            int n = Math.Min(MaxChunkTokens, tokens.Length - done);
+            bool last = done + n == tokens.Length;
+            var chunkLogits = selection == LogitsSelection.All
+                ? logits.Slice(done * vocab, n * vocab)
+                : last ? logits[..vocab] : default;
+            _layout.Clear();
+            _layout.Add(n, cache);
+            RunBatch(tokens.Slice(done, n), chunkLogits, selection == LogitsSelection.All, mode);
+        }
+    }
+
+    /// <summary>
+    /// One forward pass over several sequences at once: every weight is read once for all their rows,
+    /// and each sequence attends over its own cache. Logits: one row per sequence (its last position)
+    /// for <see cref="LogitsSelection.Last"/>, or every position of every sequence, in order, for
+    /// <see cref="LogitsSelection.All"/>. The caches must be distinct; together the sequences may hold
+    /// at most <see cref="MaxChunkTokens"/> tokens.
+    /// </summary>
+    public void Forward(ReadOnlySpan<BatchEntry> batch, Span<float> logits, LogitsSelection selection = LogitsSelection.Last, MlaMode mode = MlaMode.Auto)
+    {
+        if (batch.IsEmpty)
+        {
+            throw new ArgumentException("the batch is empty", nameof(batch));
+        }
+
+        int total = 0;
+        for (int s = 0; s < batch.Length; s++)
+        {
+            Validate(batch[s].Tokens.Span, batch[s].Cache);
+            for (int t = 0; t < s; t++)
+            {
+                if (ReferenceEquals(batch[t].Cache, batch[s].Cache))
+                {
+                    throw new ArgumentException($"sequences {t} and {s} of the batch share one cache", nameof(batch));
+                }
+            }
+
+            total += batch[s].Tokens.Length;
+        }
+
+        if (total > MaxChunkTokens)
+        {
+            throw new ArgumentException($"the batch holds {total} tokens, more than the {MaxChunkTokens} one pass takes; split it", nameof(batch));
+        }
+
+        CheckLogits(logits, selection == LogitsSelection.All ? total : batch.Length);
+        var ids = _scratch.Ints(IntBuffer.BatchTokens, total);
+        _layout.Clear();
+        for (int s = 0; s < batch.Length; s++)
+        {
+            batch[s].Tokens.Span.CopyTo(ids[_layout.TotalRows..]);
+            _layout.Add(batch[s].Tokens.Length, batch[s].Cache);
+        }
+
+        RunBatch(ids, logits, selection == LogitsSelection.All, mode);
+    }
+
+    private void Validate(ReadOnlySpan<int> tokens, KvCache cache)
+    {
         int vocab = VocabSize;
         if (tokens.Length == 0)
         {
             throw new ArgumentException("nothing to run: no tokens", nameof(tokens));
-        }
-
-        long needed = selection == LogitsSelection.All ? (long)tokens.Length * vocab : vocab;
-        if (logits.Length < needed)
-        {
-            throw new ArgumentException($"logits buffer holds {logits.Length} values, {needed} needed", nameof(logits));
         }
 
         if (cache.Length + tokens.Length > cache.Capacity)
@@ -78,19 +137,18 @@ public sealed class Transformer
                 throw new ArgumentOutOfRangeException(nameof(tokens), $"token id {id} is outside the vocabulary [0, {vocab})");
             }
         }
+    }
 
-        for (int done = 0; done < tokens.Length; done += MaxChunkTokens)
+    private void CheckLogits(Span<float> logits, int rows)
+    {
+        long needed = (long)rows * VocabSize;
+        if (logits.Length < needed)
         {
-            int n = Math.Min(MaxChunkTokens, tokens.Length - done);
-            bool last = done + n == tokens.Length;
-            var chunkLogits = selection == LogitsSelection.All
-                ? logits.Slice(done * vocab, n * vocab)
-                : last ? logits[..vocab] : default;
-            RunChunk(tokens.Slice(done, n), cache, chunkLogits, selection == LogitsSelection.All, mode);
+            throw new ArgumentException($"logits buffer holds {logits.Length} values, {needed} needed", nameof(logits));
         }
     }
 
-    private void RunChunk(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, bool allRows, MlaMode mode)
+    private void RunBatch(ReadOnlySpan<int> tokens, Span<float> logits, bool allRows, MlaMode mode)
     {
         var c = _model.Config;
         int n = tokens.Length, hiddenSize = c.HiddenSize, pairs = c.QkRopeHeadDim / 2;
@@ -99,26 +157,50 @@ public sealed class Transformer
 
         var cos = _scratch.Span(Buffer.Cos, n * pairs);
         var sin = _scratch.Span(Buffer.Sin, n * pairs);
-        for (int i = 0; i < n; i++)
+        for (int s = 0; s < _layout.Count; s++)
         {
-            _rope.Fill(cache.Length + i, cos.Slice(i * pairs, pairs), sin.Slice(i * pairs, pairs));
+            int first = _layout.RowStart[s], start = _layout.Caches[s].Length;
+            for (int i = 0; i < _layout.RowCount[s]; i++)
+            {
+                _rope.Fill(start + i, cos.Slice((first + i) * pairs, pairs), sin.Slice((first + i) * pairs, pairs));
+            }
         }
 
         foreach (var layer in _layers)
         {
-            layer.Forward(hidden, n, cache, cos, sin, mode, _scratch);
+            layer.Forward(hidden, _layout, cos, sin, mode, _scratch);
         }
 
-        cache.Advance(n);
+        for (int s = 0; s < _layout.Count; s++)
+        {
+            _layout.Caches[s].Advance(_layout.RowCount[s]);
+        }
+
         if (logits.IsEmpty)
         {
             return;
         }
 
-        int first = allRows ? 0 : n - 1;
-        int rows = n - first;
+        // The final norm and the head run on the rows that need logits, gathered contiguously.
+        int rows = allRows ? n : _layout.Count;
         var normed = _scratch.Span(Buffer.Normed, rows * hiddenSize);
-        _backend.RmsNorm(hidden[(first * hiddenSize)..], _model.Weights.FinalNorm, _eps, normed);
+        if (allRows)
+        {
+            _backend.RmsNorm(hidden, _model.Weights.FinalNorm, _eps, normed);
+        }
+        else
+        {
+            for (int s = 0; s < _layout.Count; s++)
+            {
+                int last = _layout.RowStart[s] + _layout.RowCount[s] - 1;
+                _backend.RmsNorm(hidden.Slice(last * hiddenSize, hiddenSize), _model.Weights.FinalNorm, _eps, normed.Slice(s * hiddenSize, hiddenSize));
+            }
+        }
+
         _backend.MatMul(_model.Weights.LmHead, normed, logits, rows);
+        _layout.Clear();
     }
 }
+
+/// <summary>One sequence of a batched forward pass: its new tokens and its cache.</summary>
+public readonly record struct BatchEntry(ReadOnlyMemory<int> Tokens, KvCache Cache);
