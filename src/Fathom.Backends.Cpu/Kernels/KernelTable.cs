@@ -19,6 +19,8 @@ internal static class KernelTable
             }
         }
 
+        table[(int)DType.Q8_0] = new Q8_0MatMulKernel(workers);
+        table[(int)DType.Q4K] = new Q4KMatMulKernel(workers);
         return table;
     }
 }

@@ -1,0 +1,55 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Fathom.Backends.Cpu.Kernels;
+
+/// <summary>The instruction set the quantized kernels use for their int8 dot products.</summary>
+internal enum IntegerDotPath
+{
+    /// <summary>Scalar integer loops: any CPU.</summary>
+    Portable,
+
+    /// <summary>AVX2: pmaddubsw (u8 × s8 → s16 pairs) then pmaddwd (→ s32).</summary>
+    Avx2,
+
+    /// <summary>AVX-VNNI: vpdpbusd / vpdpwssd, the multiply and the widening sum in one instruction.</summary>
+    AvxVnni,
+}
+
+/// <summary>Which <see cref="IntegerDotPath"/> this machine runs, decided once at start-up.</summary>
+internal static class IntegerDotPaths
+{
+    public static IntegerDotPath Best { get; } =
+        IsSupported(IntegerDotPath.AvxVnni) ? IntegerDotPath.AvxVnni
+        : IsSupported(IntegerDotPath.Avx2) ? IntegerDotPath.Avx2
+        : IntegerDotPath.Portable;
+
+    public static bool IsSupported(IntegerDotPath path) => path switch
+    {
+        IntegerDotPath.Portable => true,
+        IntegerDotPath.Avx2 => Avx2.IsSupported && Fma.IsSupported,
+        IntegerDotPath.AvxVnni => AvxVnni.IsSupported && Avx2.IsSupported && Fma.IsSupported,
+        _ => false,
+    };
+
+    /// <summary>The sum of a vector's eight lanes.</summary>
+    public static float Sum(Vector256<float> v)
+    {
+        var s = v.GetLower() + v.GetUpper();
+        s += Vector128.Shuffle(s, Vector128.Create(2, 3, 0, 1));
+        s += Vector128.Shuffle(s, Vector128.Create(1, 0, 3, 2));
+        return s.ToScalar();
+    }
+
+    /// <summary>
+    /// An f16 scale as float32: the 15 magnitude bits moved into float32's exponent and mantissa fields give
+    /// the value times 2^-112 (f16 subnormals become float32 subnormals), so one multiply finishes it. Exact
+    /// for every finite f16; a few integer operations instead of the general conversion.
+    /// </summary>
+    public static float HalfToSingle(ushort bits)
+    {
+        const float TwoPow112 = 5.192297e33f;
+        float magnitude = BitConverter.UInt32BitsToSingle((bits & 0x7FFFu) << 13) * TwoPow112;
+        return BitConverter.UInt32BitsToSingle(BitConverter.SingleToUInt32Bits(magnitude) | ((bits & 0x8000u) << 16));
+    }
+}

@@ -1,0 +1,244 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Fathom.Core;
+
+namespace Fathom.Backends.Cpu.Kernels;
+
+/// <summary>
+/// Q4_K weights times activations quantized as Q8_K (int8 super-blocks of 256, once per product, in
+/// <see cref="Prepare"/>). Per super-block and activation row:
+/// <c>d_w·d_x·Σ_j scale_j·(q4_j · q8_j) − dmin_w·d_x·Σ_j min_j·(Σ q8_j)</c>: the first sum is integer
+/// (pmaddubsw of the 4-bit levels with the int8 activations, then the scale multiply-add), the second uses
+/// the activations' per-32 level sums, so the mins cost one pmaddwd per super-block. Each weight
+/// super-block is loaded and unpacked once for up to four activation rows.
+/// </summary>
+internal sealed unsafe class Q4KMatMulKernel : IMatMulKernel
+{
+    private const int ChunkBytes = 256 * 1024;
+    private const int Block = Q4K.BlockElements;
+    private const int BlockBytes = Q4K.BlockBytes;
+    private const int SubBlocks = 8;
+
+    private readonly IntegerDotPath _path;
+
+    public Q4KMatMulKernel(int workers)
+        : this(workers, IntegerDotPaths.Best)
+    {
+    }
+
+    /// <summary>A kernel on a chosen instruction set (tests run every path the machine has).</summary>
+    internal Q4KMatMulKernel(int workers, IntegerDotPath path)
+    {
+        _ = workers;
+        if (!IntegerDotPaths.IsSupported(path))
+        {
+            throw new PlatformNotSupportedException($"{path} is not supported on this CPU");
+        }
+
+        _path = path;
+    }
+
+    /// <summary>The activations as the last <see cref="Prepare"/> quantized them.</summary>
+    internal Q8KActivations Activations { get; } = new();
+
+    public void Prepare(in WeightMatrix w, float* x, int rows) => Activations.Quantize(x, rows, w.Cols);
+
+    public void Run(in WeightMatrix w, float* x, int rows, float* y, int start, int end, int worker)
+    {
+        switch (_path)
+        {
+            case IntegerDotPath.AvxVnni:
+                Run<VnniQ4KSum>(w, rows, y, start, end);
+                break;
+            case IntegerDotPath.Avx2:
+                Run<Avx2Q4KSum>(w, rows, y, start, end);
+                break;
+            default:
+                RunPortable(w, rows, y, start, end);
+                break;
+        }
+    }
+
+    /// <summary>
+    /// The eight 6-bit scales (low 8 bytes) and mins of a super-block from its 12 packed bytes, four at a time:
+    /// sub-blocks 0–3 are the low 6 bits of bytes 0–3 (scales) and 4–7 (mins); sub-blocks 4–7 take their low
+    /// 4 bits from the nibbles of bytes 8–11 and their top 2 bits from the top of bytes 0–3 / 4–7.
+    /// </summary>
+    internal static void UnpackScaleMins(byte* packed, out ulong scales, out ulong mins)
+    {
+        uint u0 = *(uint*)packed, u1 = *(uint*)(packed + 4), u2 = *(uint*)(packed + 8);
+        uint highScales = (u2 & 0x0F0F0F0F) | (((u0 >> 6) & 0x03030303) << 4);
+        uint highMins = ((u2 >> 4) & 0x0F0F0F0F) | (((u1 >> 6) & 0x03030303) << 4);
+        scales = (u0 & 0x3F3F3F3F) | ((ulong)highScales << 32);
+        mins = (u1 & 0x3F3F3F3F) | ((ulong)highMins << 32);
+    }
+
+    private void Run<TSum>(in WeightMatrix w, int rows, float* y, int start, int end)
+        where TSum : struct, IQ4KSubBlockSum
+    {
+        int cols = w.Cols, outs = w.Rows, blocks = cols / Block;
+        int chunk = Math.Max(4, ChunkBytes / Math.Max(cols, 1) / 4 * 4);
+        for (int r0 = 0; r0 < rows; r0 += chunk)
+        {
+            int r1 = Math.Min(rows, r0 + chunk);
+            for (int o = start; o < end; o++)
+            {
+                byte* wr = w.RowPointer(o);
+                int r = r0;
+                for (; r + 4 <= r1; r += 4)
+                {
+                    Dot<TSum, FourRows>(wr, blocks, r, y + ((long)r * outs) + o, outs);
+                }
+
+                switch (r1 - r)
+                {
+                    case 3:
+                        Dot<TSum, ThreeRows>(wr, blocks, r, y + ((long)r * outs) + o, outs);
+                        break;
+                    case 2:
+                        Dot<TSum, TwoRows>(wr, blocks, r, y + ((long)r * outs) + o, outs);
+                        break;
+                    case 1:
+                        Dot<TSum, OneRow>(wr, blocks, r, y + ((long)r * outs) + o, outs);
+                        break;
+                }
+            }
+        }
+    }
+
+    /// <summary>One weight row against TRows activation rows starting at <paramref name="row"/>; y[k·outs] gets row + k.</summary>
+    private void Dot<TSum, TRows>(byte* w, int blocks, int row, float* y, int outs)
+        where TSum : struct, IQ4KSubBlockSum
+        where TRows : struct, IQuantizedRowTile
+    {
+        int cols = blocks * Block, sumStride = blocks * SubBlocks;
+        sbyte* x0 = Activations.Levels + ((long)row * cols);
+        float* s0 = Activations.Scales + ((long)row * blocks);
+        short* m0 = Activations.Sums + ((long)row * sumStride);
+        var nibble = Vector256.Create((byte)0x0F);
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector128<float> c0 = default, c1 = default, c2 = default, c3 = default;
+        for (int b = 0; b < blocks; b++, w += BlockBytes, x0 += Block, s0++, m0 += SubBlocks)
+        {
+            var d = Vector256.Create(IntegerDotPaths.HalfToSingle(*(ushort*)w));
+            var dmin = Vector128.Create(-IntegerDotPaths.HalfToSingle(*(ushort*)(w + 2)));
+            UnpackScaleMins(w + Q4K.ScalesOffset, out ulong packedScales, out ulong packedMins);
+            var scales16 = Sse41.ConvertToVector128Int16(Vector128.CreateScalar(packedScales).AsByte());
+            var scales = Vector256.Create(scales16, scales16).AsByte();
+            var mins = Sse41.ConvertToVector128Int16(Vector128.CreateScalar(packedMins).AsByte());
+
+            // pshufb patterns picking int16 lane j of the scales into every lane: bytes (2j, 2j+1) repeated.
+            var pickLow = Vector256.Create((ushort)0x0100).AsByte();
+            var pickStep = Vector256.Create((byte)2);
+            Vector256<int> i0 = default, i1 = default, i2 = default, i3 = default;
+            byte* q = w + Q4K.QuantsOffset;
+            for (int g = 0; g < 4; g++, q += 32)
+            {
+                var bits = Vector256.Load(q);
+                var low = bits & nibble;
+                var high = Avx2.ShiftRightLogical(bits.AsUInt16(), 4).AsByte() & nibble;
+                var pickHigh = pickLow + pickStep;
+                var scaleLow = Avx2.Shuffle(scales, pickLow).AsInt16();
+                var scaleHigh = Avx2.Shuffle(scales, pickHigh).AsInt16();
+                pickLow = pickHigh + pickStep;
+                int at = 64 * g;
+                i0 = TSum.Add(i0, Avx2.MultiplyAddAdjacent(low, Vector256.Load(x0 + at)), scaleLow);
+                i0 = TSum.Add(i0, Avx2.MultiplyAddAdjacent(high, Vector256.Load(x0 + at + 32)), scaleHigh);
+                if (TRows.Count > 1)
+                {
+                    i1 = TSum.Add(i1, Avx2.MultiplyAddAdjacent(low, Vector256.Load(x0 + cols + at)), scaleLow);
+                    i1 = TSum.Add(i1, Avx2.MultiplyAddAdjacent(high, Vector256.Load(x0 + cols + at + 32)), scaleHigh);
+                }
+
+                if (TRows.Count > 2)
+                {
+                    i2 = TSum.Add(i2, Avx2.MultiplyAddAdjacent(low, Vector256.Load(x0 + (2 * cols) + at)), scaleLow);
+                    i2 = TSum.Add(i2, Avx2.MultiplyAddAdjacent(high, Vector256.Load(x0 + (2 * cols) + at + 32)), scaleHigh);
+                }
+
+                if (TRows.Count > 3)
+                {
+                    i3 = TSum.Add(i3, Avx2.MultiplyAddAdjacent(low, Vector256.Load(x0 + (3 * cols) + at)), scaleLow);
+                    i3 = TSum.Add(i3, Avx2.MultiplyAddAdjacent(high, Vector256.Load(x0 + (3 * cols) + at + 32)), scaleHigh);
+                }
+            }
+
+            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i0), d * Vector256.Create(s0[0]), a0);
+            c0 = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(Sse2.MultiplyAddAdjacent(mins, Vector128.Load(m0))), dmin * Vector128.Create(s0[0]), c0);
+            if (TRows.Count > 1)
+            {
+                a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i1), d * Vector256.Create(s0[blocks]), a1);
+                c1 = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(Sse2.MultiplyAddAdjacent(mins, Vector128.Load(m0 + sumStride))), dmin * Vector128.Create(s0[blocks]), c1);
+            }
+
+            if (TRows.Count > 2)
+            {
+                a2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i2), d * Vector256.Create(s0[2 * blocks]), a2);
+                c2 = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(Sse2.MultiplyAddAdjacent(mins, Vector128.Load(m0 + (2 * sumStride)))), dmin * Vector128.Create(s0[2 * blocks]), c2);
+            }
+
+            if (TRows.Count > 3)
+            {
+                a3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i3), d * Vector256.Create(s0[3 * blocks]), a3);
+                c3 = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(Sse2.MultiplyAddAdjacent(mins, Vector128.Load(m0 + (3 * sumStride)))), dmin * Vector128.Create(s0[3 * blocks]), c3);
+            }
+        }
+
+        y[0] = IntegerDotPaths.Sum(Vector256.Create(c0, Vector128<float>.Zero) + a0);
+        if (TRows.Count > 1)
+        {
+            y[outs] = IntegerDotPaths.Sum(Vector256.Create(c1, Vector128<float>.Zero) + a1);
+        }
+
+        if (TRows.Count > 2)
+        {
+            y[2 * outs] = IntegerDotPaths.Sum(Vector256.Create(c2, Vector128<float>.Zero) + a2);
+        }
+
+        if (TRows.Count > 3)
+        {
+            y[3 * outs] = IntegerDotPaths.Sum(Vector256.Create(c3, Vector128<float>.Zero) + a3);
+        }
+    }
+
+    private void RunPortable(in WeightMatrix w, int rows, float* y, int start, int end)
+    {
+        int cols = w.Cols, outs = w.Rows, blocks = cols / Block;
+        for (int o = start; o < end; o++)
+        {
+            byte* wr = w.RowPointer(o);
+            for (int r = 0; r < rows; r++)
+            {
+                sbyte* x = Activations.Levels + ((long)r * cols);
+                float* s = Activations.Scales + ((long)r * blocks);
+                short* sums = Activations.Sums + ((long)r * blocks * SubBlocks);
+                float total = 0;
+                for (int b = 0; b < blocks; b++)
+                {
+                    byte* wb = wr + (b * BlockBytes);
+                    byte* q = wb + Q4K.QuantsOffset;
+                    int scaled = 0, mins = 0;
+                    for (int j = 0; j < SubBlocks; j++)
+                    {
+                        Q4K.GetScaleMin(j, wb + Q4K.ScalesOffset, out byte scale, out byte min);
+                        // Sub-block j: bytes 32·(j/2) onwards, low nibbles for even j, high for odd.
+                        byte* bytes = q + (32 * (j / 2));
+                        int shift = 4 * (j % 2), dot = 0;
+                        for (int i = 0; i < 32; i++)
+                        {
+                            dot += ((bytes[i] >> shift) & 0xF) * x[(b * Block) + (32 * j) + i];
+                        }
+
+                        scaled += scale * dot;
+                        mins += min * sums[(b * SubBlocks) + j];
+                    }
+
+                    float d = IntegerDotPaths.HalfToSingle(*(ushort*)wb), dmin = IntegerDotPaths.HalfToSingle(*(ushort*)(wb + 2));
+                    total += s[b] * ((d * scaled) - (dmin * mins));
+                }
+
+                y[((long)r * outs) + o] = total;
+            }
+        }
+    }
+}

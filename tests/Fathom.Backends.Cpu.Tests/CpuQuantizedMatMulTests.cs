@@ -1,0 +1,88 @@
+using Fathom.Core;
+using Xunit;
+
+namespace Fathom.Backends.Cpu.Tests;
+
+/// <summary>
+/// Block-format weights through CpuBackend: MatMul runs the fused kernel over the worker pool (results as
+/// with one thread), and MatMulTransposed (which the absorbed attention uses on kv_b) decodes the blocks.
+/// </summary>
+public sealed class CpuQuantizedMatMulTests
+{
+    private readonly ReferenceBackend _reference = new();
+
+    [Theory]
+    [InlineData(DType.Q8_0, 1)]
+    [InlineData(DType.Q8_0, 3)]
+    [InlineData(DType.Q4K, 1)]
+    [InlineData(DType.Q4K, 3)]
+    public void MatMulOverWorkersEqualsTheSingleKernel(DType type, int threads)
+    {
+        using var cpu = new CpuBackend(threads);
+        using var single = new CpuBackend(1);
+        foreach (int tokens in new[] { 1, 2, 8, 17 })
+        {
+            int cols = type.BlockElements() * 4, outs = 131;
+            var w = QuantizedWeights.Create(type, outs, cols, seed: tokens);
+            var x = QuantizedWeights.Activations(tokens * cols, seed: tokens + 1);
+            var expected = new float[tokens * outs];
+            var actual = new float[tokens * outs];
+            actual.AsSpan().Fill(float.NaN);
+            single.MatMul(w.Matrix, x, expected, tokens);
+            cpu.MatMul(w.Matrix, x, actual, tokens);
+            Assert.Equal(expected, actual);
+
+            // And close to the reference's float product with the decoded weights (activations unquantized):
+            var reference = new float[tokens * outs];
+            _reference.MatMul(w.Matrix, x, reference, tokens);
+            double error = 0, norm = 0;
+            for (int i = 0; i < reference.Length; i++)
+            {
+                error += (actual[i] - (double)reference[i]) * (actual[i] - (double)reference[i]);
+                norm += (double)reference[i] * reference[i];
+            }
+
+            // Activations are int8 per 32 (Q8_0) or per 256 (Q4_K, where one outlier coarsens 256 values).
+            Assert.True(Math.Sqrt(error / norm) < (type == DType.Q8_0 ? 0.01 : 0.03), $"{type} x {tokens}: {Math.Sqrt(error / norm):E3} from the decoded-weight product");
+        }
+    }
+
+    [Theory]
+    [InlineData(DType.Q8_0, 1)]
+    [InlineData(DType.Q8_0, 3)]
+    [InlineData(DType.Q4K, 2)]
+    public void MatMulTransposedMatchesTheReference(DType type, int threads)
+    {
+        using var cpu = new CpuBackend(threads);
+        foreach (int tokens in new[] { 1, 3 })
+        {
+            int depth = 40, cols = type.BlockElements() * 3;
+            var w = QuantizedWeights.Create(type, depth, cols, seed: tokens);
+            var x = QuantizedWeights.Activations(tokens * depth, seed: 5);
+            var expected = new float[tokens * cols];
+            var actual = new float[tokens * cols];
+            _reference.MatMulTransposed(w.Matrix, x, expected, tokens);
+            cpu.MatMulTransposed(w.Matrix, x, actual, tokens);
+            for (int i = 0; i < expected.Length; i++)
+            {
+                Assert.True(Math.Abs(actual[i] - expected[i]) <= 1e-5 * (Math.Abs(expected[i]) + 1), $"{type}: {actual[i]:R} vs {expected[i]:R} at {i}");
+            }
+        }
+    }
+
+    [Fact]
+    public void RowSlicesOfABlockMatrixUseTheirOwnRows()
+    {
+        using var cpu = new CpuBackend(2);
+        var w = QuantizedWeights.Create(DType.Q8_0, 20, 64, seed: 6);
+        var x = QuantizedWeights.Activations(2 * 64, seed: 7);
+        var whole = new float[2 * 20];
+        var slice = new float[2 * 5];
+        cpu.MatMul(w.Matrix, x, whole, 2);
+        cpu.MatMul(w.Matrix.SliceRows(10, 5), x, slice, 2);
+        for (int r = 0; r < 2; r++)
+        {
+            Assert.Equal(whole.AsSpan((r * 20) + 10, 5).ToArray(), slice.AsSpan(r * 5, 5).ToArray());
+        }
+    }
+}
