@@ -66,8 +66,10 @@ public sealed unsafe class CpuBackend : IBackend, IDisposable
             fixed (float* px = x, py = y)
             {
                 _matMulTransposed.Set(weight, px, py, rows);
-                int columnTiles = (weight.Cols + MatMulTransposedJob.Tile - 1) / MatMulTransposedJob.Tile;
-                _pool.Run(_matMulTransposed, columnTiles);
+                _matMulTransposed.Fast = DenseTransposedKernel.Handles(weight);
+                int tile = _matMulTransposed.Fast ? DenseTransposedKernel.TileColumns : MatMulTransposedJob.Tile;
+                // As for MatMul: chunks of at least ~64K weights, so small products stay on one thread.
+                _pool.Run(_matMulTransposed, (weight.Cols + tile - 1) / tile, Math.Max(1, 65536 / (weight.Rows * tile * Math.Min(rows, 8))));
                 _matMulTransposed.Clear();
             }
         }
@@ -186,8 +188,17 @@ public sealed unsafe class CpuBackend : IBackend, IDisposable
     {
         public const int Tile = 256;
 
+        /// <summary>Whether the register-tiled kernel takes this product (tiles of 64 columns).</summary>
+        public bool Fast { get; set; }
+
         public override void Execute(int start, int end, int worker)
         {
+            if (Fast)
+            {
+                DenseTransposedKernel.Run(W, X, Rows, Y, start, end);
+                return;
+            }
+
             int k = W.Rows, cols = W.Cols;
             var seg = Scratch(worker, Tile);
             for (int tile = start; tile < end; tile++)
