@@ -69,7 +69,7 @@ public sealed unsafe class CpuBackend : IBackend, IDisposable
                 _matMulTransposed.Fast = DenseTransposedKernel.Handles(weight);
                 int tile = _matMulTransposed.Fast ? DenseTransposedKernel.TileColumns : MatMulTransposedJob.Tile;
                 // As for MatMul: chunks of at least ~64K weights, so small products stay on one thread.
-                _pool.Run(_matMulTransposed, (weight.Cols + tile - 1) / tile, Math.Max(1, 65536 / (weight.Rows * tile * Math.Min(rows, 8))));
+                _pool.Run(_matMulTransposed, (weight.Cols + tile - 1) / tile, Math.Max(1, 65536 / (Math.Max(1, weight.Rows) * tile * Math.Min(rows, 8))));
                 _matMulTransposed.Clear();
             }
         }
