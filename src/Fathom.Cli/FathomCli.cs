@@ -20,6 +20,9 @@ public static class FathomCli
             TokenizeCommand.Create(console),
             LogitsCommand.Create(console),
             PerplexityCommand.Create(console),
+            CreateRandomCommand.Create(console),
+            BenchCommand.Create(console),
+            BenchMemoryCommand.Create(console),
         };
 
         var configuration = new InvocationConfiguration
