@@ -75,6 +75,26 @@ public sealed class BenchCommandTests
         Assert.Contains(message, run.Error, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("q8_0")]
+    [InlineData("q4_k")]
+    public void QuantizeIsPassedToTheLoaderAndReportedAsTheFormat(string format)
+    {
+        var run = CliRun.Invoke("bench", "--model", TinyV3, "--quantize", format, "-p", "8", "-n", "2", "-r", "1", "--json");
+        if (run.ExitCode == 0)
+        {
+            using var doc = JsonDocument.Parse(run.Out);
+            Assert.Equal(format, doc.RootElement.GetProperty("format").GetString());
+            Assert.Equal(format, doc.RootElement.GetProperty("quantize").GetString());
+        }
+        else
+        {
+            // Until load-time quantization lands, the refusal is one line.
+            Assert.Equal(1, run.ExitCode);
+            Assert.Contains("not available yet", run.Error, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public void WeightTrafficCountsDenseWeightsTheRoutedShareAndOneEmbeddingRow()
     {

@@ -39,7 +39,7 @@ public static class BenchCommand
             };
             string? loadBefore = BenchmarkProcess.LoadAverage();
             long loadStarted = Stopwatch.GetTimestamp();
-            using var session = ModelSession.Open(options);
+            using var session = Open(options);
             var loadTime = Stopwatch.GetElapsedTime(loadStarted);
             var config = session.Model.Config;
             try
@@ -139,6 +139,19 @@ public static class BenchCommand
 
         o.WriteLine(string.Create(inv, $"peak RSS   {(long)report["peak_rss_bytes"]! / (double)(1L << 30):F2} GiB"));
         o.WriteLine($"load avg   {report["load_average_start"]} -> {report["load_average_end"]}");
+    }
+
+    /// <summary>A --quantize format the loader cannot produce yet is a user-facing refusal, not a crash.</summary>
+    private static ModelSession Open(ModelOptions options)
+    {
+        try
+        {
+            return ModelSession.Open(options);
+        }
+        catch (NotSupportedException e)
+        {
+            throw new CliException($"bench: {e.Message}");
+        }
     }
 
     private static JsonNode? Rate(double? value) => value is { } v ? Math.Round(v, 3) : null;
