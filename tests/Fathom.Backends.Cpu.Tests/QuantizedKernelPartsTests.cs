@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using Fathom.Backends.Cpu.Kernels;
 using Fathom.Core;
 using Xunit;
@@ -95,7 +96,14 @@ public sealed unsafe class QuantizedKernelPartsTests
             var h = BitConverter.UInt16BitsToHalf((ushort)bits);
             if (Half.IsFinite(h))
             {
-                Assert.Equal(BitConverter.SingleToInt32Bits((float)h), BitConverter.SingleToInt32Bits(IntegerDotPaths.HalfToSingle((ushort)bits)));
+                int expected = BitConverter.SingleToInt32Bits((float)h);
+                Assert.Equal(expected, BitConverter.SingleToInt32Bits(IntegerDotPaths.HalfToSingle((ushort)bits)));
+
+                // In vector lanes, from either half of a 32-bit lane (the other half holding unrelated bits).
+                var upper = Vector256.Create((bits << 16) | 0xBEEF);
+                Assert.Equal(expected, BitConverter.SingleToInt32Bits(IntegerDotPaths.UpperHalvesToSingle(upper).GetElement(3)));
+                var lower = Vector256.Create(unchecked((int)0xA5A50000) | bits);
+                Assert.Equal(expected, BitConverter.SingleToInt32Bits(IntegerDotPaths.UpperHalvesToSingle(Vector256.ShiftLeft(lower, 16)).GetElement(5)));
             }
         }
     }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -19,6 +20,8 @@ internal enum IntegerDotPath
 /// <summary>Which <see cref="IntegerDotPath"/> this machine runs, decided once at start-up.</summary>
 internal static class IntegerDotPaths
 {
+    private const float TwoPow112 = 5.192297e33f;
+
     public static IntegerDotPath Best { get; } =
         IsSupported(IntegerDotPath.AvxVnni) ? IntegerDotPath.AvxVnni
         : IsSupported(IntegerDotPath.Avx2) ? IntegerDotPath.Avx2
@@ -48,8 +51,16 @@ internal static class IntegerDotPaths
     /// </summary>
     public static float HalfToSingle(ushort bits)
     {
-        const float TwoPow112 = 5.192297e33f;
         float magnitude = BitConverter.UInt32BitsToSingle((bits & 0x7FFFu) << 13) * TwoPow112;
         return BitConverter.UInt32BitsToSingle(BitConverter.SingleToUInt32Bits(magnitude) | ((bits & 0x8000u) << 16));
     }
+
+    /// <summary>
+    /// The f16 in the upper half of each lane as float32, the same way in vector registers: an arithmetic
+    /// shift by 3 puts exponent and mantissa where float32 keeps them and copies the sign into the three
+    /// bits above, which the mask clears again (with whatever the lower half shifted into the low 13 bits).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> UpperHalvesToSingle(Vector256<int> lanes) =>
+        (Vector256.ShiftRightArithmetic(lanes, 3) & Vector256.Create(unchecked((int)0x8FFFE000))).AsSingle() * Vector256.Create(TwoPow112);
 }

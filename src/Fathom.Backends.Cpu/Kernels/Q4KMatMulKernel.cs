@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Fathom.Core;
@@ -64,6 +65,7 @@ internal sealed unsafe class Q4KMatMulKernel : IMatMulKernel
     /// sub-blocks 0–3 are the low 6 bits of bytes 0–3 (scales) and 4–7 (mins); sub-blocks 4–7 take their low
     /// 4 bits from the nibbles of bytes 8–11 and their top 2 bits from the top of bytes 0–3 / 4–7.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void UnpackScaleMins(byte* packed, out ulong scales, out ulong mins)
     {
         uint u0 = *(uint*)packed, u1 = *(uint*)(packed + 4), u2 = *(uint*)(packed + 8);
@@ -111,17 +113,21 @@ internal sealed unsafe class Q4KMatMulKernel : IMatMulKernel
         where TSum : struct, IQ4KSubBlockSum
         where TRows : struct, IQuantizedRowTile
     {
-        int cols = blocks * Block, sumStride = blocks * SubBlocks;
-        sbyte* x0 = Activations.Levels + ((long)row * cols);
-        float* s0 = Activations.Scales + ((long)row * blocks);
-        short* m0 = Activations.Sums + ((long)row * sumStride);
+        nint cols = blocks * Block, sumStride = blocks * SubBlocks;
+        sbyte* x0 = Activations.Levels + (row * cols);
+        float* s0 = Activations.Scales + ((nint)row * blocks);
+        short* m0 = Activations.Sums + (row * sumStride);
+        nint x2 = 2 * cols, x3 = 3 * cols, s1 = blocks, s2 = 2 * s1, s3 = 3 * s1, m2 = 2 * sumStride, m3 = 3 * sumStride;
         var nibble = Vector256.Create((byte)0x0F);
+        var pickStep = Vector256.Create((byte)2);
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
         Vector128<float> c0 = default, c1 = default, c2 = default, c3 = default;
         for (int b = 0; b < blocks; b++, w += BlockBytes, x0 += Block, s0++, m0 += SubBlocks)
         {
-            var d = Vector256.Create(IntegerDotPaths.HalfToSingle(*(ushort*)w));
-            var dmin = Vector128.Create(-IntegerDotPaths.HalfToSingle(*(ushort*)(w + 2)));
+            // d and dmin are the two f16 halves of the first four bytes; dmin enters negated.
+            var halves = Vector256.Create(*(int*)w);
+            var d = IntegerDotPaths.UpperHalvesToSingle(Vector256.ShiftLeft(halves, 16));
+            var dmin = -IntegerDotPaths.UpperHalvesToSingle(halves).GetLower();
             UnpackScaleMins(w + Q4K.ScalesOffset, out ulong packedScales, out ulong packedMins);
             var scales16 = Sse41.ConvertToVector128Int16(Vector128.CreateScalar(packedScales).AsByte());
             var scales = Vector256.Create(scales16, scales16).AsByte();
@@ -129,10 +135,10 @@ internal sealed unsafe class Q4KMatMulKernel : IMatMulKernel
 
             // pshufb patterns picking int16 lane j of the scales into every lane: bytes (2j, 2j+1) repeated.
             var pickLow = Vector256.Create((ushort)0x0100).AsByte();
-            var pickStep = Vector256.Create((byte)2);
             Vector256<int> i0 = default, i1 = default, i2 = default, i3 = default;
             byte* q = w + Q4K.QuantsOffset;
-            for (int g = 0; g < 4; g++, q += 32)
+            sbyte* x = x0;
+            for (int g = 0; g < 4; g++, q += 32, x += 64)
             {
                 var bits = Vector256.Load(q);
                 var low = bits & nibble;
@@ -141,25 +147,24 @@ internal sealed unsafe class Q4KMatMulKernel : IMatMulKernel
                 var scaleLow = Avx2.Shuffle(scales, pickLow).AsInt16();
                 var scaleHigh = Avx2.Shuffle(scales, pickHigh).AsInt16();
                 pickLow = pickHigh + pickStep;
-                int at = 64 * g;
-                i0 = TSum.Add(i0, Avx2.MultiplyAddAdjacent(low, Vector256.Load(x0 + at)), scaleLow);
-                i0 = TSum.Add(i0, Avx2.MultiplyAddAdjacent(high, Vector256.Load(x0 + at + 32)), scaleHigh);
+                i0 = TSum.Add(i0, Avx2.MultiplyAddAdjacent(low, Vector256.Load(x)), scaleLow);
+                i0 = TSum.Add(i0, Avx2.MultiplyAddAdjacent(high, Vector256.Load(x + 32)), scaleHigh);
                 if (TRows.Count > 1)
                 {
-                    i1 = TSum.Add(i1, Avx2.MultiplyAddAdjacent(low, Vector256.Load(x0 + cols + at)), scaleLow);
-                    i1 = TSum.Add(i1, Avx2.MultiplyAddAdjacent(high, Vector256.Load(x0 + cols + at + 32)), scaleHigh);
+                    i1 = TSum.Add(i1, Avx2.MultiplyAddAdjacent(low, Vector256.Load(x + cols)), scaleLow);
+                    i1 = TSum.Add(i1, Avx2.MultiplyAddAdjacent(high, Vector256.Load(x + cols + 32)), scaleHigh);
                 }
 
                 if (TRows.Count > 2)
                 {
-                    i2 = TSum.Add(i2, Avx2.MultiplyAddAdjacent(low, Vector256.Load(x0 + (2 * cols) + at)), scaleLow);
-                    i2 = TSum.Add(i2, Avx2.MultiplyAddAdjacent(high, Vector256.Load(x0 + (2 * cols) + at + 32)), scaleHigh);
+                    i2 = TSum.Add(i2, Avx2.MultiplyAddAdjacent(low, Vector256.Load(x + x2)), scaleLow);
+                    i2 = TSum.Add(i2, Avx2.MultiplyAddAdjacent(high, Vector256.Load(x + x2 + 32)), scaleHigh);
                 }
 
                 if (TRows.Count > 3)
                 {
-                    i3 = TSum.Add(i3, Avx2.MultiplyAddAdjacent(low, Vector256.Load(x0 + (3 * cols) + at)), scaleLow);
-                    i3 = TSum.Add(i3, Avx2.MultiplyAddAdjacent(high, Vector256.Load(x0 + (3 * cols) + at + 32)), scaleHigh);
+                    i3 = TSum.Add(i3, Avx2.MultiplyAddAdjacent(low, Vector256.Load(x + x3)), scaleLow);
+                    i3 = TSum.Add(i3, Avx2.MultiplyAddAdjacent(high, Vector256.Load(x + x3 + 32)), scaleHigh);
                 }
             }
 
@@ -167,20 +172,20 @@ internal sealed unsafe class Q4KMatMulKernel : IMatMulKernel
             c0 = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(Sse2.MultiplyAddAdjacent(mins, Vector128.Load(m0))), dmin * Vector128.Create(s0[0]), c0);
             if (TRows.Count > 1)
             {
-                a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i1), d * Vector256.Create(s0[blocks]), a1);
-                c1 = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(Sse2.MultiplyAddAdjacent(mins, Vector128.Load(m0 + sumStride))), dmin * Vector128.Create(s0[blocks]), c1);
+                a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i1), d * Vector256.Create(s0[s1]), a1);
+                c1 = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(Sse2.MultiplyAddAdjacent(mins, Vector128.Load(m0 + sumStride))), dmin * Vector128.Create(s0[s1]), c1);
             }
 
             if (TRows.Count > 2)
             {
-                a2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i2), d * Vector256.Create(s0[2 * blocks]), a2);
-                c2 = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(Sse2.MultiplyAddAdjacent(mins, Vector128.Load(m0 + (2 * sumStride)))), dmin * Vector128.Create(s0[2 * blocks]), c2);
+                a2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i2), d * Vector256.Create(s0[s2]), a2);
+                c2 = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(Sse2.MultiplyAddAdjacent(mins, Vector128.Load(m0 + m2))), dmin * Vector128.Create(s0[s2]), c2);
             }
 
             if (TRows.Count > 3)
             {
-                a3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i3), d * Vector256.Create(s0[3 * blocks]), a3);
-                c3 = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(Sse2.MultiplyAddAdjacent(mins, Vector128.Load(m0 + (3 * sumStride)))), dmin * Vector128.Create(s0[3 * blocks]), c3);
+                a3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i3), d * Vector256.Create(s0[s3]), a3);
+                c3 = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(Sse2.MultiplyAddAdjacent(mins, Vector128.Load(m0 + m3))), dmin * Vector128.Create(s0[s3]), c3);
             }
         }
 

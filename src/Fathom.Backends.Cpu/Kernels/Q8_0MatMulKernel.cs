@@ -97,29 +97,31 @@ internal sealed unsafe class Q8_0MatMulKernel : IMatMulKernel
         where TDot : struct, IQ8_0BlockDot
         where TRows : struct, IQuantizedRowTile
     {
-        int cols = blocks * Block;
-        byte* x0 = Activations.Levels + ((long)row * cols);
-        float* s0 = Activations.Scales + ((long)row * blocks);
+        nint cols = blocks * Block;
+        byte* x0 = Activations.Levels + (row * cols);
+        float* s0 = Activations.Scales + ((nint)row * blocks);
+        nint x2 = 2 * cols, x3 = 3 * cols, s1 = blocks, s2 = 2 * s1, s3 = 3 * s1;
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
         for (int b = 0; b < blocks; b++, w += BlockBytes, x0 += Block, s0++)
         {
-            var dw = Vector256.Create(IntegerDotPaths.HalfToSingle(*(ushort*)w));
+            // The block's f16 scale is the low half of its first four bytes: shift it up, convert in-register.
+            var dw = IntegerDotPaths.UpperHalvesToSingle(Vector256.ShiftLeft(Vector256.Create(*(int*)w), 16));
             var q = Vector256.Load((sbyte*)(w + 2));
             var shared = TDot.Shared(q);
             a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(shared, Vector256.Load(x0), q)), dw * Vector256.Create(s0[0]), a0);
             if (TRows.Count > 1)
             {
-                a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(shared, Vector256.Load(x0 + cols), q)), dw * Vector256.Create(s0[blocks]), a1);
+                a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(shared, Vector256.Load(x0 + cols), q)), dw * Vector256.Create(s0[s1]), a1);
             }
 
             if (TRows.Count > 2)
             {
-                a2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(shared, Vector256.Load(x0 + (2 * cols)), q)), dw * Vector256.Create(s0[2 * blocks]), a2);
+                a2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(shared, Vector256.Load(x0 + x2), q)), dw * Vector256.Create(s0[s2]), a2);
             }
 
             if (TRows.Count > 3)
             {
-                a3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(shared, Vector256.Load(x0 + (3 * cols)), q)), dw * Vector256.Create(s0[3 * blocks]), a3);
+                a3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(shared, Vector256.Load(x0 + x3), q)), dw * Vector256.Create(s0[s3]), a3);
             }
         }
 
