@@ -1,10 +1,174 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Fathom.Core;
 
 namespace Fathom.Model;
 
-/// <summary>Re-encodes the linear weights of a loaded model into a block format at load time.</summary>
-public static class ModelQuantizer
+/// <summary>
+/// Re-encodes the linear weights of a loaded model into a block format at load time: the attention
+/// projections (q_a, q_b or q, kv_a, kv_b, o), the dense, routed and shared feed-forward projections, and
+/// the LM head. Embeddings, norms, the router (mlp.gate) and biases stay as they are (they are small, and the
+/// router's choices are sensitive to its precision), as do the MTP modules. Each matrix is decoded row by
+/// row to float32 from whatever it is stored as (BF16, F16, F32, FP8 with block scales) and encoded with
+/// the GGML reference encoders; the new bytes live in a pinned array owned by the new view.
+/// </summary>
+public static unsafe class ModelQuantizer
 {
-    public static ModelWeights Apply(ModelWeights weights, ModelConfig config, DType target) =>
-        throw new NotSupportedException($"quantizing to {target.ToSafeTensors()} is not available yet");
+    /// <summary>Rows per unit of parallel work: about a quarter million weights each.</summary>
+    private const int WeightsPerChunk = 1 << 18;
+
+    /// <summary>
+    /// The format a linear weight with <paramref name="cols"/> inputs gets: the target when its rows are whole
+    /// blocks; for Q4_K, Q8_0 when they are whole 32-blocks only (as llama.cpp falls back for such tensors);
+    /// otherwise null, and the weight stays as stored.
+    /// </summary>
+    public static DType? FormatFor(DType target, int cols)
+    {
+        CheckTarget(target);
+        if (cols % target.BlockElements() == 0)
+        {
+            return target;
+        }
+
+        return cols % DType.Q8_0.BlockElements() == 0 ? DType.Q8_0 : null;
+    }
+
+    /// <summary>Every linear weight <see cref="Apply"/> considers, with the format it would get.</summary>
+    public static IReadOnlyList<QuantizationPlanEntry> Plan(ModelWeights weights, DType target)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        CheckTarget(target);
+        var plan = new List<QuantizationPlanEntry>();
+        Map(weights, (name, m) =>
+        {
+            plan.Add(new QuantizationPlanEntry(name, m.Rows, m.Cols, m.Type, FormatFor(target, m.Cols) ?? m.Type));
+            return m;
+        });
+        return plan;
+    }
+
+    public static ModelWeights Apply(ModelWeights weights, ModelConfig config, DType target)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        ArgumentNullException.ThrowIfNull(config);
+        CheckTarget(target);
+        var sources = new List<(string Name, WeightMatrix Matrix)>();
+        Map(weights, (name, m) =>
+        {
+            sources.Add((name, m));
+            return m;
+        });
+
+        var results = new WeightMatrix[sources.Count];
+        var chunks = new List<(int Matrix, int Start, int End)>();
+        int widest = 1;
+        for (int i = 0; i < sources.Count; i++)
+        {
+            var source = sources[i].Matrix;
+            if (FormatFor(target, source.Cols) is not { } format || source.Type == format)
+            {
+                results[i] = source;
+                continue;
+            }
+
+            results[i] = Allocate(sources[i].Name, source, format);
+            widest = Math.Max(widest, source.Cols);
+            int rowsPerChunk = Math.Max(1, WeightsPerChunk / Math.Max(1, source.Cols));
+            for (int r = 0; r < source.Rows; r += rowsPerChunk)
+            {
+                chunks.Add((i, r, Math.Min(source.Rows, r + rowsPerChunk)));
+            }
+        }
+
+        Parallel.ForEach(
+            chunks,
+            () => new float[widest],
+            (chunk, _, row) =>
+            {
+                Encode(sources[chunk.Matrix].Matrix, results[chunk.Matrix], chunk.Start, chunk.End, row);
+                return row;
+            },
+            _ => { });
+
+        var byName = new Dictionary<string, WeightMatrix>(sources.Count, StringComparer.Ordinal);
+        for (int i = 0; i < sources.Count; i++)
+        {
+            byName[sources[i].Name] = results[i];
+        }
+
+        return Map(weights, (name, _) => byName[name]);
+    }
+
+    private static void CheckTarget(DType target)
+    {
+        if (target is not (DType.Q8_0 or DType.Q4K))
+        {
+            throw new NotSupportedException($"quantizing to {target.ToSafeTensors()} is not available: the targets are Q8_0 and Q4_K");
+        }
+    }
+
+    private static WeightMatrix Allocate(string name, in WeightMatrix source, DType format)
+    {
+        long bytes = format.BytesFor((long)source.Rows * source.Cols);
+        if (bytes > Array.MaxLength)
+        {
+            throw new NotSupportedException($"{name} [{source.Rows}, {source.Cols}] needs {bytes} bytes as {format.ToSafeTensors()}, more than one array holds");
+        }
+
+        var storage = GC.AllocateUninitializedArray<byte>((int)Math.Max(1, bytes), pinned: true);
+        byte* p = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(storage));
+        return new WeightMatrix(format, p, source.Rows, source.Cols, source.Cols, storage);
+    }
+
+    private static void Encode(in WeightMatrix source, in WeightMatrix target, int start, int end, float[] row)
+    {
+        var values = row.AsSpan(0, source.Cols);
+        for (int r = start; r < end; r++)
+        {
+            source.DequantizeRow(r, values);
+            BlockQuantization.QuantizeRow(target.Type, values, target.RowPointer(r));
+        }
+    }
+
+    /// <summary>The weights with every linear matrix replaced by <paramref name="map"/>(checkpoint name, matrix), in a fixed order.</summary>
+    private static ModelWeights Map(ModelWeights weights, Func<string, WeightMatrix, WeightMatrix> map)
+    {
+        var layers = new LayerWeights[weights.Layers.Length];
+        for (int l = 0; l < layers.Length; l++)
+        {
+            int layer = l;
+            var source = weights.Layers[l];
+            var a = source.Attention;
+            var attention = a with
+            {
+                QA = a.QA is { } qa ? map(TensorNames.QA(l), qa) : null,
+                QB = a.QB is { } qb ? map(TensorNames.QB(l), qb) : null,
+                Q = a.Q is { } q ? map(TensorNames.Q(l), q) : null,
+                KvA = map(TensorNames.KvA(l), a.KvA),
+                KvB = map(TensorNames.KvB(l), a.KvB),
+                O = map(TensorNames.O(l), a.O),
+            };
+            var dense = source.Dense is { } d ? FeedForward(d, part => TensorNames.Mlp(layer, part), map) : null;
+            MoeWeights? moe = null;
+            if (source.Moe is { } m)
+            {
+                var experts = new FeedForwardWeights[m.Experts.Length];
+                for (int e = 0; e < experts.Length; e++)
+                {
+                    int expert = e;
+                    experts[e] = FeedForward(m.Experts[e], part => TensorNames.Expert(layer, expert, part), map);
+                }
+
+                var shared = m.Shared is { } s ? FeedForward(s, part => TensorNames.SharedExpert(layer, part), map) : null;
+                moe = m with { Experts = experts, Shared = shared };
+            }
+
+            layers[l] = source with { Attention = attention, Dense = dense, Moe = moe };
+        }
+
+        return weights with { Layers = layers, LmHead = map(TensorNames.LmHead, weights.LmHead) };
+    }
+
+    private static FeedForwardWeights FeedForward(FeedForwardWeights f, Func<string, string> name, Func<string, WeightMatrix, WeightMatrix> map) =>
+        new(map(name(TensorNames.Gate), f.Gate), map(name(TensorNames.Up), f.Up), map(name(TensorNames.Down), f.Down));
 }
