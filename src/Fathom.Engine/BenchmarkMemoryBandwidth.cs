@@ -4,8 +4,14 @@ using Fathom.Model;
 
 namespace Fathom.Engine;
 
-/// <summary>Measured memory bandwidth, in bytes per second per repetition.</summary>
-public sealed record BenchmarkBandwidth(int Threads, long ArrayBytes, BenchmarkSeries Triad, BenchmarkSeries Read);
+/// <summary>Measured memory bandwidth, in bytes per second per repetition, with the CPU share other processes took during each.</summary>
+public sealed record BenchmarkBandwidth(
+    int Threads,
+    long ArrayBytes,
+    BenchmarkSeries Triad,
+    BenchmarkSeries Read,
+    IReadOnlyList<double?> TriadOtherCpu,
+    IReadOnlyList<double?> ReadOtherCpu);
 
 /// <summary>
 /// A STREAM-like measurement of what the weights of a decode step can at best stream through: the triad
@@ -35,6 +41,8 @@ public static unsafe class BenchmarkMemoryBandwidth
         var ends = new long[threads];
         var triad = new List<double>();
         var read = new List<double>();
+        var triadOthers = new List<double?>();
+        var readOthers = new List<double?>();
 
         // Phase 0 initialises, then each repetition runs phase 1 (triad) and phase 2 (read); the caller
         // takes part in the barrier only to collect each phase's time.
@@ -72,9 +80,13 @@ public static unsafe class BenchmarkMemoryBandwidth
         double bytes = 3.0 * elements * sizeof(double);
         for (int r = 0; r < repetitions; r++)
         {
+            var before = BenchmarkProcess.SampleCpu();
             triad.Add(bytes / Phase(barrier, starts, ends));
+            var between = BenchmarkProcess.SampleCpu();
             read.Add(bytes / Phase(barrier, starts, ends));
-            progress?.Invoke($"repetition {r + 1}/{repetitions}: triad {triad[^1] / 1e9:F1} GB/s, read {read[^1] / 1e9:F1} GB/s");
+            triadOthers.Add(BenchmarkProcess.OtherCpuShare(before, between));
+            readOthers.Add(BenchmarkProcess.OtherCpuShare(between, BenchmarkProcess.SampleCpu()));
+            progress?.Invoke($"repetition {r + 1}/{repetitions}: triad {triad[^1] / 1e9:F1} GB/s, read {read[^1] / 1e9:F1} GB/s (other processes {triadOthers[^1] * 100:F0}% / {readOthers[^1] * 100:F0}% CPU)");
         }
 
         foreach (var w in workers)
@@ -88,7 +100,7 @@ public static unsafe class BenchmarkMemoryBandwidth
             throw new InvalidOperationException("bandwidth test arrays hold non-finite values");
         }
 
-        return new BenchmarkBandwidth(threads, elements * sizeof(double), new BenchmarkSeries(triad), new BenchmarkSeries(read));
+        return new BenchmarkBandwidth(threads, elements * sizeof(double), new BenchmarkSeries(triad), new BenchmarkSeries(read), triadOthers, readOthers);
     }
 
     /// <summary>

@@ -1,4 +1,13 @@
 namespace Fathom.Engine;
 
-/// <summary>Throughput of each repetition, in tokens per second; null for a test that was skipped.</summary>
-public sealed record BenchmarkResult(BenchmarkSettings Settings, BenchmarkSeries? Prefill, BenchmarkSeries? Decode);
+/// <summary>
+/// Throughput of each repetition, in tokens per second (null for a test that was skipped), and for each
+/// repetition the share of the machine's CPU that other processes took meanwhile (null where unknown),
+/// so runs disturbed by other work on a shared machine can be told apart.
+/// </summary>
+public sealed record BenchmarkResult(
+    BenchmarkSettings Settings,
+    BenchmarkSeries? Prefill,
+    BenchmarkSeries? Decode,
+    IReadOnlyList<double?> PrefillOtherCpu,
+    IReadOnlyList<double?> DecodeOtherCpu);

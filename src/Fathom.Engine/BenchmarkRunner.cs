@@ -34,19 +34,25 @@ public static class BenchmarkRunner
 
         var prefill = new List<double>();
         var decode = new List<double>();
+        var prefillOthers = new List<double?>();
+        var decodeOthers = new List<double?>();
         for (int r = 0; r < settings.Repetitions; r++)
         {
             string line = $"repetition {r + 1}/{settings.Repetitions}:";
             if (prompt.Length > 0)
             {
+                var before = BenchmarkProcess.SampleCpu();
                 prefill.Add(prompt.Length / Prefill(transformer, prompt, logits).TotalSeconds);
-                line += $" prefill {prefill[^1]:F2} tok/s";
+                prefillOthers.Add(BenchmarkProcess.OtherCpuShare(before, BenchmarkProcess.SampleCpu()));
+                line += $" prefill {prefill[^1]:F2} tok/s{Others(prefillOthers[^1])}";
             }
 
             if (generated.Length > 0)
             {
+                var before = BenchmarkProcess.SampleCpu();
                 decode.Add(generated.Length / Decode(transformer, decodePrompt, generated, logits).TotalSeconds);
-                line += $" decode {decode[^1]:F2} tok/s";
+                decodeOthers.Add(BenchmarkProcess.OtherCpuShare(before, BenchmarkProcess.SampleCpu()));
+                line += $" decode {decode[^1]:F2} tok/s{Others(decodeOthers[^1])}";
             }
 
             progress?.Invoke(line);
@@ -55,8 +61,12 @@ public static class BenchmarkRunner
         return new BenchmarkResult(
             settings,
             prompt.Length > 0 ? new BenchmarkSeries(prefill) : null,
-            generated.Length > 0 ? new BenchmarkSeries(decode) : null);
+            generated.Length > 0 ? new BenchmarkSeries(decode) : null,
+            prefillOthers,
+            decodeOthers);
     }
+
+    private static string Others(double? share) => share is { } s ? $" (other processes {s * 100:F0}% CPU)" : string.Empty;
 
     private static TimeSpan Prefill(Transformer transformer, int[] prompt, float[] logits)
     {

@@ -36,6 +36,11 @@ public sealed class BenchCommandTests
         Assert.Equal(Environment.ProcessorCount, r.GetProperty("machine").GetProperty("logical_cores").GetInt32());
         Assert.False(string.IsNullOrEmpty(r.GetProperty("machine").GetProperty("cpu").GetString()));
         Assert.Contains("repetition 2/2", run.Error, StringComparison.Ordinal);
+        Assert.Equal(2, r.GetProperty("decode_other_cpu_runs").GetArrayLength());
+        if (OperatingSystem.IsLinux())
+        {
+            Assert.All(r.GetProperty("decode_other_cpu_runs").EnumerateArray(), v => Assert.InRange(v.GetDouble(), 0, 1));
+        }
     }
 
     [Fact]

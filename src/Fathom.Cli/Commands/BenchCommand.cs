@@ -92,6 +92,8 @@ public static class BenchCommand
                 ["decode_tokens_per_s_min"] = Rate(measured.Decode?.Min),
                 ["decode_tokens_per_s_max"] = Rate(measured.Decode?.Max),
                 ["decode_tokens_per_s_runs"] = measured.Decode is { } d ? BenchJson.Array(d.Values) : null,
+                ["prefill_other_cpu_runs"] = BenchJson.Shares(measured.PrefillOtherCpu),
+                ["decode_other_cpu_runs"] = BenchJson.Shares(measured.DecodeOtherCpu),
                 ["weight_bytes_per_token"] = traffic.BytesPerToken,
                 ["linear_weight_bytes_by_type"] = new JsonObject(traffic.LinearBytesByType.Select(kv => KeyValuePair.Create(kv.Key.ToSafeTensors(), (JsonNode?)kv.Value))),
                 ["decode_weight_bytes_per_s"] = decodeRate is { } rate ? Math.Round(traffic.BytesPerToken * rate) : null,

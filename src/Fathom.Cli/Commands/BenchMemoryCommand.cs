@@ -45,6 +45,8 @@ public static class BenchMemoryCommand
                 ["read_bytes_per_s_max"] = Math.Round(bandwidth.Read.Max),
                 ["triad_bytes_per_s_runs"] = BenchJson.Array(bandwidth.Triad.Values),
                 ["read_bytes_per_s_runs"] = BenchJson.Array(bandwidth.Read.Values),
+                ["triad_other_cpu_runs"] = BenchJson.Shares(bandwidth.TriadOtherCpu),
+                ["read_other_cpu_runs"] = BenchJson.Shares(bandwidth.ReadOtherCpu),
                 ["load_average_start"] = loadBefore,
                 ["load_average_end"] = BenchmarkProcess.LoadAverage(),
                 ["fathom_version"] = BenchJson.Version(),
