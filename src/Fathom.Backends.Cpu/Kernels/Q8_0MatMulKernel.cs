@@ -7,8 +7,9 @@ namespace Fathom.Backends.Cpu.Kernels;
 /// <summary>
 /// Q8_0 weights times activations quantized to int8 blocks of 32 (once per product, in
 /// <see cref="Prepare"/>): per block, an exact integer dot product scaled by d_w · d_x and accumulated in
-/// float32. Each weight block is loaded once for up to four activation rows; activation rows are taken in
-/// chunks that stay in L2 while a worker's weight rows pass over them.
+/// float32. Each weight block is loaded once for up to four activation rows (two weight rows at a time when
+/// there are four or more, so each activation block load serves both); activation rows are taken in chunks
+/// that stay in L2 while a worker's weight rows pass over them.
 /// </summary>
 internal sealed unsafe class Q8_0MatMulKernel : IMatMulKernel
 {
@@ -67,7 +68,22 @@ internal sealed unsafe class Q8_0MatMulKernel : IMatMulKernel
         for (int r0 = 0; r0 < rows; r0 += chunk)
         {
             int r1 = Math.Min(rows, r0 + chunk);
-            for (int o = start; o < end; o++)
+            int o = start;
+            for (; o + 2 <= end && r1 - r0 >= 4; o += 2)
+            {
+                // Two weight rows at a time share each activation load and halve the per-row overheads.
+                byte* w0 = w.RowPointer(o), w1 = w.RowPointer(o + 1);
+                int r = r0;
+                for (; r + 4 <= r1; r += 4)
+                {
+                    Dot2x4<TDot>(w0, w1, blocks, r, y + ((long)r * outs) + o, outs);
+                }
+
+                RowTail<TDot>(w0, blocks, r, r1, y + ((long)r * outs) + o, outs);
+                RowTail<TDot>(w1, blocks, r, r1, y + ((long)r * outs) + o + 1, outs);
+            }
+
+            for (; o < end; o++)
             {
                 byte* wr = w.RowPointer(o);
                 int r = r0;
@@ -76,20 +92,74 @@ internal sealed unsafe class Q8_0MatMulKernel : IMatMulKernel
                     Dot<TDot, FourRows>(wr, blocks, r, y + ((long)r * outs) + o, outs);
                 }
 
-                switch (r1 - r)
-                {
-                    case 3:
-                        Dot<TDot, ThreeRows>(wr, blocks, r, y + ((long)r * outs) + o, outs);
-                        break;
-                    case 2:
-                        Dot<TDot, TwoRows>(wr, blocks, r, y + ((long)r * outs) + o, outs);
-                        break;
-                    case 1:
-                        Dot<TDot, OneRow>(wr, blocks, r, y + ((long)r * outs) + o, outs);
-                        break;
-                }
+                RowTail<TDot>(wr, blocks, r, r1, y + ((long)r * outs) + o, outs);
             }
         }
+    }
+
+    /// <summary>Activation rows [r, r1), fewer than four, against one weight row.</summary>
+    private void RowTail<TDot>(byte* w, int blocks, int r, int r1, float* y, int outs)
+        where TDot : struct, IQ8_0BlockDot
+    {
+        switch (r1 - r)
+        {
+            case 3:
+                Dot<TDot, ThreeRows>(w, blocks, r, y, outs);
+                break;
+            case 2:
+                Dot<TDot, TwoRows>(w, blocks, r, y, outs);
+                break;
+            case 1:
+                Dot<TDot, OneRow>(w, blocks, r, y, outs);
+                break;
+        }
+    }
+
+    /// <summary>Two weight rows against four activation rows starting at <paramref name="row"/>: y[k·outs + j] gets (row + k, w_j).</summary>
+    private void Dot2x4<TDot>(byte* w0, byte* w1, int blocks, int row, float* y, int outs)
+        where TDot : struct, IQ8_0BlockDot
+    {
+        nint cols = blocks * Block;
+        byte* x0 = Activations.Levels + (row * cols);
+        float* s0 = Activations.Scales + ((nint)row * blocks);
+        nint x2 = 2 * cols, x3 = 3 * cols, s1 = blocks, s2 = 2 * s1, s3 = 3 * s1;
+        Vector256<float> a00 = default, a10 = default, a20 = default, a30 = default;
+        Vector256<float> a01 = default, a11 = default, a21 = default, a31 = default;
+        for (int b = 0; b < blocks; b++, w0 += BlockBytes, w1 += BlockBytes, x0 += Block, s0++)
+        {
+            var d0 = IntegerDotPaths.UpperHalvesToSingle(Vector256.ShiftLeft(Vector256.Create(*(int*)w0), 16));
+            var d1 = IntegerDotPaths.UpperHalvesToSingle(Vector256.ShiftLeft(Vector256.Create(*(int*)w1), 16));
+            var q0 = Vector256.Load((sbyte*)(w0 + 2));
+            var q1 = Vector256.Load((sbyte*)(w1 + 2));
+            var c0 = TDot.Shared(q0);
+            var c1 = TDot.Shared(q1);
+
+            var x = Vector256.Load(x0);
+            var dx = Vector256.Create(s0[0]);
+            a00 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(c0, x, q0)), d0 * dx, a00);
+            a01 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(c1, x, q1)), d1 * dx, a01);
+            x = Vector256.Load(x0 + cols);
+            dx = Vector256.Create(s0[s1]);
+            a10 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(c0, x, q0)), d0 * dx, a10);
+            a11 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(c1, x, q1)), d1 * dx, a11);
+            x = Vector256.Load(x0 + x2);
+            dx = Vector256.Create(s0[s2]);
+            a20 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(c0, x, q0)), d0 * dx, a20);
+            a21 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(c1, x, q1)), d1 * dx, a21);
+            x = Vector256.Load(x0 + x3);
+            dx = Vector256.Create(s0[s3]);
+            a30 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(c0, x, q0)), d0 * dx, a30);
+            a31 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(c1, x, q1)), d1 * dx, a31);
+        }
+
+        y[0] = IntegerDotPaths.Sum(a00);
+        y[1] = IntegerDotPaths.Sum(a01);
+        y[outs] = IntegerDotPaths.Sum(a10);
+        y[outs + 1] = IntegerDotPaths.Sum(a11);
+        y[2 * outs] = IntegerDotPaths.Sum(a20);
+        y[(2 * outs) + 1] = IntegerDotPaths.Sum(a21);
+        y[3 * outs] = IntegerDotPaths.Sum(a30);
+        y[(3 * outs) + 1] = IntegerDotPaths.Sum(a31);
     }
 
     /// <summary>One weight row against TRows activation rows starting at <paramref name="row"/>; y[k·outs] gets row + k.</summary>
