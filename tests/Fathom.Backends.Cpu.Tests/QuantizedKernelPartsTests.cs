@@ -97,13 +97,13 @@ public sealed unsafe class QuantizedKernelPartsTests
             if (Half.IsFinite(h))
             {
                 int expected = BitConverter.SingleToInt32Bits((float)h);
-                Assert.Equal(expected, BitConverter.SingleToInt32Bits(IntegerDotPaths.HalfToSingle((ushort)bits)));
+                Assert.Equal(expected, BitConverter.SingleToInt32Bits(QuantizedLanes.HalfToSingle((ushort)bits)));
 
                 // In vector lanes, from either half of a 32-bit lane (the other half holding unrelated bits).
                 var upper = Vector256.Create((bits << 16) | 0xBEEF);
-                Assert.Equal(expected, BitConverter.SingleToInt32Bits(IntegerDotPaths.UpperHalvesToSingle(upper).GetElement(3)));
+                Assert.Equal(expected, BitConverter.SingleToInt32Bits(QuantizedLanes.UpperHalvesToSingle(upper).GetElement(3)));
                 var lower = Vector256.Create(unchecked((int)0xA5A50000) | bits);
-                Assert.Equal(expected, BitConverter.SingleToInt32Bits(IntegerDotPaths.UpperHalvesToSingle(Vector256.ShiftLeft(lower, 16)).GetElement(5)));
+                Assert.Equal(expected, BitConverter.SingleToInt32Bits(QuantizedLanes.UpperHalvesToSingle(Vector256.ShiftLeft(lower, 16)).GetElement(5)));
             }
         }
     }

@@ -126,8 +126,8 @@ internal sealed unsafe class Q4KMatMulKernel : IMatMulKernel
         {
             // d and dmin are the two f16 halves of the first four bytes; dmin enters negated.
             var halves = Vector256.Create(*(int*)w);
-            var d = IntegerDotPaths.UpperHalvesToSingle(Vector256.ShiftLeft(halves, 16));
-            var dmin = -IntegerDotPaths.UpperHalvesToSingle(halves).GetLower();
+            var d = QuantizedLanes.UpperHalvesToSingle(Vector256.ShiftLeft(halves, 16));
+            var dmin = -QuantizedLanes.UpperHalvesToSingle(halves).GetLower();
             UnpackScaleMins(w + Q4K.ScalesOffset, out ulong packedScales, out ulong packedMins);
             var scales16 = Sse41.ConvertToVector128Int16(Vector128.CreateScalar(packedScales).AsByte());
             var scales = Vector256.Create(scales16, scales16).AsByte();
@@ -189,20 +189,20 @@ internal sealed unsafe class Q4KMatMulKernel : IMatMulKernel
             }
         }
 
-        y[0] = IntegerDotPaths.Sum(Vector256.Create(c0, Vector128<float>.Zero) + a0);
+        y[0] = QuantizedLanes.Sum(Vector256.Create(c0, Vector128<float>.Zero) + a0);
         if (TRows.Count > 1)
         {
-            y[outs] = IntegerDotPaths.Sum(Vector256.Create(c1, Vector128<float>.Zero) + a1);
+            y[outs] = QuantizedLanes.Sum(Vector256.Create(c1, Vector128<float>.Zero) + a1);
         }
 
         if (TRows.Count > 2)
         {
-            y[2 * outs] = IntegerDotPaths.Sum(Vector256.Create(c2, Vector128<float>.Zero) + a2);
+            y[2 * outs] = QuantizedLanes.Sum(Vector256.Create(c2, Vector128<float>.Zero) + a2);
         }
 
         if (TRows.Count > 3)
         {
-            y[3 * outs] = IntegerDotPaths.Sum(Vector256.Create(c3, Vector128<float>.Zero) + a3);
+            y[3 * outs] = QuantizedLanes.Sum(Vector256.Create(c3, Vector128<float>.Zero) + a3);
         }
     }
 
@@ -238,7 +238,7 @@ internal sealed unsafe class Q4KMatMulKernel : IMatMulKernel
                         mins += min * sums[(b * SubBlocks) + j];
                     }
 
-                    float d = IntegerDotPaths.HalfToSingle(*(ushort*)wb), dmin = IntegerDotPaths.HalfToSingle(*(ushort*)(wb + 2));
+                    float d = QuantizedLanes.HalfToSingle(*(ushort*)wb), dmin = QuantizedLanes.HalfToSingle(*(ushort*)(wb + 2));
                     total += s[b] * ((d * scaled) - (dmin * mins));
                 }
 

@@ -127,8 +127,8 @@ internal sealed unsafe class Q8_0MatMulKernel : IMatMulKernel
         Vector256<float> a01 = default, a11 = default, a21 = default, a31 = default;
         for (int b = 0; b < blocks; b++, w0 += BlockBytes, w1 += BlockBytes, x0 += Block, s0++)
         {
-            var d0 = IntegerDotPaths.UpperHalvesToSingle(Vector256.ShiftLeft(Vector256.Create(*(int*)w0), 16));
-            var d1 = IntegerDotPaths.UpperHalvesToSingle(Vector256.ShiftLeft(Vector256.Create(*(int*)w1), 16));
+            var d0 = QuantizedLanes.UpperHalvesToSingle(Vector256.ShiftLeft(Vector256.Create(*(int*)w0), 16));
+            var d1 = QuantizedLanes.UpperHalvesToSingle(Vector256.ShiftLeft(Vector256.Create(*(int*)w1), 16));
             var q0 = Vector256.Load((sbyte*)(w0 + 2));
             var q1 = Vector256.Load((sbyte*)(w1 + 2));
             var c0 = TDot.Shared(q0);
@@ -152,14 +152,14 @@ internal sealed unsafe class Q8_0MatMulKernel : IMatMulKernel
             a31 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(c1, x, q1)), d1 * dx, a31);
         }
 
-        y[0] = IntegerDotPaths.Sum(a00);
-        y[1] = IntegerDotPaths.Sum(a01);
-        y[outs] = IntegerDotPaths.Sum(a10);
-        y[outs + 1] = IntegerDotPaths.Sum(a11);
-        y[2 * outs] = IntegerDotPaths.Sum(a20);
-        y[(2 * outs) + 1] = IntegerDotPaths.Sum(a21);
-        y[3 * outs] = IntegerDotPaths.Sum(a30);
-        y[(3 * outs) + 1] = IntegerDotPaths.Sum(a31);
+        y[0] = QuantizedLanes.Sum(a00);
+        y[1] = QuantizedLanes.Sum(a01);
+        y[outs] = QuantizedLanes.Sum(a10);
+        y[outs + 1] = QuantizedLanes.Sum(a11);
+        y[2 * outs] = QuantizedLanes.Sum(a20);
+        y[(2 * outs) + 1] = QuantizedLanes.Sum(a21);
+        y[3 * outs] = QuantizedLanes.Sum(a30);
+        y[(3 * outs) + 1] = QuantizedLanes.Sum(a31);
     }
 
     /// <summary>One weight row against TRows activation rows starting at <paramref name="row"/>; y[k·outs] gets row + k.</summary>
@@ -175,7 +175,7 @@ internal sealed unsafe class Q8_0MatMulKernel : IMatMulKernel
         for (int b = 0; b < blocks; b++, w += BlockBytes, x0 += Block, s0++)
         {
             // The block's f16 scale is the low half of its first four bytes: shift it up, convert in-register.
-            var dw = IntegerDotPaths.UpperHalvesToSingle(Vector256.ShiftLeft(Vector256.Create(*(int*)w), 16));
+            var dw = QuantizedLanes.UpperHalvesToSingle(Vector256.ShiftLeft(Vector256.Create(*(int*)w), 16));
             var q = Vector256.Load((sbyte*)(w + 2));
             var shared = TDot.Shared(q);
             a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(shared, Vector256.Load(x0), q)), dw * Vector256.Create(s0[0]), a0);
@@ -195,20 +195,20 @@ internal sealed unsafe class Q8_0MatMulKernel : IMatMulKernel
             }
         }
 
-        y[0] = IntegerDotPaths.Sum(a0);
+        y[0] = QuantizedLanes.Sum(a0);
         if (TRows.Count > 1)
         {
-            y[outs] = IntegerDotPaths.Sum(a1);
+            y[outs] = QuantizedLanes.Sum(a1);
         }
 
         if (TRows.Count > 2)
         {
-            y[2 * outs] = IntegerDotPaths.Sum(a2);
+            y[2 * outs] = QuantizedLanes.Sum(a2);
         }
 
         if (TRows.Count > 3)
         {
-            y[3 * outs] = IntegerDotPaths.Sum(a3);
+            y[3 * outs] = QuantizedLanes.Sum(a3);
         }
     }
 
@@ -233,7 +233,7 @@ internal sealed unsafe class Q8_0MatMulKernel : IMatMulKernel
                         dot += q[i] * x[(b * Block) + i];
                     }
 
-                    sum += IntegerDotPaths.HalfToSingle(*(ushort*)wb) * s[b] * dot;
+                    sum += QuantizedLanes.HalfToSingle(*(ushort*)wb) * s[b] * dot;
                 }
 
                 y[((long)r * outs) + o] = sum;
