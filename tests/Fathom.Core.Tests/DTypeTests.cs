@@ -29,7 +29,10 @@ public sealed class DTypeTests
     {
         foreach (var type in Enum.GetValues<DType>())
         {
-            Assert.Equal(type, DTypeInfo.FromSafeTensors(type.ToSafeTensors()));
+            // GGML block formats have display names but are not safetensors dtypes: a header that claims
+            // one is an unknown dtype.
+            var expected = type.IsBlockFormat() ? (DType?)null : type;
+            Assert.Equal(expected, DTypeInfo.FromSafeTensors(type.ToSafeTensors()));
         }
     }
 
