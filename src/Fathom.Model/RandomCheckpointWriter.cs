@@ -125,9 +125,20 @@ public static class RandomCheckpointWriter
     private static void WriteShard(string path, IReadOnlyList<RandomCheckpointTensor> tensors, ulong seed, Dictionary<string, string> metadata, byte[][] buffers)
     {
         string partial = path + ".partial";
-        using (var stream = new FileStream(partial, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0))
+        byte[] header = Header(tensors, metadata);
+        // Reserving the whole file up front (fallocate) gives the file system one extent plan instead of
+        // growing it 32 MiB at a time, and fails at once when the disk is too small.
+        var fileOptions = new FileStreamOptions
         {
-            stream.Write(Header(tensors, metadata));
+            Mode = FileMode.Create,
+            Access = FileAccess.Write,
+            Share = FileShare.None,
+            BufferSize = 0,
+            PreallocationSize = header.Length + tensors.Sum(t => t.ByteLength),
+        };
+        using (var stream = new FileStream(partial, fileOptions))
+        {
+            stream.Write(header);
             var seeds = tensors.Select(t => RandomCheckpointSampler.TensorSeed(seed, t.Name)).ToArray();
             var segments = new List<Segment>();
             int current = 0, used = 0;
