@@ -39,7 +39,8 @@ public sealed class BenchCommandTests
         Assert.Equal(2, r.GetProperty("decode_other_cpu_runs").GetArrayLength());
         if (OperatingSystem.IsLinux())
         {
-            Assert.All(r.GetProperty("decode_other_cpu_runs").EnumerateArray(), v => Assert.InRange(v.GetDouble(), 0, 1));
+            // A run shorter than one clock tick (10 ms) has no measurable share: null.
+            Assert.All(r.GetProperty("decode_other_cpu_runs").EnumerateArray(), v => Assert.True(v.ValueKind == JsonValueKind.Null || v.GetDouble() is >= 0 and <= 1));
         }
     }
 
