@@ -7,7 +7,8 @@ prefix = sys.argv[1] if len(sys.argv) > 1 else ""
 groups = {}
 for path in sorted(glob.glob(f"benchmarks/results/{prefix}*.json")):
     report = json.load(open(path))
-    kind = path.rsplit("_", 2)[-2]
+    # DATE_MACHINE_FORMAT_rN.json; the format may itself hold underscores (q8_0, q4_k).
+    kind = path.rsplit("/", 1)[-1].rsplit("_r", 1)[0].split("_", 2)[2]
     groups.setdefault(kind, []).append(report)
 
 
