@@ -65,12 +65,23 @@ internal static unsafe class DenseDecodeKernel
     private static void Bf16Rows4(in WeightMatrix w, int o, float* x, int rows, int cols, float* y, int outs)
     {
         ushort* p0 = (ushort*)w.RowPointer(o), p1 = (ushort*)w.RowPointer(o + 1), p2 = (ushort*)w.RowPointer(o + 2), p3 = (ushort*)w.RowPointer(o + 3);
+        // The next tile's rows, fetched one cache line per row per step while this tile is read: rows are
+        // often a page each, and hardware prefetchers stop at page boundaries.
+        long ahead = 4L * w.RowStride;
         for (int r = 0; r < rows; r++)
         {
             float* xr = x + ((long)r * cols);
             Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
             for (int c = 0; c < cols; c += 32)
             {
+                if (r == 0)
+                {
+                    Sse.Prefetch0(p0 + c + ahead);
+                    Sse.Prefetch0(p1 + c + ahead);
+                    Sse.Prefetch0(p2 + c + ahead);
+                    Sse.Prefetch0(p3 + c + ahead);
+                }
+
                 var u0 = Vector512.Load(xr + c);
                 var u1 = Vector512.Load(xr + c + 16);
                 Accumulate(Vector512.Load(p0 + c), u0, u1, ref a0);
@@ -118,6 +129,7 @@ internal static unsafe class DenseDecodeKernel
     {
         byte* p0 = w.RowPointer(o), p1 = w.RowPointer(o + 1), p2 = w.RowPointer(o + 2), p3 = w.RowPointer(o + 3);
         int blockCols = w.BlockCols;
+        long ahead = 4L * w.RowStride;
         for (int r = 0; r < rows; r++)
         {
             float* xr = x + ((long)r * cols);
@@ -128,6 +140,14 @@ internal static unsafe class DenseDecodeKernel
                 int blockEnd = Math.Min(cols, c0 + blockCols);
                 for (int c = c0; c < blockEnd; c += 16)
                 {
+                    if (r == 0 && (c & 63) == 0)
+                    {
+                        Sse.Prefetch0(p0 + c + ahead);
+                        Sse.Prefetch0(p1 + c + ahead);
+                        Sse.Prefetch0(p2 + c + ahead);
+                        Sse.Prefetch0(p3 + c + ahead);
+                    }
+
                     var u = Vector512.Load(xr + c);
                     a0 = Vector512.FusedMultiplyAdd(Widen16(p0 + c) * factor, u, a0);
                     a1 = Vector512.FusedMultiplyAdd(Widen16(p1 + c) * factor, u, a1);
