@@ -16,30 +16,7 @@ public sealed class QuantizedDecodeAllocationTests
         using var golden = new GoldenCase("tiny-v3");
         using var backend = new CpuBackend();
         using var model = LoadedModel.Load(golden.ModelDirectory, new LoadOptions { Quantize = format });
-        var transformer = new Transformer(model, backend);
-        var cache = transformer.CreateCache(512);
-        var logits = new float[model.Config.VocabSize];
-        int[] token = [5];
-        transformer.Forward(golden.Sequences[3].Ids, cache, logits);
-        cache.Truncate(64);
-        for (int i = 0; i < 4; i++)
-        {
-            transformer.Forward(token, cache, logits);
-        }
-
-        // The quietest of several windows, as in DecodeAllocationTests (the counter is process-wide).
-        long allocated = long.MaxValue;
-        for (int window = 0; window < 6; window++)
-        {
-            long before = GC.GetTotalAllocatedBytes(precise: true);
-            for (int i = 0; i < 16; i++)
-            {
-                transformer.Forward(token, cache, logits);
-            }
-
-            allocated = Math.Min(allocated, GC.GetTotalAllocatedBytes(precise: true) - before);
-        }
-
+        long allocated = DecodeAllocationTests.QuietestDecodeAllocation(new Transformer(model, backend), golden);
         Assert.True(allocated < 512, $"{format}: 16 decode steps allocated {allocated} bytes");
     }
 }

@@ -14,8 +14,6 @@ internal static unsafe class DenseDecodeKernel
 {
     public const int MaxRows = 3;
 
-    private const float TwoPow120 = 1.329228e36f;
-
     /// <summary>Whether the fused path handles this matrix (else the tiled path does).</summary>
     public static bool Handles(in WeightMatrix w, int rows) =>
         rows <= MaxRows && Avx512F.IsSupported && (w.Type switch
@@ -136,7 +134,7 @@ internal static unsafe class DenseDecodeKernel
             Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
             for (int c0 = 0; c0 < cols; c0 += blockCols)
             {
-                var factor = Vector512.Create(w.ScaleAt(o, c0) * TwoPow120);
+                var factor = Vector512.Create(w.ScaleAt(o, c0) * Fp8Lanes.TwoPow120);
                 int blockEnd = Math.Min(cols, c0 + blockCols);
                 for (int c = c0; c < blockEnd; c += 16)
                 {
@@ -149,10 +147,10 @@ internal static unsafe class DenseDecodeKernel
                     }
 
                     var u = Vector512.Load(xr + c);
-                    a0 = Vector512.FusedMultiplyAdd(Widen16(p0 + c) * factor, u, a0);
-                    a1 = Vector512.FusedMultiplyAdd(Widen16(p1 + c) * factor, u, a1);
-                    a2 = Vector512.FusedMultiplyAdd(Widen16(p2 + c) * factor, u, a2);
-                    a3 = Vector512.FusedMultiplyAdd(Widen16(p3 + c) * factor, u, a3);
+                    a0 = Vector512.FusedMultiplyAdd(Fp8Lanes.Widen16(p0 + c) * factor, u, a0);
+                    a1 = Vector512.FusedMultiplyAdd(Fp8Lanes.Widen16(p1 + c) * factor, u, a1);
+                    a2 = Vector512.FusedMultiplyAdd(Fp8Lanes.Widen16(p2 + c) * factor, u, a2);
+                    a3 = Vector512.FusedMultiplyAdd(Fp8Lanes.Widen16(p3 + c) * factor, u, a3);
                 }
             }
 
@@ -170,24 +168,14 @@ internal static unsafe class DenseDecodeKernel
         Vector512<float> a = default;
         for (int c0 = 0; c0 < cols; c0 += w.BlockCols)
         {
-            var factor = Vector512.Create(w.ScaleAt(o, c0) * TwoPow120);
+            var factor = Vector512.Create(w.ScaleAt(o, c0) * Fp8Lanes.TwoPow120);
             int blockEnd = Math.Min(cols, c0 + w.BlockCols);
             for (int c = c0; c < blockEnd; c += 16)
             {
-                a = Vector512.FusedMultiplyAdd(Widen16(p + c) * factor, Vector512.Load(x + c), a);
+                a = Vector512.FusedMultiplyAdd(Fp8Lanes.Widen16(p + c) * factor, Vector512.Load(x + c), a);
             }
         }
 
         return Vector512.Sum(a);
-    }
-
-    /// <summary>16 e4m3 bytes as float32 values times 2^-120 (exact, subnormals included).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Widen16(byte* p)
-    {
-        // Sign-extended, the byte's sign fills bits 7 and up; shifted by 20 the exponent and mantissa land
-        // in bits 20-26 and copies of the sign in 27-31, of which the mask keeps bit 31.
-        var v = Avx512F.ConvertToVector512Int32(Vector128.Load((sbyte*)p));
-        return (Vector512.ShiftLeft(v, 20) & Vector512.Create(unchecked((int)0x87F00000))).AsSingle();
     }
 }

@@ -130,41 +130,24 @@ internal sealed unsafe class DenseMatMulKernel(int workers) : IMatMulKernel
         }
     }
 
-    /// <summary>
-    /// e4m3fn bits s.eeee.mmm placed as float32 bits s.0000eeee.mmm0… are the value times 2^-120 exactly,
-    /// subnormals included (they become float32 subnormals), so one multiply by scale·2^120 finishes the
-    /// conversion and applies the block scale.
-    /// </summary>
+    /// <summary>An FP8 row widened exactly with its block scales (see <see cref="Fp8Lanes"/>).</summary>
     private static void WidenFp8(in WeightMatrix w, int row, float* destination)
     {
-        const float TwoPow120 = 1.329228e36f;
         byte* source = w.RowPointer(row);
         int cols = w.Cols;
-        var magnitude = Vector512.Create(0x7Fu);
-        var sign = Vector512.Create(0x80u);
         int c = 0;
         for (; c + 64 <= cols; c += 64)
         {
-            var factor = Vector512.Create(w.ScaleAt(row, c) * TwoPow120);
-            var bytes = Vector512.Load(source + c);
-            var lo = Vector512.WidenLower(bytes);
-            var hi = Vector512.WidenUpper(bytes);
-            Store(Vector512.WidenLower(lo), factor, destination + c, magnitude, sign);
-            Store(Vector512.WidenUpper(lo), factor, destination + c + 16, magnitude, sign);
-            Store(Vector512.WidenLower(hi), factor, destination + c + 32, magnitude, sign);
-            Store(Vector512.WidenUpper(hi), factor, destination + c + 48, magnitude, sign);
+            var factor = Vector512.Create(w.ScaleAt(row, c) * Fp8Lanes.TwoPow120);
+            (Fp8Lanes.Widen16(source + c) * factor).Store(destination + c);
+            (Fp8Lanes.Widen16(source + c + 16) * factor).Store(destination + c + 16);
+            (Fp8Lanes.Widen16(source + c + 32) * factor).Store(destination + c + 32);
+            (Fp8Lanes.Widen16(source + c + 48) * factor).Store(destination + c + 48);
         }
 
         if (c < cols)
         {
             w.DequantizeRange(row, c, cols - c, new Span<float>(destination + c, cols - c));
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        static void Store(Vector512<uint> v, Vector512<float> factor, float* to, Vector512<uint> magnitude, Vector512<uint> sign)
-        {
-            var bits = Vector512.ShiftLeft(v & magnitude, 20) | Vector512.ShiftLeft(v & sign, 24);
-            (bits.AsSingle() * factor).Store(to);
         }
     }
 

@@ -14,8 +14,6 @@ internal static unsafe class DenseTransposedKernel
 {
     public const int TileColumns = 64;
 
-    private const float TwoPow120 = 1.329228e36f;
-
     public static bool Handles(in WeightMatrix w) =>
         Avx512F.IsSupported && w.Cols % TileColumns == 0 && w.Type switch
         {
@@ -131,14 +129,12 @@ internal static unsafe class DenseTransposedKernel
 
             default:
             {
-                // e4m3 bits placed as float32 bits are the value times 2^-120 (see DenseDecodeKernel).
-                var p = (sbyte*)w.RowPointer(i) + c0;
-                var mask = Vector512.Create(unchecked((int)0x87F00000));
-                v0 = (Vector512.ShiftLeft(Avx512F.ConvertToVector512Int32(Vector128.Load(p)), 20) & mask).AsSingle();
-                v1 = (Vector512.ShiftLeft(Avx512F.ConvertToVector512Int32(Vector128.Load(p + 16)), 20) & mask).AsSingle();
-                v2 = (Vector512.ShiftLeft(Avx512F.ConvertToVector512Int32(Vector128.Load(p + 32)), 20) & mask).AsSingle();
-                v3 = (Vector512.ShiftLeft(Avx512F.ConvertToVector512Int32(Vector128.Load(p + 48)), 20) & mask).AsSingle();
-                scale = w.ScaleAt(i, c0) * TwoPow120;
+                var p = w.RowPointer(i) + c0;
+                v0 = Fp8Lanes.Widen16(p);
+                v1 = Fp8Lanes.Widen16(p + 16);
+                v2 = Fp8Lanes.Widen16(p + 32);
+                v3 = Fp8Lanes.Widen16(p + 48);
+                scale = w.ScaleAt(i, c0) * Fp8Lanes.TwoPow120;
                 break;
             }
         }
