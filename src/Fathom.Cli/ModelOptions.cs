@@ -5,7 +5,8 @@ using Fathom.Model;
 namespace Fathom.Cli;
 
 /// <summary>The values of the options every model command shares.</summary>
-public sealed record ModelOptions(string? Model, string? Tokenizer, int Threads, string Backend, LoadOptions Load);
+/// <summary>The shared model options; with <paramref name="AutoResidency"/> the residency is chosen per model by <see cref="ResidencyChoice"/>.</summary>
+public sealed record ModelOptions(string? Model, string? Tokenizer, int Threads, string Backend, LoadOptions Load, bool AutoResidency = false);
 
 /// <summary>The shared options, added to each command that loads a model.</summary>
 public sealed class ModelOptionSet
@@ -20,7 +21,7 @@ public sealed class ModelOptionSet
 
     public Option<string?> Quantize { get; } = new("--quantize", "-q") { Description = "Quantize linear weights at load time: q8_0 or q4_k (GGML block layouts)." };
 
-    public Option<string> Load { get; } = new("--load") { Description = "mmap (map the files; for models larger than RAM) or memory (read them into RAM once; steadier).", DefaultValueFactory = _ => "mmap" };
+    public Option<string> Load { get; } = new("--load") { Description = "memory (read the weights into RAM once: steadier and faster), mmap (map the files: for models larger than RAM), or auto (memory when the files fit comfortably in available RAM).", DefaultValueFactory = _ => "auto" };
 
     public void AddTo(Command command)
     {
@@ -32,7 +33,10 @@ public sealed class ModelOptionSet
         command.Options.Add(Backend);
     }
 
-    public ModelOptions Read(ParseResult result) => new(
+    public ModelOptions Read(ParseResult result)
+    {
+        string load = result.GetValue(Load) ?? "auto";
+        return new(
         result.GetValue(Model),
         result.GetValue(Tokenizer),
         result.GetValue(Threads) is var t && t >= 0 ? t : throw new CliException($"--threads must be ≥ 0 (got {t})"),
@@ -46,11 +50,13 @@ public sealed class ModelOptionSet
                 "q4_k" => DType.Q4K,
                 var other => throw new CliException($"--quantize must be q8_0 or q4_k (got '{other}')"),
             },
-            Residency = result.GetValue(Load) switch
+            Residency = load switch
             {
-                "mmap" => WeightResidency.Mapped,
+                "auto" or "mmap" => WeightResidency.Mapped,
                 "memory" => WeightResidency.InMemory,
-                var other => throw new CliException($"--load must be mmap or memory (got '{other}')"),
+                _ => throw new CliException($"--load must be auto, memory or mmap (got '{load}')"),
             },
-        });
+        },
+        AutoResidency: load == "auto");
+    }
 }

@@ -43,7 +43,8 @@ public sealed class ModelSession : IDisposable
             ModelLocator.RequireTokenizer(tokenizer, directory, tokenizerAlternative);
         }
 
-        var model = LoadedModel.Load(directory, options.Load);
+        var load = options.AutoResidency ? options.Load with { Residency = ResidencyChoice.For(directory) } : options.Load;
+        var model = LoadedModel.Load(directory, load);
         IBackend backend = options.Backend switch
         {
             "cpu" => new CpuBackend(options.Threads),

@@ -55,7 +55,7 @@ public static class BenchCommand
             var summary = ModelSummary.Compute(session.Model);
             int threads = options.Backend == "reference" ? 1 : options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
             string format = FormatName(traffic.Format);
-            console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"loaded {session.Directory} ({format}, --load {LoadName(options.Load.Residency)}) in {loadTime.TotalSeconds:F1} s; load average {loadBefore}"));
+            console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"loaded {session.Directory} ({format}, --load {LoadName(session.Model.Options.Residency)}) in {loadTime.TotalSeconds:F1} s; load average {loadBefore}"));
 
             var measured = BenchmarkRunner.Run(session.Transformer, settings, line => console.Error.WriteLine(line));
             string? loadAfter = BenchmarkProcess.LoadAverage();
@@ -75,7 +75,7 @@ public static class BenchCommand
                 ["parameters"] = summary.TotalParameters,
                 ["format"] = format,
                 ["quantize"] = options.Load.Quantize is { } q ? FormatName(q) : null,
-                ["load"] = LoadName(options.Load.Residency),
+                ["load"] = LoadName(session.Model.Options.Residency),
                 ["load_seconds"] = Math.Round(loadTime.TotalSeconds, 3),
                 ["backend"] = options.Backend,
                 ["threads"] = threads,
