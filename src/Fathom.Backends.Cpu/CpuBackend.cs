@@ -17,12 +17,25 @@ public sealed unsafe class CpuBackend : IBackend, IDisposable
     private readonly MatMulJob _matMul;
     private readonly IMatMulKernel[] _kernels;
     private readonly MatMulTransposedJob _matMulTransposed;
+    private readonly ITransposedKernel? _transposed;
 
     public CpuBackend(int threads = 0)
+        : this(threads, FloatVectorPaths.Best)
     {
+    }
+
+    /// <summary>A backend whose dense kernels use <paramref name="path"/> (tests run every path the machine has).</summary>
+    internal CpuBackend(int threads, FloatVectorPath path)
+    {
+        if (!FloatVectorPaths.IsSupported(path))
+        {
+            throw new PlatformNotSupportedException($"this CPU cannot run the {path} kernels");
+        }
+
         _pool = new WorkerPool(threads > 0 ? threads : Environment.ProcessorCount);
         _matMul = new MatMulJob(_pool.ThreadCount);
-        _kernels = KernelTable.Create(_pool.ThreadCount);
+        _kernels = KernelTable.Create(_pool.ThreadCount, path);
+        _transposed = KernelTable.CreateTransposed(path);
         _matMulTransposed = new MatMulTransposedJob(_pool.ThreadCount);
     }
 
@@ -66,8 +79,8 @@ public sealed unsafe class CpuBackend : IBackend, IDisposable
             fixed (float* px = x, py = y)
             {
                 _matMulTransposed.Set(weight, px, py, rows);
-                _matMulTransposed.Fast = DenseTransposedKernel.Handles(weight);
-                int tile = _matMulTransposed.Fast ? DenseTransposedKernel.TileColumns : MatMulTransposedJob.Tile;
+                _matMulTransposed.Fast = _transposed is not null && _transposed.Handles(weight) ? _transposed : null;
+                int tile = _matMulTransposed.Fast?.TileColumns ?? MatMulTransposedJob.Tile;
                 // As for MatMul: chunks of at least ~64K weights, so small products stay on one thread.
                 _pool.Run(_matMulTransposed, (weight.Cols + tile - 1) / tile, Math.Max(1, 65536 / (Math.Max(1, weight.Rows) * tile * Math.Min(rows, 8))));
                 _matMulTransposed.Clear();
@@ -188,14 +201,14 @@ public sealed unsafe class CpuBackend : IBackend, IDisposable
     {
         public const int Tile = 256;
 
-        /// <summary>Whether the register-tiled kernel takes this product (tiles of 64 columns).</summary>
-        public bool Fast { get; set; }
+        /// <summary>The register-tiled kernel when it takes this product (its tiles are then the units of work).</summary>
+        public ITransposedKernel? Fast { get; set; }
 
         public override void Execute(int start, int end, int worker)
         {
-            if (Fast)
+            if (Fast is not null)
             {
-                DenseTransposedKernel.Run(W, X, Rows, Y, start, end);
+                Fast.Run(W, X, Rows, Y, start, end);
                 return;
             }
 

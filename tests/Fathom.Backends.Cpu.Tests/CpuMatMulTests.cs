@@ -9,13 +9,22 @@ public sealed class CpuMatMulTests
 {
     private readonly ReferenceBackend _reference = new();
 
-    public static TheoryData<string, int> Cases()
+    public static TheoryData<string, int, string> Cases()
     {
-        var data = new TheoryData<string, int>();
+        // Every layout on one and three threads with the machine's best kernels, and on three threads with
+        // each other instruction set it can run.
+        var data = new TheoryData<string, int, string>();
         foreach (string layout in WeightLayouts.All)
         {
-            data.Add(layout, 1);
-            data.Add(layout, 3);
+            foreach (string path in FloatPaths.Supported)
+            {
+                if (path == FloatPaths.Best)
+                {
+                    data.Add(layout, 1, path);
+                }
+
+                data.Add(layout, 3, path);
+            }
         }
 
         return data;
@@ -23,9 +32,9 @@ public sealed class CpuMatMulTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void MatchesTheReference(string layout, int threads)
+    public void MatchesTheReference(string layout, int threads, string path)
     {
-        using var cpu = new CpuBackend(threads);
+        using var cpu = FloatPaths.Backend(threads, path);
         for (int i = 0; i < WeightLayouts.Widths.Length; i++)
         {
             for (int j = 0; j < WeightLayouts.Tokens.Length; j++)
@@ -60,7 +69,7 @@ public sealed class CpuMatMulTests
                     }
                 }
 
-                Tolerance.AssertWithin(expected, actual, k => bounds[k], $"{layout} [{outs}, {cols}] x {tokens} tokens, {threads} threads");
+                Tolerance.AssertWithin(expected, actual, k => bounds[k], $"{layout} [{outs}, {cols}] x {tokens} tokens, {threads} threads, {path}");
             }
         }
     }

@@ -13,19 +13,48 @@ public sealed class DenseKernelPathTests
 {
     private readonly ReferenceBackend _reference = new();
 
-    public static TheoryData<DType, int> Shapes() => new()
+    public static TheoryData<DType, int, string> Shapes()
     {
-        { DType.F8E4M3, 1 }, { DType.F8E4M3, 2 }, { DType.F8E4M3, 3 }, { DType.F8E4M3, 4 }, { DType.F8E4M3, 5 }, { DType.F8E4M3, 70 },
-        { DType.BF16, 1 }, { DType.BF16, 3 }, { DType.BF16, 4 }, { DType.BF16, 70 },
-        { DType.F32, 1 }, { DType.F32, 6 },
-    };
+        var data = new TheoryData<DType, int, string>();
+        foreach (string path in FloatPaths.Supported)
+        {
+            foreach (int tokens in new[] { 1, 2, 3, 4, 5, 70 })
+            {
+                data.Add(DType.F8E4M3, tokens, path);
+            }
+
+            foreach (int tokens in new[] { 1, 3, 4, 70 })
+            {
+                data.Add(DType.BF16, tokens, path);
+            }
+
+            data.Add(DType.F32, 1, path);
+            data.Add(DType.F32, 6, path);
+        }
+
+        return data;
+    }
+
+    public static TheoryData<DType, string> Formats()
+    {
+        var data = new TheoryData<DType, string>();
+        foreach (string path in FloatPaths.Supported)
+        {
+            foreach (var type in new[] { DType.BF16, DType.F8E4M3, DType.F32 })
+            {
+                data.Add(type, path);
+            }
+        }
+
+        return data;
+    }
 
     [Theory]
     [MemberData(nameof(Shapes))]
-    public void TallMatricesMatchTheReferenceAcrossScaleBlocks(DType type, int tokens)
+    public void TallMatricesMatchTheReferenceAcrossScaleBlocks(DType type, int tokens, string path)
     {
         // 301 rows span three 128-row scale blocks; with 2 threads the pool's chunks start at 37, 74, …
-        using var cpu = new CpuBackend(2);
+        using var cpu = FloatPaths.Backend(2, path);
         foreach (int cols in new[] { 256, 384, 272 })
         {
             var w = TestMatrix.Random(type, 301, cols, seed: cols + tokens).Matrix;
@@ -36,20 +65,18 @@ public sealed class DenseKernelPathTests
             cpu.MatMul(w, x, actual, tokens);
             for (int i = 0; i < expected.Length; i++)
             {
-                Assert.True(Math.Abs(actual[i] - expected[i]) <= 1e-4 * (1 + Math.Abs(expected[i])), $"{type} cols {cols} element {i}: {actual[i]} vs {expected[i]}");
+                Assert.True(Math.Abs(actual[i] - expected[i]) <= 1e-4 * (1 + Math.Abs(expected[i])), $"{type} ({path}) cols {cols} element {i}: {actual[i]} vs {expected[i]}");
             }
         }
     }
 
     [Theory]
-    [InlineData(DType.BF16)]
-    [InlineData(DType.F8E4M3)]
-    [InlineData(DType.F32)]
-    public void ARowsResultDoesNotDependOnTheBatchItIsIn(DType type)
+    [MemberData(nameof(Formats))]
+    public void ARowsResultDoesNotDependOnTheBatchItIsIn(DType type, string path)
     {
         // Decode (1-3 rows), tiles (4+) and token blocks (64+) must round identically, so that a prompt
         // gives the same logits whether it is run at once, in chunks, or token by token.
-        using var cpu = new CpuBackend(2);
+        using var cpu = FloatPaths.Backend(2, path);
         const int outs = 300, cols = 512;
         var w = TestMatrix.Random(type, outs, cols, seed: 3).Matrix;
         var x = TestMatrix.Activations(70 * cols, seed: 4);
@@ -61,7 +88,7 @@ public sealed class DenseKernelPathTests
             for (int r = 0; r < batch; r++)
             {
                 cpu.MatMul(w, x.AsSpan(r * cols, cols), alone, 1);
-                Assert.True(alone.AsSpan().SequenceEqual(together.AsSpan(r * outs, outs)), $"{type}: row {r} of a batch of {batch} differs from the row alone");
+                Assert.True(alone.AsSpan().SequenceEqual(together.AsSpan(r * outs, outs)), $"{type} ({path}): row {r} of a batch of {batch} differs from the row alone");
             }
         }
     }

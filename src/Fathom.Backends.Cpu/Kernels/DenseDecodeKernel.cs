@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
+using Fathom.Backends.Cpu.Kernels.Lanes;
 using Fathom.Core;
 
 namespace Fathom.Backends.Cpu.Kernels;
@@ -10,18 +9,19 @@ namespace Fathom.Backends.Cpu.Kernels;
 /// their stored bytes and never written back, four weight rows at a time so each activation load serves
 /// four rows. Memory bandwidth is the limit here, so the loop reads each weight byte exactly once.
 /// </summary>
-internal static unsafe class DenseDecodeKernel
+internal static unsafe class DenseDecodeKernel<TLanes>
+    where TLanes : struct, IFloatLanes<TLanes>
 {
     public const int MaxRows = 3;
 
     /// <summary>Whether the fused path handles this matrix (else the tiled path does).</summary>
     public static bool Handles(in WeightMatrix w, int rows) =>
-        rows <= MaxRows && Avx512F.IsSupported && (w.Type switch
+        rows <= MaxRows && w.Type switch
         {
-            DType.BF16 => w.Cols % 32 == 0,
+            DType.BF16 => w.Cols % TLanes.Count == 0,
             DType.F8E4M3 => w.Cols % 64 == 0 && w.BlockCols % 64 == 0 && w.BlockRows % 4 == 0,
             _ => false,
-        });
+        };
 
     /// <summary>Output rows [start, end) for 1–3 activation rows; y is [rows, W.Rows].</summary>
     public static void Run(in WeightMatrix w, float* x, int rows, float* y, int start, int end)
@@ -63,58 +63,49 @@ internal static unsafe class DenseDecodeKernel
     private static void Bf16Rows4(in WeightMatrix w, int o, float* x, int rows, int cols, float* y, int outs)
     {
         ushort* p0 = (ushort*)w.RowPointer(o), p1 = (ushort*)w.RowPointer(o + 1), p2 = (ushort*)w.RowPointer(o + 2), p3 = (ushort*)w.RowPointer(o + 3);
-        // The next tile's rows, fetched one cache line per row per step while this tile is read: rows are
-        // often a page each, and hardware prefetchers stop at page boundaries.
+        // The next tile's rows, fetched one cache line per row per 32 columns while this tile is read:
+        // rows are often a page each, and hardware prefetchers stop at page boundaries.
         long ahead = 4L * w.RowStride;
+        int step = TLanes.Count;
         for (int r = 0; r < rows; r++)
         {
             float* xr = x + ((long)r * cols);
-            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
-            for (int c = 0; c < cols; c += 32)
+            TLanes a0 = default, a1 = default, a2 = default, a3 = default;
+            for (int c = 0; c < cols; c += step)
             {
-                if (r == 0)
+                if (r == 0 && (c & 31) == 0)
                 {
-                    Sse.Prefetch0(p0 + c + ahead);
-                    Sse.Prefetch0(p1 + c + ahead);
-                    Sse.Prefetch0(p2 + c + ahead);
-                    Sse.Prefetch0(p3 + c + ahead);
+                    TLanes.Prefetch(p0 + c + ahead);
+                    TLanes.Prefetch(p1 + c + ahead);
+                    TLanes.Prefetch(p2 + c + ahead);
+                    TLanes.Prefetch(p3 + c + ahead);
                 }
 
-                var u0 = Vector512.Load(xr + c);
-                var u1 = Vector512.Load(xr + c + 16);
-                Accumulate(Vector512.Load(p0 + c), u0, u1, ref a0);
-                Accumulate(Vector512.Load(p1 + c), u0, u1, ref a1);
-                Accumulate(Vector512.Load(p2 + c), u0, u1, ref a2);
-                Accumulate(Vector512.Load(p3 + c), u0, u1, ref a3);
+                var u = TLanes.Load(xr + c);
+                a0 = TLanes.MultiplyAdd(TLanes.LoadBf16(p0 + c), u, a0);
+                a1 = TLanes.MultiplyAdd(TLanes.LoadBf16(p1 + c), u, a1);
+                a2 = TLanes.MultiplyAdd(TLanes.LoadBf16(p2 + c), u, a2);
+                a3 = TLanes.MultiplyAdd(TLanes.LoadBf16(p3 + c), u, a3);
             }
 
             float* yr = y + ((long)r * outs) + o;
-            yr[0] = Vector512.Sum(a0);
-            yr[1] = Vector512.Sum(a1);
-            yr[2] = Vector512.Sum(a2);
-            yr[3] = Vector512.Sum(a3);
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        static void Accumulate(Vector512<ushort> v, Vector512<float> u0, Vector512<float> u1, ref Vector512<float> a)
-        {
-            a = Vector512.FusedMultiplyAdd(Vector512.ShiftLeft(Vector512.WidenLower(v), 16).AsSingle(), u0, a);
-            a = Vector512.FusedMultiplyAdd(Vector512.ShiftLeft(Vector512.WidenUpper(v), 16).AsSingle(), u1, a);
+            yr[0] = TLanes.Sum(a0);
+            yr[1] = TLanes.Sum(a1);
+            yr[2] = TLanes.Sum(a2);
+            yr[3] = TLanes.Sum(a3);
         }
     }
 
     private static float Bf16Row(in WeightMatrix w, int o, float* x, int cols)
     {
         ushort* p = (ushort*)w.RowPointer(o);
-        Vector512<float> a = default;
-        for (int c = 0; c < cols; c += 32)
+        TLanes a = default;
+        for (int c = 0; c < cols; c += TLanes.Count)
         {
-            var v = Vector512.Load(p + c);
-            a = Vector512.FusedMultiplyAdd(Vector512.ShiftLeft(Vector512.WidenLower(v), 16).AsSingle(), Vector512.Load(x + c), a);
-            a = Vector512.FusedMultiplyAdd(Vector512.ShiftLeft(Vector512.WidenUpper(v), 16).AsSingle(), Vector512.Load(x + c + 16), a);
+            a = TLanes.MultiplyAdd(TLanes.LoadBf16(p + c), TLanes.Load(x + c), a);
         }
 
-        return Vector512.Sum(a);
+        return TLanes.Sum(a);
     }
 
     /// <summary>
@@ -126,56 +117,56 @@ internal static unsafe class DenseDecodeKernel
     private static void Fp8Rows4(in WeightMatrix w, int o, float* x, int rows, int cols, float* y, int outs)
     {
         byte* p0 = w.RowPointer(o), p1 = w.RowPointer(o + 1), p2 = w.RowPointer(o + 2), p3 = w.RowPointer(o + 3);
-        int blockCols = w.BlockCols;
+        int blockCols = w.BlockCols, step = TLanes.Count;
         long ahead = 4L * w.RowStride;
         for (int r = 0; r < rows; r++)
         {
             float* xr = x + ((long)r * cols);
-            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            TLanes a0 = default, a1 = default, a2 = default, a3 = default;
             for (int c0 = 0; c0 < cols; c0 += blockCols)
             {
-                var factor = Vector512.Create(w.ScaleAt(o, c0) * Fp8Lanes.TwoPow120);
+                var factor = TLanes.Create(w.ScaleAt(o, c0) * Fp8Lanes.TwoPow120);
                 int blockEnd = Math.Min(cols, c0 + blockCols);
-                for (int c = c0; c < blockEnd; c += 16)
+                for (int c = c0; c < blockEnd; c += step)
                 {
                     if (r == 0 && (c & 63) == 0)
                     {
-                        Sse.Prefetch0(p0 + c + ahead);
-                        Sse.Prefetch0(p1 + c + ahead);
-                        Sse.Prefetch0(p2 + c + ahead);
-                        Sse.Prefetch0(p3 + c + ahead);
+                        TLanes.Prefetch(p0 + c + ahead);
+                        TLanes.Prefetch(p1 + c + ahead);
+                        TLanes.Prefetch(p2 + c + ahead);
+                        TLanes.Prefetch(p3 + c + ahead);
                     }
 
-                    var u = Vector512.Load(xr + c);
-                    a0 = Vector512.FusedMultiplyAdd(Fp8Lanes.Widen16(p0 + c) * factor, u, a0);
-                    a1 = Vector512.FusedMultiplyAdd(Fp8Lanes.Widen16(p1 + c) * factor, u, a1);
-                    a2 = Vector512.FusedMultiplyAdd(Fp8Lanes.Widen16(p2 + c) * factor, u, a2);
-                    a3 = Vector512.FusedMultiplyAdd(Fp8Lanes.Widen16(p3 + c) * factor, u, a3);
+                    var u = TLanes.Load(xr + c);
+                    a0 = TLanes.MultiplyAdd(TLanes.Multiply(TLanes.LoadFp8(p0 + c), factor), u, a0);
+                    a1 = TLanes.MultiplyAdd(TLanes.Multiply(TLanes.LoadFp8(p1 + c), factor), u, a1);
+                    a2 = TLanes.MultiplyAdd(TLanes.Multiply(TLanes.LoadFp8(p2 + c), factor), u, a2);
+                    a3 = TLanes.MultiplyAdd(TLanes.Multiply(TLanes.LoadFp8(p3 + c), factor), u, a3);
                 }
             }
 
             float* yr = y + ((long)r * outs) + o;
-            yr[0] = Vector512.Sum(a0);
-            yr[1] = Vector512.Sum(a1);
-            yr[2] = Vector512.Sum(a2);
-            yr[3] = Vector512.Sum(a3);
+            yr[0] = TLanes.Sum(a0);
+            yr[1] = TLanes.Sum(a1);
+            yr[2] = TLanes.Sum(a2);
+            yr[3] = TLanes.Sum(a3);
         }
     }
 
     private static float Fp8Row(in WeightMatrix w, int o, float* x, int cols)
     {
         byte* p = w.RowPointer(o);
-        Vector512<float> a = default;
+        TLanes a = default;
         for (int c0 = 0; c0 < cols; c0 += w.BlockCols)
         {
-            var factor = Vector512.Create(w.ScaleAt(o, c0) * Fp8Lanes.TwoPow120);
+            var factor = TLanes.Create(w.ScaleAt(o, c0) * Fp8Lanes.TwoPow120);
             int blockEnd = Math.Min(cols, c0 + w.BlockCols);
-            for (int c = c0; c < blockEnd; c += 16)
+            for (int c = c0; c < blockEnd; c += TLanes.Count)
             {
-                a = Vector512.FusedMultiplyAdd(Fp8Lanes.Widen16(p + c) * factor, Vector512.Load(x + c), a);
+                a = TLanes.MultiplyAdd(TLanes.Multiply(TLanes.LoadFp8(p + c), factor), TLanes.Load(x + c), a);
             }
         }
 
-        return Vector512.Sum(a);
+        return TLanes.Sum(a);
     }
 }

@@ -1,5 +1,5 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
+using Fathom.Backends.Cpu.Kernels.Lanes;
 using Fathom.Core;
 
 namespace Fathom.Backends.Cpu.Kernels;
@@ -7,10 +7,11 @@ namespace Fathom.Backends.Cpu.Kernels;
 /// <summary>
 /// Products with float weights as stored (F32, BF16, F16, FP8 e4m3 with block scales). A worker takes
 /// four weight rows at a time, widens them once into float32 scratch that stays in L1, and multiplies
-/// them with the activation rows four at a time in a register-blocked 4x4 tile of 512-bit FMAs, so a
+/// them with the activation rows four at a time in a register-blocked 4x4 tile of vector FMAs, so a
 /// weight is read from memory once per block of up to <see cref="TokenBlock"/> activation rows.
 /// </summary>
-internal sealed unsafe class DenseMatMulKernel(int workers) : IMatMulKernel
+internal sealed unsafe class DenseMatMulKernel<TLanes>(int workers) : IMatMulKernel
+    where TLanes : struct, IFloatLanes<TLanes>
 {
     /// <summary>Activation rows that share one widening of a weight tile (prefill); keeps their slice of x in L2.</summary>
     private const int TokenBlock = 64;
@@ -19,17 +20,15 @@ internal sealed unsafe class DenseMatMulKernel(int workers) : IMatMulKernel
 
     private readonly float[][] _scratch = new float[workers][];
 
-    public static bool IsSupported => Vector512.IsHardwareAccelerated;
-
     public void Prepare(in WeightMatrix w, float* x, int rows)
     {
     }
 
     public void Run(in WeightMatrix w, float* x, int rows, float* y, int start, int end, int worker)
     {
-        if (DenseDecodeKernel.Handles(w, rows))
+        if (DenseDecodeKernel<TLanes>.Handles(w, rows))
         {
-            DenseDecodeKernel.Run(w, x, rows, y, start, end);
+            DenseDecodeKernel<TLanes>.Run(w, x, rows, y, start, end);
             return;
         }
 
@@ -117,11 +116,9 @@ internal sealed unsafe class DenseMatMulKernel(int workers) : IMatMulKernel
     private static void WidenBf16(ushort* source, float* destination, int count)
     {
         int i = 0;
-        for (; i + 32 <= count; i += 32)
+        for (; i + TLanes.Count <= count; i += TLanes.Count)
         {
-            var v = Vector512.Load(source + i);
-            Vector512.ShiftLeft(Vector512.WidenLower(v), 16).AsSingle().Store(destination + i);
-            Vector512.ShiftLeft(Vector512.WidenUpper(v), 16).AsSingle().Store(destination + i + 16);
+            TLanes.Store(TLanes.LoadBf16(source + i), destination + i);
         }
 
         for (; i < count; i++)
@@ -138,11 +135,11 @@ internal sealed unsafe class DenseMatMulKernel(int workers) : IMatMulKernel
         int c = 0;
         for (; c + 64 <= cols; c += 64)
         {
-            var factor = Vector512.Create(w.ScaleAt(row, c) * Fp8Lanes.TwoPow120);
-            (Fp8Lanes.Widen16(source + c) * factor).Store(destination + c);
-            (Fp8Lanes.Widen16(source + c + 16) * factor).Store(destination + c + 16);
-            (Fp8Lanes.Widen16(source + c + 32) * factor).Store(destination + c + 32);
-            (Fp8Lanes.Widen16(source + c + 48) * factor).Store(destination + c + 48);
+            var factor = TLanes.Create(w.ScaleAt(row, c) * Fp8Lanes.TwoPow120);
+            for (int k = c; k < c + 64; k += TLanes.Count)
+            {
+                TLanes.Store(TLanes.Multiply(TLanes.LoadFp8(source + k), factor), destination + k);
+            }
         }
 
         if (c < cols)
@@ -155,90 +152,90 @@ internal sealed unsafe class DenseMatMulKernel(int workers) : IMatMulKernel
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile4x4(float* w0, float* w1, float* w2, float* w3, float* x0, float* x1, float* x2, float* x3, int cols, float* y, int outs)
     {
-        Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default;
-        Vector512<float> a10 = default, a11 = default, a12 = default, a13 = default;
-        Vector512<float> a20 = default, a21 = default, a22 = default, a23 = default;
-        Vector512<float> a30 = default, a31 = default, a32 = default, a33 = default;
+        TLanes a00 = default, a01 = default, a02 = default, a03 = default;
+        TLanes a10 = default, a11 = default, a12 = default, a13 = default;
+        TLanes a20 = default, a21 = default, a22 = default, a23 = default;
+        TLanes a30 = default, a31 = default, a32 = default, a33 = default;
         int c = 0;
-        for (; c + 16 <= cols; c += 16)
+        for (; c + TLanes.Count <= cols; c += TLanes.Count)
         {
-            var v0 = Vector512.Load(w0 + c);
-            var v1 = Vector512.Load(w1 + c);
-            var v2 = Vector512.Load(w2 + c);
-            var v3 = Vector512.Load(w3 + c);
-            var u = Vector512.Load(x0 + c);
-            a00 = Vector512.FusedMultiplyAdd(v0, u, a00);
-            a01 = Vector512.FusedMultiplyAdd(v1, u, a01);
-            a02 = Vector512.FusedMultiplyAdd(v2, u, a02);
-            a03 = Vector512.FusedMultiplyAdd(v3, u, a03);
-            u = Vector512.Load(x1 + c);
-            a10 = Vector512.FusedMultiplyAdd(v0, u, a10);
-            a11 = Vector512.FusedMultiplyAdd(v1, u, a11);
-            a12 = Vector512.FusedMultiplyAdd(v2, u, a12);
-            a13 = Vector512.FusedMultiplyAdd(v3, u, a13);
-            u = Vector512.Load(x2 + c);
-            a20 = Vector512.FusedMultiplyAdd(v0, u, a20);
-            a21 = Vector512.FusedMultiplyAdd(v1, u, a21);
-            a22 = Vector512.FusedMultiplyAdd(v2, u, a22);
-            a23 = Vector512.FusedMultiplyAdd(v3, u, a23);
-            u = Vector512.Load(x3 + c);
-            a30 = Vector512.FusedMultiplyAdd(v0, u, a30);
-            a31 = Vector512.FusedMultiplyAdd(v1, u, a31);
-            a32 = Vector512.FusedMultiplyAdd(v2, u, a32);
-            a33 = Vector512.FusedMultiplyAdd(v3, u, a33);
+            var v0 = TLanes.Load(w0 + c);
+            var v1 = TLanes.Load(w1 + c);
+            var v2 = TLanes.Load(w2 + c);
+            var v3 = TLanes.Load(w3 + c);
+            var u = TLanes.Load(x0 + c);
+            a00 = TLanes.MultiplyAdd(v0, u, a00);
+            a01 = TLanes.MultiplyAdd(v1, u, a01);
+            a02 = TLanes.MultiplyAdd(v2, u, a02);
+            a03 = TLanes.MultiplyAdd(v3, u, a03);
+            u = TLanes.Load(x1 + c);
+            a10 = TLanes.MultiplyAdd(v0, u, a10);
+            a11 = TLanes.MultiplyAdd(v1, u, a11);
+            a12 = TLanes.MultiplyAdd(v2, u, a12);
+            a13 = TLanes.MultiplyAdd(v3, u, a13);
+            u = TLanes.Load(x2 + c);
+            a20 = TLanes.MultiplyAdd(v0, u, a20);
+            a21 = TLanes.MultiplyAdd(v1, u, a21);
+            a22 = TLanes.MultiplyAdd(v2, u, a22);
+            a23 = TLanes.MultiplyAdd(v3, u, a23);
+            u = TLanes.Load(x3 + c);
+            a30 = TLanes.MultiplyAdd(v0, u, a30);
+            a31 = TLanes.MultiplyAdd(v1, u, a31);
+            a32 = TLanes.MultiplyAdd(v2, u, a32);
+            a33 = TLanes.MultiplyAdd(v3, u, a33);
         }
 
         float* r0 = y, r1 = y + outs, r2 = y + (2 * outs), r3 = y + (3 * outs);
-        r0[0] = Vector512.Sum(a00) + Tail(w0, x0, c, cols);
-        r0[1] = Vector512.Sum(a01) + Tail(w1, x0, c, cols);
-        r0[2] = Vector512.Sum(a02) + Tail(w2, x0, c, cols);
-        r0[3] = Vector512.Sum(a03) + Tail(w3, x0, c, cols);
-        r1[0] = Vector512.Sum(a10) + Tail(w0, x1, c, cols);
-        r1[1] = Vector512.Sum(a11) + Tail(w1, x1, c, cols);
-        r1[2] = Vector512.Sum(a12) + Tail(w2, x1, c, cols);
-        r1[3] = Vector512.Sum(a13) + Tail(w3, x1, c, cols);
-        r2[0] = Vector512.Sum(a20) + Tail(w0, x2, c, cols);
-        r2[1] = Vector512.Sum(a21) + Tail(w1, x2, c, cols);
-        r2[2] = Vector512.Sum(a22) + Tail(w2, x2, c, cols);
-        r2[3] = Vector512.Sum(a23) + Tail(w3, x2, c, cols);
-        r3[0] = Vector512.Sum(a30) + Tail(w0, x3, c, cols);
-        r3[1] = Vector512.Sum(a31) + Tail(w1, x3, c, cols);
-        r3[2] = Vector512.Sum(a32) + Tail(w2, x3, c, cols);
-        r3[3] = Vector512.Sum(a33) + Tail(w3, x3, c, cols);
+        r0[0] = TLanes.Sum(a00) + Tail(w0, x0, c, cols);
+        r0[1] = TLanes.Sum(a01) + Tail(w1, x0, c, cols);
+        r0[2] = TLanes.Sum(a02) + Tail(w2, x0, c, cols);
+        r0[3] = TLanes.Sum(a03) + Tail(w3, x0, c, cols);
+        r1[0] = TLanes.Sum(a10) + Tail(w0, x1, c, cols);
+        r1[1] = TLanes.Sum(a11) + Tail(w1, x1, c, cols);
+        r1[2] = TLanes.Sum(a12) + Tail(w2, x1, c, cols);
+        r1[3] = TLanes.Sum(a13) + Tail(w3, x1, c, cols);
+        r2[0] = TLanes.Sum(a20) + Tail(w0, x2, c, cols);
+        r2[1] = TLanes.Sum(a21) + Tail(w1, x2, c, cols);
+        r2[2] = TLanes.Sum(a22) + Tail(w2, x2, c, cols);
+        r2[3] = TLanes.Sum(a23) + Tail(w3, x2, c, cols);
+        r3[0] = TLanes.Sum(a30) + Tail(w0, x3, c, cols);
+        r3[1] = TLanes.Sum(a31) + Tail(w1, x3, c, cols);
+        r3[2] = TLanes.Sum(a32) + Tail(w2, x3, c, cols);
+        r3[3] = TLanes.Sum(a33) + Tail(w3, x3, c, cols);
     }
 
     /// <summary>Four weight rows with one activation row (decode).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile4x1(float* w0, float* w1, float* w2, float* w3, float* x0, int cols, float* y)
     {
-        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        TLanes a0 = default, a1 = default, a2 = default, a3 = default;
         int c = 0;
-        for (; c + 16 <= cols; c += 16)
+        for (; c + TLanes.Count <= cols; c += TLanes.Count)
         {
-            var u = Vector512.Load(x0 + c);
-            a0 = Vector512.FusedMultiplyAdd(Vector512.Load(w0 + c), u, a0);
-            a1 = Vector512.FusedMultiplyAdd(Vector512.Load(w1 + c), u, a1);
-            a2 = Vector512.FusedMultiplyAdd(Vector512.Load(w2 + c), u, a2);
-            a3 = Vector512.FusedMultiplyAdd(Vector512.Load(w3 + c), u, a3);
+            var u = TLanes.Load(x0 + c);
+            a0 = TLanes.MultiplyAdd(TLanes.Load(w0 + c), u, a0);
+            a1 = TLanes.MultiplyAdd(TLanes.Load(w1 + c), u, a1);
+            a2 = TLanes.MultiplyAdd(TLanes.Load(w2 + c), u, a2);
+            a3 = TLanes.MultiplyAdd(TLanes.Load(w3 + c), u, a3);
         }
 
-        y[0] = Vector512.Sum(a0) + Tail(w0, x0, c, cols);
-        y[1] = Vector512.Sum(a1) + Tail(w1, x0, c, cols);
-        y[2] = Vector512.Sum(a2) + Tail(w2, x0, c, cols);
-        y[3] = Vector512.Sum(a3) + Tail(w3, x0, c, cols);
+        y[0] = TLanes.Sum(a0) + Tail(w0, x0, c, cols);
+        y[1] = TLanes.Sum(a1) + Tail(w1, x0, c, cols);
+        y[2] = TLanes.Sum(a2) + Tail(w2, x0, c, cols);
+        y[3] = TLanes.Sum(a3) + Tail(w3, x0, c, cols);
     }
 
     /// <summary>One dot product, accumulated in the same order as the tiles (so results do not depend on the tiling).</summary>
     private static float Dot(float* w, float* x, int cols)
     {
-        Vector512<float> a = default;
+        TLanes a = default;
         int c = 0;
-        for (; c + 16 <= cols; c += 16)
+        for (; c + TLanes.Count <= cols; c += TLanes.Count)
         {
-            a = Vector512.FusedMultiplyAdd(Vector512.Load(w + c), Vector512.Load(x + c), a);
+            a = TLanes.MultiplyAdd(TLanes.Load(w + c), TLanes.Load(x + c), a);
         }
 
-        return Vector512.Sum(a) + Tail(w, x, c, cols);
+        return TLanes.Sum(a) + Tail(w, x, c, cols);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

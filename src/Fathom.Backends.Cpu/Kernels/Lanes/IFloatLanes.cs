@@ -1,0 +1,43 @@
+namespace Fathom.Backends.Cpu.Kernels.Lanes;
+
+/// <summary>
+/// One SIMD register of float32 lanes, as the dense kernels use it. The kernels are written once against
+/// this contract and instantiated per instruction set (<see cref="Lanes512"/>, <see cref="Lanes256"/>,
+/// <see cref="Lanes128"/>); each instantiation is a struct, so the JIT compiles a separate, fully inlined
+/// copy of the kernel for it.
+/// </summary>
+internal unsafe interface IFloatLanes<TSelf>
+    where TSelf : struct, IFloatLanes<TSelf>
+{
+    /// <summary>Float32 lanes in one register.</summary>
+    static abstract int Count { get; }
+
+    static abstract bool IsSupported { get; }
+
+    static abstract TSelf Load(float* p);
+
+    static abstract void Store(TSelf value, float* p);
+
+    static abstract TSelf Create(float value);
+
+    /// <summary>a · b + c, rounded once where the hardware fuses it.</summary>
+    static abstract TSelf MultiplyAdd(TSelf a, TSelf b, TSelf c);
+
+    static abstract TSelf Multiply(TSelf a, TSelf b);
+
+    /// <summary>The lanes' sum, in a fixed order.</summary>
+    static abstract float Sum(TSelf value);
+
+    /// <summary><see cref="Count"/> bfloat16 values widened to float32 (exact).</summary>
+    static abstract TSelf LoadBf16(ushort* p);
+
+    /// <summary>
+    /// <see cref="Count"/> e4m3 bytes as float32 values times 2^-120, exactly: the byte's exponent and
+    /// mantissa bits placed at float32 bits 20-26 and its sign at bit 31, so subnormals stay exact too.
+    /// Multiplying by scale · 2^120 finishes the conversion and applies the block scale in one step.
+    /// </summary>
+    static abstract TSelf LoadFp8(byte* p);
+
+    /// <summary>Starts fetching the cache line at <paramref name="p"/> into L1 (a no-op where there is no instruction for it).</summary>
+    static abstract void Prefetch(void* p);
+}
