@@ -15,6 +15,9 @@ public readonly unsafe struct WeightMatrix
 {
     private readonly byte* _data;
 
+    /// <summary>Bytes between the starts of consecutive rows (rows are whole blocks, so this is exact for block formats too).</summary>
+    private readonly long _rowBytes;
+
     public WeightMatrix(
         DType type,
         void* data,
@@ -68,6 +71,7 @@ public readonly unsafe struct WeightMatrix
         Rows = rows;
         Cols = cols;
         RowStride = rowStride;
+        _rowBytes = type.BytesFor(rowStride);
         Owner = owner;
         BlockScales = blockScales;
         BlockRows = blockRows;
@@ -101,7 +105,7 @@ public readonly unsafe struct WeightMatrix
     /// <summary>Bytes the view's elements occupy in storage.</summary>
     public long StorageBytes => Type.BytesFor((long)Rows * Cols);
 
-    public byte* RowPointer(int row) => _data + Type.BytesFor((long)row * RowStride);
+    public byte* RowPointer(int row) => _data + (row * _rowBytes);
 
     /// <summary>Wraps a pinned float32 array (see <see cref="PinnedBuffer.Allocate"/>) as a matrix.</summary>
     public static WeightMatrix FromPinned(float[] data, int rows, int cols, int offset = 0, int rowStride = -1)

@@ -19,45 +19,47 @@ internal static unsafe class DenseDecodeKernel<TLanes>
         rows <= MaxRows && w.Type switch
         {
             DType.BF16 => w.Cols % TLanes.Count == 0,
-            DType.F8E4M3 => w.Cols % 64 == 0 && w.BlockCols % 64 == 0 && w.BlockRows % 4 == 0,
+            DType.F8E4M3 => Fp8ScaledActivations.Applies(w),
             _ => false,
         };
 
-    /// <summary>Output rows [start, end) for 1–3 activation rows; y is [rows, W.Rows].</summary>
-    public static void Run(in WeightMatrix w, float* x, int rows, float* y, int start, int end)
+    /// <summary>
+    /// Output rows [start, end) for 1–3 activation rows; y is [rows, W.Rows]. FP8 rows take their
+    /// activations pre-multiplied by their block factors from <paramref name="scaled"/>.
+    /// </summary>
+    public static void Run(in WeightMatrix w, float* x, int rows, float* y, int start, int end, Fp8ScaledActivations scaled)
     {
         int outs = w.Rows, cols = w.Cols;
+        bool fp8 = w.Type == DType.F8E4M3;
         for (int o = start; o < end;)
         {
             // Four rows at a time where they also share one row of FP8 scale blocks; else one.
-            if (o + 4 <= end && (w.Type == DType.BF16 || SameScaleRow(w, o, o + 3)))
+            if (o + 4 <= end && (!fp8 || Fp8ScaledActivations.SameScaleRow(w, o, o + 3)))
             {
-                if (w.Type == DType.BF16)
+                if (fp8)
                 {
-                    Bf16Rows4(w, o, x, rows, cols, y, outs);
+                    Fp8Rows4(w, o, scaled.For(w, o, x, rows), rows, cols, y, outs);
                 }
                 else
                 {
-                    Fp8Rows4(w, o, x, rows, cols, y, outs);
+                    Bf16Rows4(w, o, x, rows, cols, y, outs);
                 }
 
                 o += 4;
                 continue;
             }
 
+            float* xs = fp8 ? scaled.For(w, o, x, rows) : x;
             for (int r = 0; r < rows; r++)
             {
-                y[((long)r * outs) + o] = w.Type == DType.BF16
-                    ? Bf16Row(w, o, x + ((long)r * cols), cols)
-                    : Fp8Row(w, o, x + ((long)r * cols), cols);
+                y[((long)r * outs) + o] = fp8
+                    ? Fp8Row(w.RowPointer(o), xs + ((long)r * cols), cols)
+                    : Bf16Row(w, o, x + ((long)r * cols), cols);
             }
 
             o++;
         }
     }
-
-    private static bool SameScaleRow(in WeightMatrix w, int first, int last) =>
-        (w.FirstRow + first) / w.BlockRows == (w.FirstRow + last) / w.BlockRows;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Bf16Rows4(in WeightMatrix w, int o, float* x, int rows, int cols, float* y, int outs)
@@ -109,40 +111,34 @@ internal static unsafe class DenseDecodeKernel<TLanes>
     }
 
     /// <summary>
-    /// FP8 rows: the four rows lie in one row of scale blocks, so each column block has one factor
-    /// (scale · 2^120) for all of them. It multiplies the widened weights, in the same order as the tiled
-    /// path, so every path rounds identically.
+    /// FP8 rows, the four in one row of scale blocks: <paramref name="xs"/> already carries the blocks'
+    /// factors, so the widened bytes go straight into the multiply-add.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Fp8Rows4(in WeightMatrix w, int o, float* x, int rows, int cols, float* y, int outs)
+    private static void Fp8Rows4(in WeightMatrix w, int o, float* xs, int rows, int cols, float* y, int outs)
     {
         byte* p0 = w.RowPointer(o), p1 = w.RowPointer(o + 1), p2 = w.RowPointer(o + 2), p3 = w.RowPointer(o + 3);
-        int blockCols = w.BlockCols, step = TLanes.Count;
+        int step = TLanes.Count;
         long ahead = 4L * w.RowStride;
         for (int r = 0; r < rows; r++)
         {
-            float* xr = x + ((long)r * cols);
+            float* xr = xs + ((long)r * cols);
             TLanes a0 = default, a1 = default, a2 = default, a3 = default;
-            for (int c0 = 0; c0 < cols; c0 += blockCols)
+            for (int c = 0; c < cols; c += step)
             {
-                var factor = TLanes.Create(w.ScaleAt(o, c0) * Fp8Lanes.TwoPow120);
-                int blockEnd = Math.Min(cols, c0 + blockCols);
-                for (int c = c0; c < blockEnd; c += step)
+                if (r == 0 && (c & 63) == 0)
                 {
-                    if (r == 0 && (c & 63) == 0)
-                    {
-                        TLanes.Prefetch(p0 + c + ahead);
-                        TLanes.Prefetch(p1 + c + ahead);
-                        TLanes.Prefetch(p2 + c + ahead);
-                        TLanes.Prefetch(p3 + c + ahead);
-                    }
-
-                    var u = TLanes.Load(xr + c);
-                    a0 = TLanes.MultiplyAdd(TLanes.Multiply(TLanes.LoadFp8(p0 + c), factor), u, a0);
-                    a1 = TLanes.MultiplyAdd(TLanes.Multiply(TLanes.LoadFp8(p1 + c), factor), u, a1);
-                    a2 = TLanes.MultiplyAdd(TLanes.Multiply(TLanes.LoadFp8(p2 + c), factor), u, a2);
-                    a3 = TLanes.MultiplyAdd(TLanes.Multiply(TLanes.LoadFp8(p3 + c), factor), u, a3);
+                    TLanes.Prefetch(p0 + c + ahead);
+                    TLanes.Prefetch(p1 + c + ahead);
+                    TLanes.Prefetch(p2 + c + ahead);
+                    TLanes.Prefetch(p3 + c + ahead);
                 }
+
+                var u = TLanes.Load(xr + c);
+                a0 = TLanes.MultiplyAdd(TLanes.LoadFp8(p0 + c), u, a0);
+                a1 = TLanes.MultiplyAdd(TLanes.LoadFp8(p1 + c), u, a1);
+                a2 = TLanes.MultiplyAdd(TLanes.LoadFp8(p2 + c), u, a2);
+                a3 = TLanes.MultiplyAdd(TLanes.LoadFp8(p3 + c), u, a3);
             }
 
             float* yr = y + ((long)r * outs) + o;
@@ -153,18 +149,13 @@ internal static unsafe class DenseDecodeKernel<TLanes>
         }
     }
 
-    private static float Fp8Row(in WeightMatrix w, int o, float* x, int cols)
+    /// <summary>One FP8 row against activations that carry its block factors.</summary>
+    private static float Fp8Row(byte* p, float* xs, int cols)
     {
-        byte* p = w.RowPointer(o);
         TLanes a = default;
-        for (int c0 = 0; c0 < cols; c0 += w.BlockCols)
+        for (int c = 0; c < cols; c += TLanes.Count)
         {
-            var factor = TLanes.Create(w.ScaleAt(o, c0) * Fp8Lanes.TwoPow120);
-            int blockEnd = Math.Min(cols, c0 + w.BlockCols);
-            for (int c = c0; c < blockEnd; c += TLanes.Count)
-            {
-                a = TLanes.MultiplyAdd(TLanes.Multiply(TLanes.LoadFp8(p + c), factor), TLanes.Load(x + c), a);
-            }
+            a = TLanes.MultiplyAdd(TLanes.LoadFp8(p + c), TLanes.Load(xs + c), a);
         }
 
         return TLanes.Sum(a);

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 using Fathom.Backends.Cpu.Kernels.Lanes;
 using Fathom.Core;
 
@@ -20,19 +21,26 @@ internal sealed unsafe class DenseMatMulKernel<TLanes>(int workers) : IMatMulKer
 
     private readonly float[][] _scratch = new float[workers][];
 
+    private readonly Fp8ScaledActivations[] _scaled = [.. Enumerable.Range(0, workers).Select(_ => new Fp8ScaledActivations())];
+
     public void Prepare(in WeightMatrix w, float* x, int rows)
     {
     }
 
     public void Run(in WeightMatrix w, float* x, int rows, float* y, int start, int end, int worker)
     {
+        var scaled = _scaled[worker];
+        scaled.Reset();
         if (DenseDecodeKernel<TLanes>.Handles(w, rows))
         {
-            DenseDecodeKernel<TLanes>.Run(w, x, rows, y, start, end);
+            DenseDecodeKernel<TLanes>.Run(w, x, rows, y, start, end, scaled);
             return;
         }
 
         int cols = w.Cols, outs = w.Rows;
+        // FP8 rows that the decode path also takes are widened without their scales, and multiplied with
+        // activations that carry them (as the decode path does), so a row rounds the same in every batch.
+        bool raw = Fp8ScaledActivations.Applies(w);
         // Rows of the tile are a cache line apart from a power-of-two stride: widths like 2048 would
         // otherwise put the four rows (and the stores that fill them) on the same L1 sets.
         int stride = cols + 16;
@@ -40,10 +48,10 @@ internal sealed unsafe class DenseMatMulKernel<TLanes>(int workers) : IMatMulKer
         fixed (float* pinned = scratch)
         {
             float* tile = (float*)(((nint)pinned + 63) & ~(nint)63);
-            float* w0, w1, w2, w3;
             for (int t0 = 0; t0 < rows; t0 += TokenBlock)
             {
                 int tokens = Math.Min(TokenBlock, rows - t0);
+                float* xb = x + ((long)t0 * cols), yb = y + ((long)t0 * outs);
                 for (int o = start; o < end; o += TileRows)
                 {
                     int n = Math.Min(TileRows, end - o);
@@ -53,47 +61,73 @@ internal sealed unsafe class DenseMatMulKernel<TLanes>(int workers) : IMatMulKer
                     int rowStride = direct ? w.RowStride : stride;
                     if (!direct)
                     {
+                        PrefetchNextTile(w, o + TileRows, end);
                         for (int i = 0; i < n; i++)
                         {
-                            WidenRow(w, o + i, tile + (i * stride));
+                            WidenRow(w, o + i, tile + (i * stride), raw);
                         }
                     }
 
-                    if (n < TileRows)
+                    if (n < TileRows || (raw && !Fp8ScaledActivations.SameScaleRow(w, o, o + 3)))
                     {
                         for (int i = 0; i < n; i++)
                         {
-                            for (int t = t0; t < t0 + tokens; t++)
+                            float* xi = raw ? scaled.For(w, o + i, xb, tokens) : xb;
+                            for (int t = 0; t < tokens; t++)
                             {
-                                y[((long)t * outs) + o + i] = Dot(row0 + ((long)i * rowStride), x + ((long)t * cols), cols);
+                                yb[((long)t * outs) + o + i] = Dot(row0 + ((long)i * rowStride), xi + ((long)t * cols), cols);
                             }
                         }
 
                         continue;
                     }
 
-                    w0 = row0;
-                    w1 = row0 + rowStride;
-                    w2 = row0 + (2L * rowStride);
-                    w3 = row0 + (3L * rowStride);
-                    int t1 = t0;
-                    for (; t1 + 4 <= t0 + tokens; t1 += 4)
+                    float* xt = raw ? scaled.For(w, o, xb, tokens) : xb;
+                    float* w0 = row0, w1 = row0 + rowStride, w2 = row0 + (2L * rowStride), w3 = row0 + (3L * rowStride);
+                    int t1 = 0;
+                    for (; t1 + 4 <= tokens; t1 += 4)
                     {
-                        float* xr = x + ((long)t1 * cols);
-                        Tile4x4(w0, w1, w2, w3, xr, xr + cols, xr + (2 * cols), xr + (3 * cols), cols, y + ((long)t1 * outs) + o, outs);
+                        float* xr = xt + ((long)t1 * cols);
+                        Tile4x4(w0, w1, w2, w3, xr, xr + cols, xr + (2 * cols), xr + (3 * cols), cols, yb + ((long)t1 * outs) + o, outs);
                     }
 
-                    for (; t1 < t0 + tokens; t1++)
+                    for (; t1 < tokens; t1++)
                     {
-                        Tile4x1(w0, w1, w2, w3, x + ((long)t1 * cols), cols, y + ((long)t1 * outs) + o);
+                        Tile4x1(w0, w1, w2, w3, xt + ((long)t1 * cols), cols, yb + ((long)t1 * outs) + o);
                     }
                 }
             }
         }
     }
 
-    /// <summary>Row <paramref name="row"/> of W as float32 (block scale applied).</summary>
-    internal static void WidenRow(in WeightMatrix w, int row, float* destination)
+    /// <summary>
+    /// Asks for the next tile's rows to be brought into L2 while this tile is widened and multiplied: in a
+    /// prefill each weight row is read from memory once per token block, and rows are often a page each,
+    /// where hardware prefetchers stop.
+    /// </summary>
+    private static void PrefetchNextTile(in WeightMatrix w, int first, int end)
+    {
+        if (!Sse.IsSupported)
+        {
+            return;
+        }
+
+        long bytes = w.Type.BytesFor(w.Cols);
+        for (int r = first; r < Math.Min(first + TileRows, end); r++)
+        {
+            byte* p = w.RowPointer(r);
+            for (long b = 0; b < bytes; b += 64)
+            {
+                Sse.Prefetch1(p + b);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Row <paramref name="row"/> of W as float32, block scale applied — or, for <paramref name="raw"/> FP8,
+    /// the bytes' values times 2^-120 without it (the activations carry the factors then).
+    /// </summary>
+    internal static void WidenRow(in WeightMatrix w, int row, float* destination, bool raw = false)
     {
         int cols = w.Cols;
         switch (w.Type)
@@ -103,6 +137,9 @@ internal sealed unsafe class DenseMatMulKernel<TLanes>(int workers) : IMatMulKer
                 break;
             case DType.BF16:
                 WidenBf16((ushort*)w.RowPointer(row), destination, cols);
+                break;
+            case DType.F8E4M3 when raw:
+                WidenFp8Raw(w.RowPointer(row), destination, cols);
                 break;
             case DType.F8E4M3 when w.BlockCols % 64 == 0:
                 WidenFp8(w, row, destination);
@@ -124,6 +161,14 @@ internal sealed unsafe class DenseMatMulKernel<TLanes>(int workers) : IMatMulKer
         for (; i < count; i++)
         {
             destination[i] = BFloat16.ToSingle(source[i]);
+        }
+    }
+
+    private static void WidenFp8Raw(byte* source, float* destination, int count)
+    {
+        for (int c = 0; c < count; c += TLanes.Count)
+        {
+            TLanes.Store(TLanes.LoadFp8(source + c), destination + c);
         }
     }
 

@@ -1,0 +1,71 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Fathom.Core;
+
+namespace Fathom.Backends.Cpu.Kernels;
+
+/// <summary>
+/// Activations multiplied by the factors (scale · 2^120) of one row of FP8 scale blocks:
+/// xs[t, c] = x[t, c] · scale(rowBlock, c / BlockCols) · 2^120. With them an FP8 product is a plain dot
+/// product of the raw widened bytes (<see cref="Lanes.IFloatLanes{TSelf}.LoadFp8"/>) with xs, so the inner
+/// loops spend no multiply per weight vector on the scale; the factors are applied once per 128 weight rows
+/// instead. Every path (fused decode rows, tiles, single rows) takes its activations from here, so they all
+/// round identically. One per worker; the last row block's copy is kept until a different one is asked for.
+/// </summary>
+internal sealed unsafe class Fp8ScaledActivations
+{
+    private float[] _buffer = [];
+    private float* _source;
+    private int _tokens;
+    private int _rowBlock = -1;
+    private float[]? _scales;
+
+    /// <summary>Whether <paramref name="w"/>'s products take this route: whole 64-column groups inside whole scale blocks.</summary>
+    public static bool Applies(in WeightMatrix w) =>
+        w.Type == DType.F8E4M3 && w.Cols % 64 == 0 && w.BlockCols % 64 == 0 && w.BlockRows % 4 == 0;
+
+    /// <summary>Whether weight rows <paramref name="first"/> and <paramref name="last"/> share one row of scale blocks.</summary>
+    public static bool SameScaleRow(in WeightMatrix w, int first, int last) =>
+        (w.FirstRow + first) / w.BlockRows == (w.FirstRow + last) / w.BlockRows;
+
+    /// <summary>Forgets the cached copy (a new product may reuse the same addresses with other values).</summary>
+    public void Reset()
+    {
+        _rowBlock = -1;
+        _scales = null;
+    }
+
+    /// <summary>x [tokens, W.Cols] scaled for weight row <paramref name="row"/>'s row of scale blocks.</summary>
+    public float* For(in WeightMatrix w, int row, float* x, int tokens)
+    {
+        int rowBlock = (w.FirstRow + row) / w.BlockRows;
+        int cols = w.Cols;
+        fixed (float* cached = _buffer)
+        {
+            if (rowBlock == _rowBlock && x == _source && tokens == _tokens && ReferenceEquals(_scales, w.BlockScales))
+            {
+                return cached;
+            }
+        }
+
+        _buffer = PinnedBuffer.Ensure(_buffer, tokens * cols);
+        float* xs = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_buffer));
+        for (int c0 = 0; c0 < cols; c0 += w.BlockCols)
+        {
+            float factor = w.ScaleAt(row, c0) * Fp8Lanes.TwoPow120;
+            int width = Math.Min(w.BlockCols, cols - c0);
+            for (int t = 0; t < tokens; t++)
+            {
+                long offset = ((long)t * cols) + c0;
+                TensorPrimitives.Multiply(new ReadOnlySpan<float>(x + offset, width), factor, new Span<float>(xs + offset, width));
+            }
+        }
+
+        _rowBlock = rowBlock;
+        _source = x;
+        _tokens = tokens;
+        _scales = w.BlockScales;
+        return xs;
+    }
+}
