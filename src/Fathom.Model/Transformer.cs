@@ -26,7 +26,7 @@ public sealed class Transformer
     private readonly BatchLayout _layout = new();
     private readonly float _eps;
 
-    public Transformer(LoadedModel model, IBackend backend, int maxChunkTokens = 256)
+    public Transformer(LoadedModel model, IBackend backend, int maxChunkTokens = 512)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxChunkTokens, 1);
         _model = model;
