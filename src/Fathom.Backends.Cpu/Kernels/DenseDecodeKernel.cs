@@ -29,65 +29,70 @@ internal static unsafe class DenseDecodeKernel<TLanes>
     /// </summary>
     public static void Run(in WeightMatrix w, float* x, int rows, float* y, int start, int end, Fp8ScaledActivations scaled)
     {
+        if (w.Type == DType.F8E4M3)
+        {
+            Run<Fp8RawRow>(w, x, rows, y, start, end, scaled);
+        }
+        else
+        {
+            Run<Bf16Row>(w, x, rows, y, start, end, null);
+        }
+    }
+
+    private static void Run<TRow>(in WeightMatrix w, float* x, int rows, float* y, int start, int end, Fp8ScaledActivations? scaled)
+        where TRow : struct, IStoredRow
+    {
         int outs = w.Rows, cols = w.Cols;
-        bool fp8 = w.Type == DType.F8E4M3;
         for (int o = start; o < end;)
         {
             // Four rows at a time where they also share one row of FP8 scale blocks; else one.
-            if (o + 4 <= end && (!fp8 || Fp8ScaledActivations.SameScaleRow(w, o, o + 3)))
+            if (o + 4 <= end && (scaled is null || Fp8ScaledActivations.SameScaleRow(w, o, o + 3)))
             {
-                if (fp8)
-                {
-                    Fp8Rows4(w, o, scaled.For(w, o, x, rows), rows, cols, y, outs);
-                }
-                else
-                {
-                    Bf16Rows4(w, o, x, rows, cols, y, outs);
-                }
-
+                Rows4<TRow>(w, o, scaled is null ? x : scaled.For(w, o, x, rows), rows, cols, y, outs);
                 o += 4;
                 continue;
             }
 
-            float* xs = fp8 ? scaled.For(w, o, x, rows) : x;
+            float* xs = scaled is null ? x : scaled.For(w, o, x, rows);
             for (int r = 0; r < rows; r++)
             {
-                y[((long)r * outs) + o] = fp8
-                    ? Fp8Row(w.RowPointer(o), xs + ((long)r * cols), cols)
-                    : Bf16Row(w, o, x + ((long)r * cols), cols);
+                y[((long)r * outs) + o] = Row<TRow>(w.RowPointer(o), xs + ((long)r * cols), cols);
             }
 
             o++;
         }
     }
 
+    /// <summary>Four weight rows against 1–3 activation rows (for FP8, activations that carry the rows' block factors).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Bf16Rows4(in WeightMatrix w, int o, float* x, int rows, int cols, float* y, int outs)
+    private static void Rows4<TRow>(in WeightMatrix w, int o, float* x, int rows, int cols, float* y, int outs)
+        where TRow : struct, IStoredRow
     {
-        ushort* p0 = (ushort*)w.RowPointer(o), p1 = (ushort*)w.RowPointer(o + 1), p2 = (ushort*)w.RowPointer(o + 2), p3 = (ushort*)w.RowPointer(o + 3);
-        // The next tile's rows, fetched one cache line per row per 32 columns while this tile is read:
-        // rows are often a page each, and hardware prefetchers stop at page boundaries.
-        long ahead = 4L * w.RowStride;
-        int step = TLanes.Count;
+        byte* p0 = w.RowPointer(o), p1 = w.RowPointer(o + 1), p2 = w.RowPointer(o + 2), p3 = w.RowPointer(o + 3);
+        // The next tile's rows, fetched one cache line per row as this tile's rows advance by one: rows
+        // are often a page each, and hardware prefetchers stop at page boundaries.
+        long ahead = 4L * w.RowStride * TRow.ElementBytes;
+        int step = TLanes.Count, lineElements = 64 / TRow.ElementBytes;
         for (int r = 0; r < rows; r++)
         {
             float* xr = x + ((long)r * cols);
             TLanes a0 = default, a1 = default, a2 = default, a3 = default;
             for (int c = 0; c < cols; c += step)
             {
-                if (r == 0 && (c & 31) == 0)
+                if (r == 0 && c % lineElements == 0)
                 {
-                    TLanes.Prefetch(p0 + c + ahead);
-                    TLanes.Prefetch(p1 + c + ahead);
-                    TLanes.Prefetch(p2 + c + ahead);
-                    TLanes.Prefetch(p3 + c + ahead);
+                    long at = ahead + ((long)c * TRow.ElementBytes);
+                    TLanes.Prefetch(p0 + at);
+                    TLanes.Prefetch(p1 + at);
+                    TLanes.Prefetch(p2 + at);
+                    TLanes.Prefetch(p3 + at);
                 }
 
                 var u = TLanes.Load(xr + c);
-                a0 = TLanes.MultiplyAdd(TLanes.LoadBf16(p0 + c), u, a0);
-                a1 = TLanes.MultiplyAdd(TLanes.LoadBf16(p1 + c), u, a1);
-                a2 = TLanes.MultiplyAdd(TLanes.LoadBf16(p2 + c), u, a2);
-                a3 = TLanes.MultiplyAdd(TLanes.LoadBf16(p3 + c), u, a3);
+                a0 = TLanes.MultiplyAdd(TRow.Widen<TLanes>(p0, c), u, a0);
+                a1 = TLanes.MultiplyAdd(TRow.Widen<TLanes>(p1, c), u, a1);
+                a2 = TLanes.MultiplyAdd(TRow.Widen<TLanes>(p2, c), u, a2);
+                a3 = TLanes.MultiplyAdd(TRow.Widen<TLanes>(p3, c), u, a3);
             }
 
             float* yr = y + ((long)r * outs) + o;
@@ -98,64 +103,13 @@ internal static unsafe class DenseDecodeKernel<TLanes>
         }
     }
 
-    private static float Bf16Row(in WeightMatrix w, int o, float* x, int cols)
-    {
-        ushort* p = (ushort*)w.RowPointer(o);
-        TLanes a = default;
-        for (int c = 0; c < cols; c += TLanes.Count)
-        {
-            a = TLanes.MultiplyAdd(TLanes.LoadBf16(p + c), TLanes.Load(x + c), a);
-        }
-
-        return TLanes.Sum(a);
-    }
-
-    /// <summary>
-    /// FP8 rows, the four in one row of scale blocks: <paramref name="xs"/> already carries the blocks'
-    /// factors, so the widened bytes go straight into the multiply-add.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Fp8Rows4(in WeightMatrix w, int o, float* xs, int rows, int cols, float* y, int outs)
-    {
-        byte* p0 = w.RowPointer(o), p1 = w.RowPointer(o + 1), p2 = w.RowPointer(o + 2), p3 = w.RowPointer(o + 3);
-        int step = TLanes.Count;
-        long ahead = 4L * w.RowStride;
-        for (int r = 0; r < rows; r++)
-        {
-            float* xr = xs + ((long)r * cols);
-            TLanes a0 = default, a1 = default, a2 = default, a3 = default;
-            for (int c = 0; c < cols; c += step)
-            {
-                if (r == 0 && (c & 63) == 0)
-                {
-                    TLanes.Prefetch(p0 + c + ahead);
-                    TLanes.Prefetch(p1 + c + ahead);
-                    TLanes.Prefetch(p2 + c + ahead);
-                    TLanes.Prefetch(p3 + c + ahead);
-                }
-
-                var u = TLanes.Load(xr + c);
-                a0 = TLanes.MultiplyAdd(TLanes.LoadFp8(p0 + c), u, a0);
-                a1 = TLanes.MultiplyAdd(TLanes.LoadFp8(p1 + c), u, a1);
-                a2 = TLanes.MultiplyAdd(TLanes.LoadFp8(p2 + c), u, a2);
-                a3 = TLanes.MultiplyAdd(TLanes.LoadFp8(p3 + c), u, a3);
-            }
-
-            float* yr = y + ((long)r * outs) + o;
-            yr[0] = TLanes.Sum(a0);
-            yr[1] = TLanes.Sum(a1);
-            yr[2] = TLanes.Sum(a2);
-            yr[3] = TLanes.Sum(a3);
-        }
-    }
-
-    /// <summary>One FP8 row against activations that carry its block factors.</summary>
-    private static float Fp8Row(byte* p, float* xs, int cols)
+    private static float Row<TRow>(byte* p, float* x, int cols)
+        where TRow : struct, IStoredRow
     {
         TLanes a = default;
         for (int c = 0; c < cols; c += TLanes.Count)
         {
-            a = TLanes.MultiplyAdd(TLanes.LoadFp8(p + c), TLanes.Load(xs + c), a);
+            a = TLanes.MultiplyAdd(TRow.Widen<TLanes>(p, c), TLanes.Load(x + c), a);
         }
 
         return TLanes.Sum(a);

@@ -136,10 +136,10 @@ internal sealed unsafe class DenseMatMulKernel<TLanes>(int workers) : IMatMulKer
                 Buffer.MemoryCopy(w.RowPointer(row), destination, (long)cols * sizeof(float), (long)cols * sizeof(float));
                 break;
             case DType.BF16:
-                WidenBf16((ushort*)w.RowPointer(row), destination, cols);
+                Widen<Bf16Row>(w.RowPointer(row), destination, cols);
                 break;
             case DType.F8E4M3 when raw:
-                WidenFp8Raw(w.RowPointer(row), destination, cols);
+                Widen<Fp8RawRow>(w.RowPointer(row), destination, cols);
                 break;
             case DType.F8E4M3 when w.BlockCols % 64 == 0:
                 WidenFp8(w, row, destination);
@@ -150,25 +150,18 @@ internal sealed unsafe class DenseMatMulKernel<TLanes>(int workers) : IMatMulKer
         }
     }
 
-    private static void WidenBf16(ushort* source, float* destination, int count)
+    private static void Widen<TRow>(byte* source, float* destination, int count)
+        where TRow : struct, IStoredRow
     {
         int i = 0;
         for (; i + TLanes.Count <= count; i += TLanes.Count)
         {
-            TLanes.Store(TLanes.LoadBf16(source + i), destination + i);
+            TLanes.Store(TRow.Widen<TLanes>(source, i), destination + i);
         }
 
         for (; i < count; i++)
         {
-            destination[i] = BFloat16.ToSingle(source[i]);
-        }
-    }
-
-    private static void WidenFp8Raw(byte* source, float* destination, int count)
-    {
-        for (int c = 0; c < count; c += TLanes.Count)
-        {
-            TLanes.Store(TLanes.LoadFp8(source + c), destination + c);
+            destination[i] = TRow.WidenOne(source, i);
         }
     }
 
