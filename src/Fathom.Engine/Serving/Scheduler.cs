@@ -144,12 +144,12 @@ public sealed partial class Scheduler : IDisposable
 
         if (n >= _options.MaxContext)
         {
-            throw new ArgumentException($"the prompt has {n} tokens but the context holds {_options.MaxContext} (prompt and completion together); shorten it", "prompt");
+            throw Invalid("prompt", $"the prompt has {n} tokens but the context holds {_options.MaxContext} (prompt and completion together); shorten it");
         }
 
         if (_kv.PagesFor(n + 1) > _kv.PageCount)
         {
-            throw new ArgumentException($"the prompt has {n} tokens but the KV cache holds {KvTokens}; shorten it or raise --kv-cache-memory", "prompt");
+            throw Invalid("prompt", $"the prompt has {n} tokens but the KV cache holds {KvTokens}; shorten it or raise --kv-cache-memory");
         }
 
         foreach (int id in request.Prompt)
