@@ -47,7 +47,7 @@ internal sealed class GenerationRunner(ServedModel model, ServerMetrics metrics)
         {
             if (job.Stream)
             {
-                await StreamAsync(context, handles, choices, json, job.IncludeUsage, arrival, cancel.Token).ConfigureAwait(false);
+                await StreamAsync(context, handles, choices, json, job.IncludeUsage, job.ReturnTokenIds, arrival, cancel.Token).ConfigureAwait(false);
             }
             else
             {
@@ -96,7 +96,7 @@ internal sealed class GenerationRunner(ServedModel model, ServerMetrics metrics)
         await context.Response.Body.WriteAsync(json.Full(choices), cancel).ConfigureAwait(false);
     }
 
-    private async Task StreamAsync(HttpContext context, RequestHandle[] handles, ChoiceState[] choices, ResponseJson json, bool includeUsage, long arrival, CancellationToken cancel)
+    private async Task StreamAsync(HttpContext context, RequestHandle[] handles, ChoiceState[] choices, ResponseJson json, bool includeUsage, bool returnTokenIds, long arrival, CancellationToken cancel)
     {
         var response = context.Response;
         response.ContentType = "text/event-stream";
@@ -120,7 +120,7 @@ internal sealed class GenerationRunner(ServedModel model, ServerMetrics metrics)
                 }
             }
 
-            if (reasoning.Length == 0 && content.Length == 0 && e.Completion is null && started[i] && e.Logprob is null)
+            if (reasoning.Length == 0 && content.Length == 0 && e.Completion is null && started[i] && e.Logprob is null && !returnTokenIds)
             {
                 continue;   // a token that completed no text yet
             }

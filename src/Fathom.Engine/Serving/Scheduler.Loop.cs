@@ -9,32 +9,62 @@ public sealed partial class Scheduler
 
     private void Loop()
     {
-        while (true)
+        while (!Step())
         {
-            TakeIncoming();
-            DropCancelled();
-            if (_stopping)
-            {
-                CancelAll();
-                return;
-            }
-
-            _planner.Plan(_running, _waiting, _plan);
-            CountAdmissions();
-            if (_plan.Count == 0)
-            {
-                Report();
-                _wake.WaitOne();
-                continue;
-            }
-
-            if (RunForward())
-            {
-                SampleAndPublish();
-            }
-
-            Report();
         }
+    }
+
+    /// <summary>
+    /// One scheduling step; true when the scheduler has stopped. A fault inside a step ends the requests
+    /// it touched with the error, never the thread (the server stays up).
+    /// </summary>
+    private bool Step()
+    {
+        try
+        {
+            return StepCore();
+        }
+#pragma warning disable CA1031 // the scheduler thread must survive any fault of one step
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            foreach (var seq in _running)
+            {
+                Finish(seq, FinishReason.Cancelled, $"the engine failed: {e.GetType().Name}: {e.Message}");
+            }
+
+            _running.Clear();
+            Report();
+            return false;
+        }
+    }
+
+    private bool StepCore()
+    {
+        TakeIncoming();
+        DropCancelled();
+        if (_stopping)
+        {
+            CancelAll();
+            return true;
+        }
+
+        _planner.Plan(_running, _waiting, _plan);
+        CountAdmissions();
+        if (_plan.Count == 0)
+        {
+            Report();
+            _wake.WaitOne();
+            return false;
+        }
+
+        if (RunForward())
+        {
+            SampleAndPublish();
+        }
+
+        Report();
+        return false;
     }
 
     private void TakeIncoming()
@@ -132,7 +162,11 @@ public sealed partial class Scheduler
             }
 
             var logits = _logits.AsSpan(i * vocab, vocab);
-            logits.CopyTo(seq.RawLogits);
+            if (seq.RawLogits is { } raw)
+            {
+                logits.CopyTo(raw);
+            }
+
             int next = seq.Sampler.Sample(logits);
             seq.Sampler.Accept(next);
             seq.Append(next);
