@@ -17,9 +17,9 @@ public sealed class TestServer : IAsyncDisposable
 
     private readonly TinyChatModel _files;
     private readonly LoadedModel _model;
-    private readonly CpuBackend _backend;
+    private readonly Core.IBackend _backend;
 
-    private TestServer(TinyChatModel files, LoadedModel model, CpuBackend backend, Scheduler scheduler, FathomServer server, string? apiKey)
+    private TestServer(TinyChatModel files, LoadedModel model, Core.IBackend backend, Scheduler scheduler, FathomServer server, string? apiKey)
     {
         _files = files;
         _model = model;
@@ -44,11 +44,12 @@ public sealed class TestServer : IAsyncDisposable
 
     public HttpClient Http { get; }
 
-    public static async Task<TestServer> StartAsync(EngineOptions? engine = null, string? apiKey = null, long maxBodyBytes = 8L << 20)
+    /// <param name="slow">Run on the reference backend (plain loops), so that generation takes long enough to be interrupted.</param>
+    public static async Task<TestServer> StartAsync(EngineOptions? engine = null, string? apiKey = null, long maxBodyBytes = 8L << 20, bool slow = false)
     {
         var files = new TinyChatModel();
         var model = LoadedModel.Load(files.Directory, new LoadOptions());
-        var backend = new CpuBackend(2);
+        Core.IBackend backend = slow ? new ReferenceBackend() : new CpuBackend(2);
         var tokenizer = TextTokenizer.Load(files.Directory);
         var scheduler = new Scheduler(new Transformer(model, backend), tokenizer, engine ?? new EngineOptions { KvCacheBytes = 16L << 20 });
         var server = new FathomServer(new ServerOptions { Port = 0, ApiKey = apiKey, MaxBodyBytes = maxBodyBytes, ShutdownGrace = TimeSpan.FromSeconds(1) });
@@ -83,7 +84,7 @@ public sealed class TestServer : IAsyncDisposable
         await Server.StopAsync();
         await Server.DisposeAsync();
         Scheduler.Dispose();
-        _backend.Dispose();
+        (_backend as IDisposable)?.Dispose();
         _model.Dispose();
         _files.Dispose();
     }
