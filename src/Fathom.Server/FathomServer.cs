@@ -127,6 +127,14 @@ public sealed class FathomServer : IAsyncDisposable
         {
             // The client left; nothing to answer.
         }
+#pragma warning disable CA1031 // a fault of one request must not end the server or leave a bare 500 page
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            Metrics.Count("error");
+            _app.Logger.LogError(e, "request {Path} failed", context.Request.Path);
+            await ErrorResponse.WriteAsync(context, 500, $"internal error: {e.Message}", "server_error").ConfigureAwait(false);
+        }
     }
 
     private void Map(WebApplication app)
@@ -173,8 +181,23 @@ public sealed class FathomServer : IAsyncDisposable
             throw new ApiException(415, $"the body must be JSON (Content-Type: application/json, got {type})", "invalid_request_error");
         }
 
+        if (context.Request.ContentLength > _options.MaxBodyBytes)
+        {
+            throw new ApiException(413, $"the request body is larger than the {_options.MaxBodyBytes} bytes this server accepts", "invalid_request_error", code: "request_too_large");
+        }
+
         using var body = await JsonDocument.ParseAsync(context.Request.Body, default, context.RequestAborted).ConfigureAwait(false);
-        var job = parse(new RequestParser(model), body.RootElement);
+        GenerationJob job;
+        try
+        {
+            job = parse(new RequestParser(model), body.RootElement);
+        }
+        catch (InvalidOperationException e) when (e.InnerException is System.Text.DecoderFallbackException)
+        {
+            // System.Text.Json checks the UTF-8 of strings only when they are read.
+            throw ApiException.Invalid("the request body is not valid JSON: a string holds invalid UTF-8");
+        }
+
         await new GenerationRunner(model, Metrics).RunAsync(context, job, flavor, arrival).ConfigureAwait(false);
     }
 
