@@ -69,7 +69,7 @@ public static class BenchServeCommand
                 ["itl_p99_ms"] = Math.Round(r.ItlP99 * 1000, 2),
                 ["load_average_before"] = loadBefore,
                 ["load_average_after"] = BenchmarkProcess.LoadAverage(),
-                ["machine"] = BenchmarkMachine.Describe().ToString(),
+                ["machine"] = BenchJson.Machine(BenchmarkMachine.Describe()),
             };
             if (result.GetValue(output) is { } file)
             {
