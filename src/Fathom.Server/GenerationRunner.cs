@@ -54,13 +54,13 @@ internal sealed class GenerationRunner(ServedModel model, ServerMetrics metrics)
                 await CollectAsync(context, handles, choices, json, arrival, cancel.Token).ConfigureAwait(false);
             }
         }
-        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        catch (Exception e) when (e is IOException || (e is OperationCanceledException && context.RequestAborted.IsCancellationRequested))
         {
-            metrics.Count("cancelled");   // the client went away; its engine requests end below
-        }
-        catch (IOException)
-        {
-            metrics.Count("cancelled");
+            // The client went away; its engine requests end below. Each unfinished one counts as cancelled.
+            foreach (var c in choices.Where(c => c.Completion is null))
+            {
+                metrics.Count("cancelled");
+            }
         }
         finally
         {

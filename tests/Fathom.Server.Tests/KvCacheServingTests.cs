@@ -32,14 +32,14 @@ public sealed class KvCacheServingTests
         }
 
         var deadline = Stopwatch.StartNew();
-        while (await server.MetricAsync("fathom_kv_pages_used") != baseline)
+        while (await server.MetricAsync("fathom_kv_pages_used") != baseline
+            || await server.MetricAsync("fathom_requests_total{outcome=\"cancelled\"}") != 1)
         {
-            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(10), "pages not freed after the stream was cancelled");
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(30), "pages not freed after the stream was cancelled: " + await server.Http.GetStringAsync("metrics"));
             await Task.Delay(20);
         }
 
         Assert.Equal(0, await server.MetricAsync("fathom_requests_running"));
-        Assert.Equal(1, await server.MetricAsync("fathom_requests_total{outcome=\"cancelled\"}"));
         Assert.True(await server.MetricAsync("fathom_generation_tokens_total") < 400, "generation stopped with the client");
         Assert.Equal(200, (int)(await server.Http.GetAsync("health")).StatusCode);
     }
