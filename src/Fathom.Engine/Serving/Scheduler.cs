@@ -97,11 +97,24 @@ public sealed partial class Scheduler : IDisposable
         Statistics.AddWaiting(1);
         if (request.Cancellation.CanBeCanceled)
         {
-            request.Cancellation.UnsafeRegister(static s => ((AutoResetEvent)s!).Set(), _wake);
+            request.Cancellation.UnsafeRegister(static s => ((Scheduler)s!).Wake(), this);
         }
 
         _wake.Set();
         return handle;
+    }
+
+    /// <summary>Wakes the scheduler thread (a request arrived or was cancelled); harmless after disposal.</summary>
+    private void Wake()
+    {
+        try
+        {
+            _wake.Set();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Stopped already: its requests were cancelled and their pages released.
+        }
     }
 
     /// <summary>Stops taking requests, lets those in flight finish for up to <paramref name="grace"/>, then cancels the rest and stops the thread.</summary>
