@@ -16,8 +16,10 @@ public sealed class KvCacheServingTests
         double baseline = await server.MetricAsync("fathom_kv_pages_used");
         using var cancel = new CancellationTokenSource();
         var body = JsonSerializer.Serialize(new { prompt = Enumerable.Range(10, 40).ToArray(), max_tokens = 400, temperature = 0, ignore_eos = true, stream = true });
+        // No draining of the unread response on disposal: the connection closes, as when a client dies.
+        using var client = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0, ResponseDrainTimeout = TimeSpan.Zero }) { BaseAddress = server.BaseAddress };
         using (var request = new HttpRequestMessage(HttpMethod.Post, "v1/completions") { Content = new StringContent(body, Encoding.UTF8, "application/json") })
-        using (var response = await server.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancel.Token))
+        using (var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancel.Token))
         {
             using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancel.Token));
             for (int chunks = 0; chunks < 3;)
