@@ -23,6 +23,8 @@ public static class FathomCli
             CreateRandomCommand.Create(console),
             BenchCommand.Create(console),
             BenchMemoryCommand.Create(console),
+            ServeCommand.Create(console),
+            BenchServeCommand.Create(console),
         };
 
         var configuration = new InvocationConfiguration

@@ -9,7 +9,7 @@ internal sealed class BatchLayout
 {
     private int[] _rowStart = new int[4];
     private int[] _rowCount = new int[4];
-    private KvCache[] _caches = new KvCache[4];
+    private IKvCache[] _caches = new IKvCache[4];
 
     public int Count { get; private set; }
 
@@ -19,7 +19,7 @@ internal sealed class BatchLayout
 
     public ReadOnlySpan<int> RowCount => _rowCount.AsSpan(0, Count);
 
-    public ReadOnlySpan<KvCache> Caches => _caches.AsSpan(0, Count);
+    public ReadOnlySpan<IKvCache> Caches => _caches.AsSpan(0, Count);
 
     public void Clear()
     {
@@ -28,7 +28,7 @@ internal sealed class BatchLayout
         TotalRows = 0;
     }
 
-    public void Add(int rows, KvCache cache)
+    public void Add(int rows, IKvCache cache)
     {
         if (Count == _caches.Length)
         {

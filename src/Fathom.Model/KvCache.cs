@@ -7,7 +7,7 @@ namespace Fathom.Model;
 /// followed by the roped shared key (qk_rope_head_dim values). Rows are written by the attention of each
 /// layer during a forward pass; <see cref="Advance"/> then commits them.
 /// </summary>
-public sealed class KvCache
+public sealed class KvCache : IKvCache
 {
     private readonly float[][] _layers;
 
@@ -48,6 +48,10 @@ public sealed class KvCache
 
     /// <summary>The latent part of rows [0, count) as a matrix [count, kv_lora_rank].</summary>
     public WeightMatrix Latents(int layer, int count) => WeightMatrix.FromPinned(_layers[layer], count, LatentWidth, 0, Width);
+
+    public float[]? ContiguousRows(int layer) => _layers[layer];
+
+    public void CopyRows(int layer, int count, Span<float> destination) => _layers[layer].AsSpan(0, count * Width).CopyTo(destination);
 
     /// <summary>Commits <paramref name="count"/> rows written after the current length; a length below it forgets the rest.</summary>
     public void Advance(int count)

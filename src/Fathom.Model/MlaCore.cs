@@ -31,7 +31,7 @@ internal abstract class MlaCore(ModelConfig config, WeightMatrix kvB, IBackend b
     /// <summary>Both of a head's blocks: [qk_nope + v_head_dim, kv_lora_rank].</summary>
     protected WeightMatrix HeadUp(int head) => kvB.SliceRows(head * (Nope + ValueDim), Nope + ValueDim);
 
-    public abstract void Attend(ReadOnlySpan<float> query, int n, int start, KvCache cache, int layer, Span<float> output, Scratch scratch);
+    public abstract void Attend(ReadOnlySpan<float> query, int n, int start, IKvCache cache, int layer, Span<float> output, Scratch scratch);
 
     /// <summary>Scales a row of scores, hides the future of the query at <paramref name="position"/>, and normalises.</summary>
     protected void CausalSoftmax(Span<float> scores, int position)
@@ -53,7 +53,7 @@ internal abstract class MlaCore(ModelConfig config, WeightMatrix kvB, IBackend b
 /// </summary>
 internal sealed class AbsorbedMla(ModelConfig config, WeightMatrix kvB, IBackend backend) : MlaCore(config, kvB, backend)
 {
-    public override void Attend(ReadOnlySpan<float> query, int n, int start, KvCache cache, int layer, Span<float> output, Scratch scratch)
+    public override void Attend(ReadOnlySpan<float> query, int n, int start, IKvCache cache, int layer, Span<float> output, Scratch scratch)
     {
         int total = start + n;
         int width = Latent + Rope;
@@ -78,15 +78,23 @@ internal sealed class AbsorbedMla(ModelConfig config, WeightMatrix kvB, IBackend
             }
         }
 
+        // A paged cache is gathered once per layer into one [total, width] block (page-sized copies).
+        var rowsArray = cache.ContiguousRows(layer);
+        if (rowsArray is null)
+        {
+            rowsArray = scratch.Array(Buffer.GatheredKv, total * width);
+            cache.CopyRows(layer, total, rowsArray.AsSpan(0, total * width));
+        }
+
         var scores = scratch.Span(Buffer.Scores, rows * total);          // [n, heads, total]
-        Backend.MatMul(cache.Keys(layer, total), fullQuery, scores, rows);
+        Backend.MatMul(WeightMatrix.FromPinned(rowsArray, total, width), fullQuery, scores, rows);
         for (int r = 0; r < rows; r++)
         {
             CausalSoftmax(scores.Slice(r * total, total), start + (r / Heads));
         }
 
         var mixed = scratch.Span(Buffer.Latents, rows * Latent);         // [n, heads, kv_lora]
-        Backend.MatMulTransposed(cache.Latents(layer, total), scores, mixed, rows);
+        Backend.MatMulTransposed(WeightMatrix.FromPinned(rowsArray, total, Latent, 0, width), scores, mixed, rows);
         var values = scratch.Span(Buffer.Keys, n * ValueDim);
         for (int h = 0; h < Heads; h++)
         {
@@ -110,7 +118,7 @@ internal sealed class AbsorbedMla(ModelConfig config, WeightMatrix kvB, IBackend
 /// </summary>
 internal sealed class ExpandedMla(ModelConfig config, WeightMatrix kvB, IBackend backend) : MlaCore(config, kvB, backend)
 {
-    public override void Attend(ReadOnlySpan<float> query, int n, int start, KvCache cache, int layer, Span<float> output, Scratch scratch)
+    public override void Attend(ReadOnlySpan<float> query, int n, int start, IKvCache cache, int layer, Span<float> output, Scratch scratch)
     {
         int total = start + n;
         int qStride = Nope + Rope;

@@ -18,6 +18,7 @@ internal enum Buffer
     Keys,
     ExpandedKv,
     Latents,
+    GatheredKv,
     Gate,
     Up,
     RouterLogits,

@@ -53,7 +53,7 @@ public sealed class Transformer
     /// Runs <paramref name="tokens"/> at positions cache.Length… , appends them to the cache, and writes
     /// logits: [vocab] for <see cref="LogitsSelection.Last"/>, [tokens, vocab] for <see cref="LogitsSelection.All"/>.
     /// </summary>
-    public void Forward(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, LogitsSelection selection = LogitsSelection.Last, MlaMode mode = MlaMode.Auto)
+    public void Forward(ReadOnlySpan<int> tokens, IKvCache cache, Span<float> logits, LogitsSelection selection = LogitsSelection.Last, MlaMode mode = MlaMode.Auto)
     {
         Validate(tokens, cache);
         CheckLogits(logits, selection == LogitsSelection.All ? tokens.Length : 1);
@@ -117,7 +117,7 @@ public sealed class Transformer
         RunBatch(ids, logits, selection == LogitsSelection.All, mode);
     }
 
-    private void Validate(ReadOnlySpan<int> tokens, KvCache cache)
+    private void Validate(ReadOnlySpan<int> tokens, IKvCache cache)
     {
         int vocab = VocabSize;
         if (tokens.Length == 0)
@@ -203,4 +203,4 @@ public sealed class Transformer
 }
 
 /// <summary>One sequence of a batched forward pass: its new tokens and its cache.</summary>
-public readonly record struct BatchEntry(ReadOnlyMemory<int> Tokens, KvCache Cache);
+public readonly record struct BatchEntry(ReadOnlyMemory<int> Tokens, IKvCache Cache);

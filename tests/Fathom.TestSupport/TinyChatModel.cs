@@ -1,8 +1,7 @@
 using System.Text;
 using System.Text.Json;
-using Fathom.TestSupport;
 
-namespace Fathom.Cli.Tests;
+namespace Fathom.TestSupport;
 
 /// <summary>
 /// The golden tiny-v3 weights plus a small byte-level tokenizer (DeepSeek special tokens at ids 0-3, one

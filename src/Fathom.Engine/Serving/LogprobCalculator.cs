@@ -1,0 +1,54 @@
+namespace Fathom.Engine.Serving;
+
+/// <summary>Log-probabilities from raw logits: log softmax of the chosen token and of the most likely ones.</summary>
+internal static class LogprobCalculator
+{
+    public static TokenLogprob Compute(ReadOnlySpan<float> logits, int chosen, int top)
+    {
+        float max = float.NegativeInfinity;
+        foreach (float v in logits)
+        {
+            max = Math.Max(max, v);
+        }
+
+        double sum = 0;
+        foreach (float v in logits)
+        {
+            sum += Math.Exp(v - max);
+        }
+
+        float logZ = max + (float)Math.Log(sum);
+        var best = new List<(int Id, float Logprob)>(top);
+        if (top > 0)
+        {
+            // Keep the top entries sorted best first; ties keep the lower id, as argmax does.
+            for (int i = 0; i < logits.Length; i++)
+            {
+                float v = logits[i];
+                if (best.Count == top && !(v > best[^1].Logprob))
+                {
+                    continue;
+                }
+
+                int at = best.Count;
+                while (at > 0 && v > best[at - 1].Logprob)
+                {
+                    at--;
+                }
+
+                best.Insert(at, (i, v));
+                if (best.Count > top)
+                {
+                    best.RemoveAt(best.Count - 1);
+                }
+            }
+
+            for (int i = 0; i < best.Count; i++)
+            {
+                best[i] = (best[i].Id, best[i].Logprob - logZ);
+            }
+        }
+
+        return new TokenLogprob(chosen, logits[chosen] - logZ, best);
+    }
+}

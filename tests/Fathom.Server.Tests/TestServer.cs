@@ -1,0 +1,91 @@
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Fathom.Backends.Cpu;
+using Fathom.Engine.Serving;
+using Fathom.Model;
+using Fathom.Server;
+using Fathom.Tokenizer;
+using Fathom.TestSupport;
+
+namespace Fathom.Server.Tests;
+
+/// <summary>A real Kestrel server on a free loopback port serving the tiny golden model with the byte tokenizer.</summary>
+public sealed class TestServer : IAsyncDisposable
+{
+    public const string ModelName = "tiny-v3";
+
+    private readonly TinyChatModel _files;
+    private readonly LoadedModel _model;
+    private readonly Core.IBackend _backend;
+
+    private TestServer(TinyChatModel files, LoadedModel model, Core.IBackend backend, Scheduler scheduler, FathomServer server, string? apiKey)
+    {
+        _files = files;
+        _model = model;
+        _backend = backend;
+        Scheduler = scheduler;
+        Server = server;
+        BaseAddress = new Uri(server.Addresses[0] + "/");
+        Http = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
+        if (apiKey is not null)
+        {
+            Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+        }
+    }
+
+    public string ModelDirectory => _files.Directory;
+
+    public Scheduler Scheduler { get; }
+
+    public FathomServer Server { get; }
+
+    public Uri BaseAddress { get; }
+
+    public HttpClient Http { get; }
+
+    /// <param name="slow">Run on the reference backend (plain loops), so that generation takes long enough to be interrupted.</param>
+    public static async Task<TestServer> StartAsync(EngineOptions? engine = null, string? apiKey = null, long maxBodyBytes = 8L << 20, bool slow = false)
+    {
+        var files = new TinyChatModel();
+        var model = LoadedModel.Load(files.Directory, new LoadOptions());
+        Core.IBackend backend = slow ? new ReferenceBackend() : new CpuBackend(2);
+        var tokenizer = TextTokenizer.Load(files.Directory);
+        var scheduler = new Scheduler(new Transformer(model, backend), tokenizer, engine ?? new EngineOptions { KvCacheBytes = 16L << 20 });
+        var server = new FathomServer(new ServerOptions { Port = 0, ApiKey = apiKey, MaxBodyBytes = maxBodyBytes, ShutdownGrace = TimeSpan.FromSeconds(1) });
+        await server.StartAsync();
+        server.SetModel(new ServedModel(ModelName, scheduler, tokenizer));
+        return new TestServer(files, model, backend, scheduler, server, apiKey);
+    }
+
+    public Task<HttpResponseMessage> PostJsonAsync(string path, string json, CancellationToken cancellation = default) =>
+        Http.PostAsync(path, new StringContent(json, Encoding.UTF8, "application/json"), cancellation);
+
+    public Task<HttpResponseMessage> PostJsonAsync(string path, object body) => PostJsonAsync(path, JsonSerializer.Serialize(body));
+
+    /// <summary>A metric's value from /metrics (the first sample with that exact name and labels).</summary>
+    public async Task<double> MetricAsync(string name)
+    {
+        string text = await Http.GetStringAsync("metrics");
+        foreach (string line in text.Split('\n'))
+        {
+            if (line.StartsWith(name + " ", StringComparison.Ordinal))
+            {
+                return double.Parse(line[(name.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+
+        throw new InvalidOperationException($"metric {name} not found in:\n{text}");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Http.Dispose();
+        await Server.StopAsync();
+        await Server.DisposeAsync();
+        Scheduler.Dispose();
+        (_backend as IDisposable)?.Dispose();
+        _model.Dispose();
+        _files.Dispose();
+    }
+}
