@@ -18,12 +18,12 @@ public sealed class DenseKernelPathTests
         var data = new TheoryData<DType, int, string>();
         foreach (string path in FloatPaths.Supported)
         {
-            foreach (int tokens in new[] { 1, 2, 3, 4, 5, 70 })
+            foreach (int tokens in new[] { 1, 2, 3, 4, 5, 8, 9, 70 })
             {
                 data.Add(DType.F8E4M3, tokens, path);
             }
 
-            foreach (int tokens in new[] { 1, 3, 4, 70 })
+            foreach (int tokens in new[] { 1, 3, 4, 6, 8, 70 })
             {
                 data.Add(DType.BF16, tokens, path);
             }
@@ -81,7 +81,7 @@ public sealed class DenseKernelPathTests
         var w = TestMatrix.Random(type, outs, cols, seed: 3).Matrix;
         var x = TestMatrix.Activations(70 * cols, seed: 4);
         var alone = new float[outs];
-        foreach (int batch in new[] { 2, 3, 4, 7, 64, 70 })
+        foreach (int batch in new[] { 2, 3, 4, 5, 7, 8, 9, 64, 70 })
         {
             var together = new float[batch * outs];
             cpu.MatMul(w, x.AsSpan(0, batch * cols), together, batch);

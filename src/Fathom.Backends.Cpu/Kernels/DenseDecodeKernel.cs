@@ -5,14 +5,16 @@ using Fathom.Core;
 namespace Fathom.Backends.Cpu.Kernels;
 
 /// <summary>
-/// Decode-sized products (one to three activation rows): weights are widened in registers straight from
-/// their stored bytes and never written back, four weight rows at a time so each activation load serves
-/// four rows. Memory bandwidth is the limit here, so the loop reads each weight byte exactly once.
+/// Decode-sized products (up to <see cref="MaxRows"/> activation rows: one sequence, or a small batch of
+/// them): weights are widened in registers straight from their stored bytes and never written back, four
+/// weight rows at a time, each widened vector used for up to four activation rows at once. Memory
+/// bandwidth is the limit for one row, so the loop reads each weight byte from memory once; for a batch,
+/// widening once per group of four activation rows keeps the arithmetic near one FMA per weight and row.
 /// </summary>
 internal static unsafe class DenseDecodeKernel<TLanes>
     where TLanes : struct, IFloatLanes<TLanes>
 {
-    public const int MaxRows = 3;
+    public const int MaxRows = 8;
 
     /// <summary>Whether the fused path handles this matrix (else the tiled path does).</summary>
     public static bool Handles(in WeightMatrix w, int rows) =>
@@ -24,7 +26,7 @@ internal static unsafe class DenseDecodeKernel<TLanes>
         };
 
     /// <summary>
-    /// Output rows [start, end) for 1–3 activation rows; y is [rows, W.Rows]. FP8 rows take their
+    /// Output rows [start, end) for 1–8 activation rows; y is [rows, W.Rows]. FP8 rows take their
     /// activations pre-multiplied by their block factors from <paramref name="scaled"/>.
     /// </summary>
     public static void Run(in WeightMatrix w, float* x, int rows, float* y, int start, int end, Fp8ScaledActivations scaled)
@@ -63,9 +65,31 @@ internal static unsafe class DenseDecodeKernel<TLanes>
         }
     }
 
-    /// <summary>Four weight rows against 1–3 activation rows (for FP8, activations that carry the rows' block factors).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    /// <summary>Four weight rows against the activation rows (for FP8, activations that carry the rows' block factors).</summary>
     private static void Rows4<TRow>(in WeightMatrix w, int o, float* x, int rows, int cols, float* y, int outs)
+        where TRow : struct, IStoredRow
+    {
+        if (rows == 1)
+        {
+            Rows4x1<TRow>(w, o, x, cols, y + o);
+            return;
+        }
+
+        for (int r = 0; r < rows; r += 4)
+        {
+            // Groups of four activation rows; a short last group repeats its last row and drops those sums.
+            int n = Math.Min(4, rows - r);
+            float* x0 = x + ((long)r * cols);
+            float* x1 = x0 + ((long)Math.Min(1, n - 1) * cols);
+            float* x2 = x0 + ((long)Math.Min(2, n - 1) * cols);
+            float* x3 = x0 + ((long)Math.Min(3, n - 1) * cols);
+            Rows4x4<TRow>(w, o, x0, x1, x2, x3, n, cols, y + ((long)r * outs) + o, outs, prefetch: r == 0);
+        }
+    }
+
+    /// <summary>One activation row: the bandwidth-bound case, with the next tile prefetched.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Rows4x1<TRow>(in WeightMatrix w, int o, float* x, int cols, float* y)
         where TRow : struct, IStoredRow
     {
         byte* p0 = w.RowPointer(o), p1 = w.RowPointer(o + 1), p2 = w.RowPointer(o + 2), p3 = w.RowPointer(o + 3);
@@ -73,34 +97,108 @@ internal static unsafe class DenseDecodeKernel<TLanes>
         // are often a page each, and hardware prefetchers stop at page boundaries.
         long ahead = 4L * w.RowStride * TRow.ElementBytes;
         int step = TLanes.Count, lineElements = 64 / TRow.ElementBytes;
-        for (int r = 0; r < rows; r++)
+        TLanes a0 = default, a1 = default, a2 = default, a3 = default;
+        for (int c = 0; c < cols; c += step)
         {
-            float* xr = x + ((long)r * cols);
-            TLanes a0 = default, a1 = default, a2 = default, a3 = default;
-            for (int c = 0; c < cols; c += step)
+            if (c % lineElements == 0)
             {
-                if (r == 0 && c % lineElements == 0)
-                {
-                    long at = ahead + ((long)c * TRow.ElementBytes);
-                    TLanes.Prefetch(p0 + at);
-                    TLanes.Prefetch(p1 + at);
-                    TLanes.Prefetch(p2 + at);
-                    TLanes.Prefetch(p3 + at);
-                }
-
-                var u = TLanes.Load(xr + c);
-                a0 = TLanes.MultiplyAdd(TRow.Widen<TLanes>(p0, c), u, a0);
-                a1 = TLanes.MultiplyAdd(TRow.Widen<TLanes>(p1, c), u, a1);
-                a2 = TLanes.MultiplyAdd(TRow.Widen<TLanes>(p2, c), u, a2);
-                a3 = TLanes.MultiplyAdd(TRow.Widen<TLanes>(p3, c), u, a3);
+                long at = ahead + ((long)c * TRow.ElementBytes);
+                TLanes.Prefetch(p0 + at);
+                TLanes.Prefetch(p1 + at);
+                TLanes.Prefetch(p2 + at);
+                TLanes.Prefetch(p3 + at);
             }
 
-            float* yr = y + ((long)r * outs) + o;
-            yr[0] = TLanes.Sum(a0);
-            yr[1] = TLanes.Sum(a1);
-            yr[2] = TLanes.Sum(a2);
-            yr[3] = TLanes.Sum(a3);
+            var u = TLanes.Load(x + c);
+            a0 = TLanes.MultiplyAdd(TRow.Widen<TLanes>(p0, c), u, a0);
+            a1 = TLanes.MultiplyAdd(TRow.Widen<TLanes>(p1, c), u, a1);
+            a2 = TLanes.MultiplyAdd(TRow.Widen<TLanes>(p2, c), u, a2);
+            a3 = TLanes.MultiplyAdd(TRow.Widen<TLanes>(p3, c), u, a3);
         }
+
+        y[0] = TLanes.Sum(a0);
+        y[1] = TLanes.Sum(a1);
+        y[2] = TLanes.Sum(a2);
+        y[3] = TLanes.Sum(a3);
+    }
+
+    /// <summary>
+    /// Four weight rows against four activation rows, each weight vector widened once for all four; the
+    /// first <paramref name="n"/> activation rows' sums are written. Every (weight row, activation row)
+    /// pair accumulates in the same order as in <see cref="Rows4x1{TRow}"/> and the tiled path.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Rows4x4<TRow>(in WeightMatrix w, int o, float* x0, float* x1, float* x2, float* x3, int n, int cols, float* y, int outs, bool prefetch)
+        where TRow : struct, IStoredRow
+    {
+        byte* p0 = w.RowPointer(o), p1 = w.RowPointer(o + 1), p2 = w.RowPointer(o + 2), p3 = w.RowPointer(o + 3);
+        long ahead = 4L * w.RowStride * TRow.ElementBytes;
+        int step = TLanes.Count, lineElements = 64 / TRow.ElementBytes;
+        TLanes a00 = default, a01 = default, a02 = default, a03 = default;
+        TLanes a10 = default, a11 = default, a12 = default, a13 = default;
+        TLanes a20 = default, a21 = default, a22 = default, a23 = default;
+        TLanes a30 = default, a31 = default, a32 = default, a33 = default;
+        for (int c = 0; c < cols; c += step)
+        {
+            if (prefetch && c % lineElements == 0)
+            {
+                long at = ahead + ((long)c * TRow.ElementBytes);
+                TLanes.Prefetch(p0 + at);
+                TLanes.Prefetch(p1 + at);
+                TLanes.Prefetch(p2 + at);
+                TLanes.Prefetch(p3 + at);
+            }
+
+            var v0 = TRow.Widen<TLanes>(p0, c);
+            var v1 = TRow.Widen<TLanes>(p1, c);
+            var v2 = TRow.Widen<TLanes>(p2, c);
+            var v3 = TRow.Widen<TLanes>(p3, c);
+            var u = TLanes.Load(x0 + c);
+            a00 = TLanes.MultiplyAdd(v0, u, a00);
+            a01 = TLanes.MultiplyAdd(v1, u, a01);
+            a02 = TLanes.MultiplyAdd(v2, u, a02);
+            a03 = TLanes.MultiplyAdd(v3, u, a03);
+            u = TLanes.Load(x1 + c);
+            a10 = TLanes.MultiplyAdd(v0, u, a10);
+            a11 = TLanes.MultiplyAdd(v1, u, a11);
+            a12 = TLanes.MultiplyAdd(v2, u, a12);
+            a13 = TLanes.MultiplyAdd(v3, u, a13);
+            u = TLanes.Load(x2 + c);
+            a20 = TLanes.MultiplyAdd(v0, u, a20);
+            a21 = TLanes.MultiplyAdd(v1, u, a21);
+            a22 = TLanes.MultiplyAdd(v2, u, a22);
+            a23 = TLanes.MultiplyAdd(v3, u, a23);
+            u = TLanes.Load(x3 + c);
+            a30 = TLanes.MultiplyAdd(v0, u, a30);
+            a31 = TLanes.MultiplyAdd(v1, u, a31);
+            a32 = TLanes.MultiplyAdd(v2, u, a32);
+            a33 = TLanes.MultiplyAdd(v3, u, a33);
+        }
+
+        Store(y, a00, a01, a02, a03);
+        if (n > 1)
+        {
+            Store(y + outs, a10, a11, a12, a13);
+        }
+
+        if (n > 2)
+        {
+            Store(y + (2L * outs), a20, a21, a22, a23);
+        }
+
+        if (n > 3)
+        {
+            Store(y + (3L * outs), a30, a31, a32, a33);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(float* y, TLanes a0, TLanes a1, TLanes a2, TLanes a3)
+    {
+        y[0] = TLanes.Sum(a0);
+        y[1] = TLanes.Sum(a1);
+        y[2] = TLanes.Sum(a2);
+        y[3] = TLanes.Sum(a3);
     }
 
     private static float Row<TRow>(byte* p, float* x, int cols)
