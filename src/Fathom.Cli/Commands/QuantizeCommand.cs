@@ -54,6 +54,7 @@ public static class QuantizeCommand
                 Keep = result.GetValue(keep) ?? [],
                 MaxSequences = Math.Max(1, result.GetValue(sequences)),
             };
+            CheckpointQuantizer.Validate(request);
             if (request.NeedsCalibration)
             {
                 string path = result.GetValue(calibration) ?? Path.Combine(directory, CalibrationFileName);

@@ -20,18 +20,8 @@ public static class CheckpointQuantizer
 
     public static QuantizationReport Run(QuantizationRequest request, IBackend backend, IProgress<QuantizationProgress>? progress = null)
     {
-        ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(backend);
-        if (request.Format == QuantFormat.Fp8 && request.Method != QuantMethod.Rtn)
-        {
-            throw new ArgumentException($"--method {request.Method.ToString().ToLowerInvariant()} is not available for fp8 (its 128x128 block scales are fitted by rounding to nearest); use --method rtn");
-        }
-
-        if (request.Format == QuantFormat.Int4 && (request.GroupSize <= 0 || request.GroupSize % 8 != 0))
-        {
-            throw new ArgumentException($"--group-size {request.GroupSize} must be a positive multiple of 8 (AWQ's layout), e.g. 128");
-        }
-
+        Validate(request);
         using var model = LoadedModel.Load(request.Source, new LoadOptions { Residency = WeightResidency.Mapped });
         var c = model.Config;
         if (c.IntegerQuantization is { } already)
@@ -42,6 +32,21 @@ public static class CheckpointQuantizer
 
         var job = new Job(request, model, backend, progress);
         return job.Run();
+    }
+
+    /// <summary>Checks the combination of format, method and group size (before any calibration text is read).</summary>
+    public static void Validate(QuantizationRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.Format == QuantFormat.Fp8 && request.Method != QuantMethod.Rtn)
+        {
+            throw new ArgumentException($"--method {request.Method.ToString().ToLowerInvariant()} is not available for fp8 (its 128x128 block scales are fitted by rounding to nearest); use --method rtn");
+        }
+
+        if (request.Format == QuantFormat.Int4 && (request.GroupSize <= 0 || request.GroupSize % 8 != 0))
+        {
+            throw new ArgumentException($"--group-size {request.GroupSize} must be a positive multiple of 8 (AWQ's layout), e.g. 128");
+        }
     }
 
     private sealed class Job(QuantizationRequest request, LoadedModel model, IBackend backend, IProgress<QuantizationProgress>? progress)
