@@ -261,20 +261,21 @@ public static class CheckpointQuantizer
                     shard.Add(name, v, v.Length);
                     names.Add(name);
                 }
-                else if (floats.TryGetValue(name, out var f) && !SameAsSource(name, f))
+                else if (floats.TryGetValue(name, out var f) && _modified.Contains(name))
                 {
+                    // A high-precision weight that AWQ rescaled (a kept projection, the router): float32.
                     var m = _matrices[name];
                     shard.Add(name, f, m.Rows, m.Cols);
                     names.Add(name);
-                    _keptCount++;
                 }
                 else
                 {
                     names.AddRange(CopyTensor(shard, name));
-                    if (floats.ContainsKey(name))
-                    {
-                        _keptCount++;
-                    }
+                }
+
+                if (Kept(name) && floats.ContainsKey(name) && TensorNames.LayerOf(name) >= 0 && !name.EndsWith(".gate.weight", StringComparison.Ordinal))
+                {
+                    _keptCount++;
                 }
             }
 
@@ -282,8 +283,6 @@ public static class CheckpointQuantizer
         }
 
         private readonly HashSet<string> _modified = new(StringComparer.Ordinal);
-
-        private bool SameAsSource(string name, float[] values) => !_modified.Contains(name);
 
         private object QuantizeOne(string name, in WeightMatrix m, float[] values, Dictionary<string, InputStatistics>? stats)
         {
@@ -370,6 +369,7 @@ public static class CheckpointQuantizer
         private void ApplyAwq(int l, LayerWeights layer, Dictionary<string, float[]> floats, Dictionary<string, float[]> vectors, Dictionary<string, InputStatistics> stats)
         {
             var a = layer.Attention;
+            var inputScales = new Dictionary<string, float[]>(StringComparer.Ordinal);
             var first = a.QA is not null ? new[] { TensorNames.QA(l), TensorNames.KvA(l) } : [TensorNames.Q(l), TensorNames.KvA(l)];
             Group(first, s => FoldNorm(TensorNames.InputNorm(l), layer.InputNorm, s));
             if (a.QB is not null)
@@ -401,6 +401,17 @@ public static class CheckpointQuantizer
                 if (!Kept(f.Up))
                 {
                     Group([f.Down], s => FoldRows(f.Up, s));
+                }
+            }
+
+            // Then AWQ's clipping search on the scaled weights, except the query projections (as AWQ skips
+            // q and k: their errors pass through the softmax).
+            foreach (var (name, m) in LayerLinears.Each(l, layer))
+            {
+                bool query = name.Contains(".q_a_proj.", StringComparison.Ordinal) || name.Contains(".q_b_proj.", StringComparison.Ordinal) || name.Contains(".q_proj.", StringComparison.Ordinal);
+                if (!query && !Kept(name) && stats[name].Rows > 0)
+                {
+                    AwqClipSearch.Apply(_grid, floats[name], m.Rows, m.Cols, stats[name].Hessian, inputScales.GetValueOrDefault(name));
                 }
             }
 
@@ -436,6 +447,7 @@ public static class CheckpointQuantizer
                 {
                     ScaleColumns(floats[n], cols, scales);
                     _modified.Add(n);
+                    inputScales[n] = scales;
                 }
 
                 foldPrevious(scales);
