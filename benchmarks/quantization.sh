@@ -14,7 +14,7 @@
 set -euo pipefail
 out=${1:?usage: benchmarks/quantization.sh OUTPUT.json}
 cd "$(dirname "$0")/.."
-fathom() { nice -n "${NICE:-0}" dotnet src/Fathom.Cli/bin/Release/net10.0/fathom.dll "$@" < /dev/null; }
+fathom() { nice -n "${NICE:-0}" ${FATHOM:-dotnet src/Fathom.Cli/bin/Release/net10.0/fathom.dll} "$@" < /dev/null; }
 model=models/fathom-demo
 text=tests/TestData/fathom-demo/heldout.txt
 if [[ -n ${2:-} ]]; then
