@@ -92,6 +92,20 @@ public sealed class ExternalQuantizedCheckpointTests(ITestOutputHelper output)
         Assert.True(againstFloat.Agreement >= minAgreement, againstFloat.ToString());
     }
 
+    [Theory]
+    [InlineData("tiny-v3-int8")]
+    [InlineData("tiny-v3-awq")]
+    public void ParameterCountsAreTheFloatModels(string name)
+    {
+        using var original = LoadedModel.Load(Path.Combine(TestPaths.GoldenCase("tiny-v3"), "model"));
+        using var quantized = LoadedModel.Load(Path.Combine(TestPaths.GoldenCase(name), "model"));
+        var a = ModelSummary.Compute(original);
+        var b = ModelSummary.Compute(quantized);
+        Assert.Equal(a.TotalParameters, b.TotalParameters);
+        Assert.Equal(a.ActiveParameters, b.ActiveParameters);
+        Assert.True(b.WeightBytes < a.WeightBytes);
+    }
+
     [Fact]
     public void Int8ScaleOfTheWrongShapeIsNamed()
     {
