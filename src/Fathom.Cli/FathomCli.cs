@@ -20,6 +20,8 @@ public static class FathomCli
             TokenizeCommand.Create(console),
             LogitsCommand.Create(console),
             PerplexityCommand.Create(console),
+            EvalCommand.Create(console),
+            QuantizeCommand.Create(console),
             CreateRandomCommand.Create(console),
             BenchCommand.Create(console),
             BenchMemoryCommand.Create(console),

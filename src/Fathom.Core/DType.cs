@@ -21,6 +21,13 @@ public enum DType
 
     /// <summary>GGML Q4_K: super-blocks of 256 weights, f16 d and dmin, 12 bytes of 6-bit scales/mins, 128 bytes of nibbles (144 bytes).</summary>
     Q4K,
+
+    /// <summary>
+    /// Unsigned 4-bit integers, two per byte (low nibble = even column), dequantized as (q − zero) · scale
+    /// with a scale and zero point per group of columns held by the matrix view (INT4 as AWQ/GPTQ store it).
+    /// Not a safetensors dtype: AWQ's packed int32 tensors are repacked into it at load time.
+    /// </summary>
+    U4,
 }
 
 public static class DTypeInfo
@@ -40,6 +47,7 @@ public static class DTypeInfo
     {
         DType.Q8_0 => 32,
         DType.Q4K => 256,
+        DType.U4 => 2,
         _ => 1,
     };
 
@@ -48,10 +56,12 @@ public static class DTypeInfo
     {
         DType.Q8_0 => 34,
         DType.Q4K => 144,
+        DType.U4 => 1,
         _ => type.Size(),
     };
 
-    public static bool IsBlockFormat(this DType type) => type.BlockElements() > 1;
+    /// <summary>Whether the format is made of self-contained blocks (scales inside the data); packed U4 is not.</summary>
+    public static bool IsBlockFormat(this DType type) => type.BlockElements() > 1 && type != DType.U4;
 
     /// <summary>Bytes that <paramref name="elements"/> consecutive weights occupy (a multiple of the block size for block formats).</summary>
     public static long BytesFor(this DType type, long elements)
@@ -91,6 +101,7 @@ public static class DTypeInfo
         DType.Bool => "BOOL",
         DType.Q8_0 => "Q8_0",
         DType.Q4K => "Q4_K",
+        DType.U4 => "U4",
         _ => type.ToString(),
     };
 }

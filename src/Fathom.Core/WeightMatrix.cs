@@ -9,7 +9,9 @@ namespace Fathom.Core;
 /// not copied: it points into a memory-mapped checkpoint or a pinned array that <see cref="Owner"/>
 /// keeps alive. FP8 views carry their block scales: element (r, c) is
 /// <c>value(r, c) * BlockScales[(FirstRow + r) / BlockRows, c / BlockCols]</c> (partial edge blocks
-/// use their block's scale).
+/// use their block's scale). INT8 (<see cref="DType.I8"/>) views carry scales the same way (per output
+/// channel: blocks of 1 x RowStride); INT4 (<see cref="DType.U4"/>) views carry a scale and a zero point per
+/// group of columns (blocks of 1 x group): element (r, c) is <c>(q(r, c) − ZeroPoints[i]) · BlockScales[i]</c>.
 /// </summary>
 public readonly unsafe struct WeightMatrix
 {
@@ -28,19 +30,25 @@ public readonly unsafe struct WeightMatrix
         float[]? blockScales = null,
         int blockRows = 0,
         int blockCols = 0,
-        int firstRow = 0)
+        int firstRow = 0,
+        float[]? zeroPoints = null)
     {
         if (rows < 0 || cols < 0 || rowStride < cols)
         {
             throw new ArgumentOutOfRangeException(nameof(rows), $"invalid matrix shape [{rows}, {cols}] with row stride {rowStride}");
         }
 
-        if (type is DType.F8E4M3 && blockScales is null)
+        if (type is DType.F8E4M3 or DType.I8 or DType.U4 && blockScales is null)
         {
-            throw new ArgumentException("an FP8 matrix needs its block scales", nameof(blockScales));
+            throw new ArgumentException($"an {type.ToSafeTensors()} matrix needs its block scales", nameof(blockScales));
         }
 
-        if (type is DType.F8E4M3)
+        if (type is DType.U4 && (zeroPoints is null || zeroPoints.Length < blockScales!.Length))
+        {
+            throw new ArgumentException("a U4 matrix needs one zero point per scale", nameof(zeroPoints));
+        }
+
+        if (type is DType.F8E4M3 or DType.I8 or DType.U4)
         {
             if (blockRows <= 0 || blockCols <= 0 || firstRow < 0)
             {
@@ -61,7 +69,12 @@ public readonly unsafe struct WeightMatrix
             throw new ArgumentException($"a {type.ToSafeTensors()} matrix needs rows of whole {type.BlockElements()}-weight blocks (cols {cols}, stride {rowStride})", nameof(cols));
         }
 
-        if (type is not (DType.F32 or DType.F16 or DType.BF16 or DType.F8E4M3 or DType.Q8_0 or DType.Q4K))
+        if (type is DType.U4 && (rowStride % 2 != 0 || cols % 2 != 0))
+        {
+            throw new ArgumentException($"a U4 matrix needs an even number of columns (cols {cols}, stride {rowStride})", nameof(cols));
+        }
+
+        if (type is not (DType.F32 or DType.F16 or DType.BF16 or DType.F8E4M3 or DType.Q8_0 or DType.Q4K or DType.I8 or DType.U4))
         {
             throw new NotSupportedException($"weights of dtype {type.ToSafeTensors()} are not supported as a matrix");
         }
@@ -77,6 +90,7 @@ public readonly unsafe struct WeightMatrix
         BlockRows = blockRows;
         BlockCols = blockCols;
         FirstRow = firstRow;
+        ZeroPoints = zeroPoints;
     }
 
     public DType Type { get; }
@@ -99,6 +113,9 @@ public readonly unsafe struct WeightMatrix
 
     /// <summary>The row of the underlying tensor that row 0 of this view is (for block-scale lookup).</summary>
     public int FirstRow { get; }
+
+    /// <summary>U4 only: the zero point of each scale block (same layout as <see cref="BlockScales"/>).</summary>
+    public float[]? ZeroPoints { get; }
 
     public bool IsEmpty => _data == null;
 
@@ -137,7 +154,7 @@ public readonly unsafe struct WeightMatrix
             throw new ArgumentOutOfRangeException(nameof(start), $"rows [{start}, {start + count}) outside [0, {Rows})");
         }
 
-        return new WeightMatrix(Type, RowPointer(start), count, Cols, RowStride, Owner, BlockScales, BlockRows, BlockCols, FirstRow + start);
+        return new WeightMatrix(Type, RowPointer(start), count, Cols, RowStride, Owner, BlockScales, BlockRows, BlockCols, FirstRow + start, ZeroPoints);
     }
 
     /// <summary>Columns [0, count) of every row (only for formats without column blocks, or whole blocks).</summary>
@@ -148,13 +165,16 @@ public readonly unsafe struct WeightMatrix
             throw new ArgumentOutOfRangeException(nameof(count));
         }
 
-        return new WeightMatrix(Type, _data, Rows, count, RowStride, Owner, BlockScales, BlockRows, BlockCols, FirstRow);
+        return new WeightMatrix(Type, _data, Rows, count, RowStride, Owner, BlockScales, BlockRows, BlockCols, FirstRow, ZeroPoints);
     }
 
     /// <summary>The block scale of element (row, col) of this view.</summary>
     public float ScaleAt(int row, int col) => BlockScales![(((FirstRow + row) / BlockRows) * ScaleColsOfTensor) + (col / BlockCols)];
 
     // The scale tensor's row length follows the full tensor's width (RowStride for whole-tensor views).
+    /// <summary>The index into <see cref="BlockScales"/> (and <see cref="ZeroPoints"/>) of element (row, col) of this view.</summary>
+    public int ScaleIndex(int row, int col) => (((FirstRow + row) / BlockRows) * ScaleColsOfTensor) + (col / BlockCols);
+
     private int ScaleColsOfTensor => (RowStride + BlockCols - 1) / BlockCols;
 
     /// <summary>Plain, format-by-format dequantization of one row into float32: the reference for every kernel.</summary>
@@ -176,6 +196,12 @@ public readonly unsafe struct WeightMatrix
         if (Type.IsBlockFormat())
         {
             BlockQuantization.DequantizeRange(Type, RowPointer(row), col, count, destination);
+            return;
+        }
+
+        if (Type == DType.U4)
+        {
+            Int4Groups.DequantizeRange(this, row, col, count, destination);
             return;
         }
 
@@ -208,6 +234,14 @@ public readonly unsafe struct WeightMatrix
                 for (int c = 0; c < count; c++)
                 {
                     destination[c] = table[p[c]] * scales[scaleRow + ((col + c) / BlockCols)];
+                }
+
+                break;
+            case DType.I8:
+                var q = (sbyte*)p;
+                for (int c = 0; c < count; c++)
+                {
+                    destination[c] = q[c] * BlockScales![ScaleIndex(row, col + c)];
                 }
 
                 break;

@@ -38,49 +38,35 @@ public static class PerplexityEvaluator
         }
 
         int vocab = transformer.VocabSize;
-        int total = WindowCount(ids.Count, window, stride);
+        int total = ScoringWindows.Count(ids.Count, window, stride);
         var cache = transformer.CreateCache(window);
         var logits = new float[window * vocab];
         double nll = 0;
-        int scored = 0, done = 0, previousEnd = 0;
-        for (int begin = 0; ; begin += stride)
+        int scored = 0, done = 0;
+        foreach (var w in ScoringWindows.Enumerate(ids.Count, window, stride))
         {
             cancellation.ThrowIfCancellationRequested();
-            int end = Math.Min(begin + window, ids.Count);
-            int[] chunk = [.. ids.Skip(begin).Take(end - begin)];
+            int[] chunk = [.. ids.Skip(w.Begin).Take(w.End - w.Begin)];
             cache.Truncate(0);
             transformer.Forward(chunk, cache, logits, LogitsSelection.All);
-            for (int p = Math.Max(previousEnd, begin + 1); p < end; p++)
+            for (int p = w.FirstTarget; p < w.End; p++)
             {
-                var row = logits.AsSpan((p - 1 - begin) * vocab, vocab);
+                var row = logits.AsSpan((p - 1 - w.Begin) * vocab, vocab);
                 nll += LogSumExp(row) - row[ids[p]];
                 scored++;
             }
 
-            previousEnd = end;
             done++;
             progress?.Report((done, total));
-            if (end == ids.Count)
-            {
-                break;
-            }
         }
 
         return new PerplexityResult(scored, nll, done);
     }
 
-    private static int WindowCount(int n, int window, int stride)
-    {
-        int count = 1;
-        for (int begin = 0; begin + window < n; begin += stride)
-        {
-            count++;
-        }
+    /// <summary>log Σ exp(row), computed stably.</summary>
+    internal static double LogSumExp(ReadOnlySpan<float> row) => LogSumExpCore(row);
 
-        return count;
-    }
-
-    private static double LogSumExp(ReadOnlySpan<float> row)
+    private static double LogSumExpCore(ReadOnlySpan<float> row)
     {
         float max = float.NegativeInfinity;
         foreach (float v in row)

@@ -99,6 +99,9 @@ public sealed record ModelConfig
 
     public required Fp8Quantization? Quantization { get; init; }
 
+    /// <summary>INT8 / AWQ INT4 weights (null for float and FP8 checkpoints).</summary>
+    public IntegerQuantization? IntegerQuantization { get; init; }
+
     public required int? BosTokenId { get; init; }
 
     public required IReadOnlyList<int> EosTokenIds { get; init; }

@@ -102,6 +102,7 @@ internal sealed class ModelConfigReader
             TieWordEmbeddings = OptionalBool("tie_word_embeddings") ?? false,
             NumNextNPredictLayers = OptionalInt("num_nextn_predict_layers") ?? 0,
             Quantization = ParseQuantization(),
+            IntegerQuantization = ParseIntegerQuantization(),
             BosTokenId = OptionalInt("bos_token_id"),
             EosTokenIds = ParseEos(),
         };
@@ -174,9 +175,14 @@ internal sealed class ModelConfigReader
         }
 
         string method = GetString(q, "quant_method") ?? throw Error("quantization_config.quant_method", "missing");
+        if (method is "w8a8_int8" or "awq")
+        {
+            return null;
+        }
+
         if (method != "fp8")
         {
-            throw Error("quantization_config.quant_method", $"'{method}' is not supported (expected fp8)");
+            throw Error("quantization_config.quant_method", $"'{method}' is not supported (expected fp8, w8a8_int8 or awq)");
         }
 
         string? fmt = GetString(q, "fmt");
@@ -197,6 +203,63 @@ internal sealed class ModelConfigReader
         }
 
         return new Fp8Quantization(rows, cols, GetString(q, "activation_scheme") ?? "dynamic");
+    }
+
+    private IntegerQuantization? ParseIntegerQuantization()
+    {
+        if (!_root.TryGetProperty("quantization_config", out var q) || q.ValueKind != JsonValueKind.Object)
+        {
+            return null;
+        }
+
+        string? method = GetString(q, "quant_method");
+        if (method == "w8a8_int8")
+        {
+            return new IntegerQuantization(IntegerQuantMethod.W8A8Int8, 8, -1, []);
+        }
+
+        if (method != "awq")
+        {
+            return null;
+        }
+
+        int bits = q.TryGetProperty("bits", out var b) && b.ValueKind == JsonValueKind.Number && b.TryGetInt32(out int n) ? n
+            : q.TryGetProperty("w_bit", out var wb) && wb.ValueKind == JsonValueKind.Number && wb.TryGetInt32(out int m) ? m
+            : throw Error("quantization_config.bits", "missing (AWQ needs the bit width, 4)");
+        if (bits != 4)
+        {
+            throw Error("quantization_config.bits", $"is {bits}; only 4-bit AWQ is supported");
+        }
+
+        int group = q.TryGetProperty("group_size", out var g) && g.ValueKind == JsonValueKind.Number && g.TryGetInt32(out int gs) ? gs
+            : q.TryGetProperty("q_group_size", out var qg) && qg.ValueKind == JsonValueKind.Number && qg.TryGetInt32(out int qgs) ? qgs
+            : throw Error("quantization_config.group_size", "missing (AWQ needs the group size, e.g. 128)");
+        if (group <= 0 || group % 8 != 0)
+        {
+            throw Error("quantization_config.group_size", $"is {group}; expected a positive multiple of 8 such as 128");
+        }
+
+        if (q.TryGetProperty("zero_point", out var z) && z.ValueKind == JsonValueKind.False)
+        {
+            throw Error("quantization_config.zero_point", "is false; only AWQ with zero points (the default) is supported");
+        }
+
+        string? version = GetString(q, "version");
+        if (version is not null && !version.Equals("gemm", StringComparison.OrdinalIgnoreCase))
+        {
+            throw Error("quantization_config.version", $"'{version}' is not supported (expected gemm, AWQ's standard packing)");
+        }
+
+        var skip = new List<string>();
+        if (q.TryGetProperty("modules_to_not_convert", out var list) && list.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var item in list.EnumerateArray())
+            {
+                skip.Add(item.ValueKind == JsonValueKind.String ? item.GetString()! : throw Error("quantization_config.modules_to_not_convert", "expected strings"));
+            }
+        }
+
+        return new IntegerQuantization(IntegerQuantMethod.Awq, bits, group, skip);
     }
 
     private List<int> ParseEos()

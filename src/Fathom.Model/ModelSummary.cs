@@ -15,6 +15,17 @@ public sealed record ModelSummary(
     int DenseLayers,
     int MoeLayers)
 {
+    // FP8 block scales, int8 per-channel scales and AWQ's zero points and scales describe weights, they are not parameters.
+    private static bool IsScale(string name) =>
+        name.EndsWith(TensorNames.ScaleSuffix, StringComparison.Ordinal)
+        || name.EndsWith(".weight" + IntegerWeightReader.WeightScaleSuffix, StringComparison.Ordinal)
+        || name.EndsWith(".qzeros", StringComparison.Ordinal)
+        || name.EndsWith(".scales", StringComparison.Ordinal);
+
+    // An AWQ qweight int32 packs eight 4-bit weights.
+    private static long Parameters(string name, TensorEntry entry) =>
+        name.EndsWith(".qweight", StringComparison.Ordinal) ? entry.ElementCount * 8 : entry.ElementCount;
+
     public static ModelSummary Compute(LoadedModel model)
     {
         var c = model.Config;
@@ -25,9 +36,9 @@ public sealed record ModelSummary(
             long size = entry.End - entry.Begin;
             if (TensorNames.LayerOf(name) >= c.NumHiddenLayers)
             {
-                if (!name.EndsWith(TensorNames.ScaleSuffix, StringComparison.Ordinal))
+                if (!IsScale(name))
                 {
-                    mtp += entry.ElementCount;
+                    mtp += Parameters(name, entry);
                 }
 
                 continue;
@@ -35,7 +46,7 @@ public sealed record ModelSummary(
 
             bytes += size;
             byType[entry.Type] = byType.GetValueOrDefault(entry.Type) + size;
-            bool isScale = name.EndsWith(TensorNames.ScaleSuffix, StringComparison.Ordinal);
+            bool isScale = IsScale(name);
             bool isRouted = name.Contains(".mlp.experts.", StringComparison.Ordinal);
             if (isRouted)
             {
@@ -44,10 +55,10 @@ public sealed record ModelSummary(
 
             if (!isScale)
             {
-                total += entry.ElementCount;
+                total += Parameters(name, entry);
                 if (isRouted)
                 {
-                    routed += entry.ElementCount;
+                    routed += Parameters(name, entry);
                 }
             }
         }

@@ -145,6 +145,13 @@ public sealed class WeightLoader
 
     private unsafe WeightMatrix Matrix(string name, int rows, int cols, bool allowFp8 = true)
     {
+        if (allowFp8 && IntegerWeightReader.IsAwq(_checkpoint, name))
+        {
+            int group = _config.IntegerQuantization is { Method: IntegerQuantMethod.Awq } awq ? awq.GroupSize
+                : throw new ModelFormatException($"{_checkpoint.Directory}: '{IntegerWeightReader.Stem(name)}' is stored as AWQ (qweight) but config.json's quantization_config is not quant_method \"awq\"");
+            return IntegerWeightReader.Awq(_checkpoint, name, rows, cols, group, n => _used.Add(n));
+        }
+
         var entry = Require(name);
         if (entry.Shape.Length != 2 || entry.Shape[0] != rows || entry.Shape[1] != cols)
         {
@@ -159,9 +166,11 @@ public sealed class WeightLoader
             case DType.F8E4M3 when allowFp8:
                 var (scales, blockRows, blockCols) = BlockScales(entry, rows, cols);
                 return new WeightMatrix(entry.Type, entry.File.DataPointer(entry), rows, cols, cols, entry.File, scales, blockRows, blockCols);
+            case DType.I8 when allowFp8:
+                return IntegerWeightReader.Int8(_checkpoint, entry, rows, cols, n => _used.Add(n));
             default:
                 throw new ModelFormatException(
-                    $"{entry.File.Path}: tensor '{name}' has dtype {entry.Type.ToSafeTensors()}, which is not supported here (expected BF16, F16, F32{(allowFp8 ? " or F8_E4M3 with block scales" : string.Empty)})");
+                    $"{entry.File.Path}: tensor '{name}' has dtype {entry.Type.ToSafeTensors()}, which is not supported here (expected BF16, F16, F32{(allowFp8 ? ", F8_E4M3 with block scales or I8 with per-channel scales" : string.Empty)})");
         }
     }
 

@@ -12,6 +12,8 @@ internal sealed class LogitComparison
 
     public double Median => Quantile(0.5);
 
+    public double Mean => _errors.Average();
+
     public double P90 => Quantile(0.9);
 
     public double Worst => Quantile(1);

@@ -113,7 +113,11 @@ public sealed class ModelConfigErrorTests
     }
 
     [Theory]
-    [InlineData("""{"quant_method": "gptq", "bits": 4}""", "quantization_config.quant_method", "'gptq' is not supported (expected fp8)")]
+    [InlineData("""{"quant_method": "gptq", "bits": 4}""", "quantization_config.quant_method", "'gptq' is not supported (expected fp8, w8a8_int8 or awq)")]
+    [InlineData("""{"quant_method": "awq", "bits": 8, "group_size": 128}""", "quantization_config.bits", "only 4-bit AWQ")]
+    [InlineData("""{"quant_method": "awq", "bits": 4}""", "quantization_config.group_size", "missing")]
+    [InlineData("""{"quant_method": "awq", "bits": 4, "group_size": 100}""", "quantization_config.group_size", "multiple of 8")]
+    [InlineData("""{"quant_method": "awq", "bits": 4, "group_size": 128, "zero_point": false}""", "quantization_config.zero_point", "only AWQ with zero points")]
     [InlineData("""{"quant_method": "fp8", "fmt": "e5m2"}""", "quantization_config.fmt", "'e5m2' is not supported")]
     [InlineData("""{"fmt": "e4m3"}""", "quantization_config.quant_method", "missing")]
     [InlineData("""{"quant_method": "fp8", "weight_block_size": [128]}""", "quantization_config.weight_block_size", "two positive integers")]

@@ -97,6 +97,22 @@ public sealed class ModelConfigParsingTests
     }
 
     [Fact]
+    public void IntegerQuantizationConfigsAreRead()
+    {
+        using (var int8 = new ConfigJson().Set("quantization_config", """{"quant_method": "w8a8_int8"}"""))
+        {
+            var c = int8.Load();
+            Assert.Null(c.Quantization);
+            Assert.Equal(IntegerQuantMethod.W8A8Int8, c.IntegerQuantization!.Method);
+        }
+
+        using var awq = new ConfigJson().Set("quantization_config", """{"quant_method": "awq", "bits": 4, "group_size": 64, "zero_point": true, "version": "GEMM", "modules_to_not_convert": ["q_b_proj"]}""");
+        var q = awq.Load().IntegerQuantization!;
+        Assert.Equal((IntegerQuantMethod.Awq, 4, 64, "awq"), (q.Method, q.Bits, q.GroupSize, q.MethodName));
+        Assert.Equal(["q_b_proj"], q.ModulesNotConverted);
+    }
+
+    [Fact]
     public void GoldenV3ConfigReadsAsWritten()
     {
         using var config = new ConfigJson("tiny-v3");

@@ -19,4 +19,16 @@ public sealed class QuantizedDecodeAllocationTests
         long allocated = DecodeAllocationTests.QuietestDecodeAllocation(new Transformer(model, backend), golden);
         Assert.True(allocated < 512, $"{format}: 16 decode steps allocated {allocated} bytes");
     }
+
+    [Theory]
+    [InlineData("tiny-v3-int8")]
+    [InlineData("tiny-v3-awq")]
+    public void IntegerCheckpointsDecodeWithoutAllocating(string name)
+    {
+        using var golden = new GoldenCase("tiny-v3");
+        using var backend = new CpuBackend();
+        using var model = LoadedModel.Load(Path.Combine(Fathom.TestSupport.TestPaths.GoldenCase(name), "model"));
+        long allocated = DecodeAllocationTests.QuietestDecodeAllocation(new Transformer(model, backend), golden);
+        Assert.True(allocated < 512, $"{name}: 16 decode steps allocated {allocated} bytes");
+    }
 }

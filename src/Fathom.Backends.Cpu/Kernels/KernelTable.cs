@@ -28,6 +28,8 @@ internal static class KernelTable
 
         table[(int)DType.Q8_0] = new Q8_0MatMulKernel(workers);
         table[(int)DType.Q4K] = new Q4KMatMulKernel(workers);
+        table[(int)DType.I8] = new Int8MatMulKernel(workers);
+        table[(int)DType.U4] = new Int4MatMulKernel(workers);
         return table;
     }
 

@@ -36,7 +36,9 @@ public static class InfoCommand
                 ("dense_intermediate", Num(c.IntermediateSize)),
                 ("vocab_size", Num(c.VocabSize)),
                 ("max_position_embeddings", Num(c.MaxPositionEmbeddings)),
-                ("quantization", c.Quantization is { } q ? $"fp8 e4m3, {q.BlockRows}x{q.BlockCols} block scales" : "none"),
+                ("quantization", c.Quantization is { } q ? $"fp8 e4m3, {q.BlockRows}x{q.BlockCols} block scales"
+                    : c.IntegerQuantization is { Method: Fathom.Model.IntegerQuantMethod.Awq } awq ? $"awq int4, groups of {awq.GroupSize}"
+                    : c.IntegerQuantization is not null ? "w8a8_int8 (int8 weights, per-channel scales)" : "none"),
                 ("mtp_modules", $"{model.Weights.Mtp.Length} ({Num(s.MtpParameters)} parameters, kept aside for speculative decoding)"),
                 ("total_parameters", Num(s.TotalParameters)),
                 ("active_parameters", $"{Num(s.ActiveParameters)} per token"),
