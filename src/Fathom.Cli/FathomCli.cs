@@ -53,5 +53,7 @@ public static class FathomCli
         or UnauthorizedAccessException
         or IOException
         or System.Text.Json.JsonException
-        or InvalidOperationException;
+        or InvalidOperationException
+        or Fathom.Backends.Cuda.CudaException
+        or NotSupportedException;
 }

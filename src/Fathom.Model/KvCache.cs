@@ -7,7 +7,7 @@ namespace Fathom.Model;
 /// followed by the roped shared key (qk_rope_head_dim values). Rows are written by the attention of each
 /// layer during a forward pass; <see cref="Advance"/> then commits them.
 /// </summary>
-public sealed class KvCache
+public sealed class KvCache : ISequenceCache
 {
     private readonly float[][] _layers;
 
@@ -62,4 +62,9 @@ public sealed class KvCache
 
     /// <summary>Forgets every position from <paramref name="length"/> on.</summary>
     public void Truncate(int length) => Advance(Math.Min(length, Length) - Length);
+
+    /// <summary>Nothing to return: the rows are managed arrays.</summary>
+    public void Dispose()
+    {
+    }
 }

@@ -1,0 +1,134 @@
+// Expert choice and the bookkeeping around the grouped expert products, all on the device so a decode
+// step never waits for the host.
+
+#define MAX_EXPERTS 512
+#define MAX_GROUPS 64
+
+// DeepSeek's router for one token per block (one thread: E ≤ 512 values), in the order of the host
+// Router: score (0 softmax, 1 sigmoid), add the bias for selection, keep the best groups (method 1:
+// group_limited_greedy, 2: noaux_tc, 0: plain top-k), top-k with ties to the lower index, weights from
+// the unbiased scores, optional normalisation, scaling.
+extern "C" __global__ void moe_route(const float* logits, const float* bias, int E, int k, int nGroup, int topkGroup, int scoring,
+                                     int method, int normalize, float routedScale, int* ids, float* weights)
+{
+    if (threadIdx.x != 0) return;
+    __shared__ float scores[MAX_EXPERTS];
+    __shared__ float choice[MAX_EXPERTS];
+    __shared__ float groupScore[MAX_GROUPS];
+    __shared__ int kept[MAX_GROUPS];
+    int t = blockIdx.x;
+    const float* l = logits + (long long)t * E;
+    if (scoring == 1)
+    {
+        for (int e = 0; e < E; e++) scores[e] = 1.f / (1.f + expf(-l[e]));
+    }
+    else
+    {
+        float mx = NEG_INF;
+        for (int e = 0; e < E; e++) mx = fmaxf(mx, l[e]);
+        double sum = 0;
+        for (int e = 0; e < E; e++) sum += exp((double)(l[e] - mx));
+        for (int e = 0; e < E; e++) scores[e] = (float)(exp((double)(l[e] - mx)) / sum);
+    }
+    for (int e = 0; e < E; e++) choice[e] = bias ? scores[e] + bias[e] : scores[e];
+    if (nGroup > 1 && method != 0)
+    {
+        int per = E / nGroup;
+        for (int g = 0; g < nGroup; g++)
+        {
+            if (method == 2)
+            {
+                float best = NEG_INF, second = NEG_INF;
+                for (int e = g * per; e < (g + 1) * per; e++)
+                {
+                    float v = choice[e];
+                    if (v > best) { second = best; best = v; }
+                    else if (v > second) second = v;
+                }
+                groupScore[g] = per > 1 ? best + second : best;
+            }
+            else
+            {
+                float best = NEG_INF;
+                for (int e = g * per; e < (g + 1) * per; e++) best = fmaxf(best, scores[e]);
+                groupScore[g] = best;
+            }
+            kept[g] = 0;
+        }
+        for (int j = 0; j < topkGroup; j++)
+        {
+            int bestGroup = -1;
+            for (int g = 0; g < nGroup; g++)
+                if (!kept[g] && (bestGroup < 0 || groupScore[g] > groupScore[bestGroup])) bestGroup = g;
+            kept[bestGroup] = 1;
+        }
+        for (int g = 0; g < nGroup; g++)
+            if (!kept[g])
+                for (int e = g * per; e < (g + 1) * per; e++) choice[e] = 0.f;
+    }
+    int* out = ids + (long long)t * k;
+    int found = 0;
+    for (int e = 0; e < E; e++)
+    {
+        float v = choice[e];
+        if (found == k && !(v > choice[out[k - 1]])) continue;
+        int j = found < k ? found++ : k - 1;
+        while (j > 0 && v > choice[out[j - 1]])
+        {
+            out[j] = out[j - 1];
+            j--;
+        }
+        out[j] = e;
+    }
+    float* w = weights + (long long)t * k;
+    double sum = 0;
+    for (int j = 0; j < k; j++)
+    {
+        w[j] = scores[out[j]];
+        sum += w[j];
+    }
+    float denominator = (float)sum + 1e-20f;
+    for (int j = 0; j < k; j++)
+    {
+        float v = normalize && k > 1 ? w[j] / denominator : w[j];
+        w[j] = v * routedScale;
+    }
+}
+
+// Counting sort of the (token, slot) pairs by expert, stable in pair order: offsets[E + 1], order[pair
+// rank] = pair, pairRow[pair] = its rank (the row of its expert output).
+extern "C" __global__ void moe_sort(const int* ids, int pairs, int E, int* offsets, int* order, int* pairRow)
+{
+    if (threadIdx.x != 0 || blockIdx.x != 0) return;
+    for (int e = 0; e <= E; e++) offsets[e] = 0;
+    for (int p = 0; p < pairs; p++) offsets[ids[p] + 1]++;
+    for (int e = 0; e < E; e++) offsets[e + 1] += offsets[e];
+    for (int p = 0; p < pairs; p++)
+    {
+        int e = ids[p];
+        int rank = offsets[e]++;
+        order[rank] = p;
+        pairRow[p] = rank;
+    }
+    for (int e = E; e > 0; e--) offsets[e] = offsets[e - 1];
+    offsets[0] = 0;
+}
+
+// hidden[t] += shared[t] + Σ_slot weight · expertOut[pairRow[t·k + slot]].
+extern "C" __global__ void moe_combine(const float* expertOut, const int* pairRow, const float* weights, int k, int H, const float* shared,
+                                       float* hidden, int roundOut)
+{
+    int t = blockIdx.x;
+    for (int c = threadIdx.x; c < H; c += blockDim.x)
+    {
+        float v = shared ? shared[(long long)t * H + c] : 0.f;
+        for (int s = 0; s < k; s++)
+        {
+            int p = t * k + s;
+            v += weights[p] * expertOut[(long long)pairRow[p] * H + c];
+        }
+        float* y = hidden + (long long)t * H + c;
+        float r = *y + (roundOut ? round_bf16(v) : v);
+        *y = roundOut ? round_bf16(r) : r;
+    }
+}
