@@ -1,3 +1,4 @@
+using Fathom.Core;
 using Fathom.Model;
 
 namespace Fathom.Backends.Cuda;
@@ -10,6 +11,7 @@ internal sealed record CudaAttention(
     DeviceMatrix KvA,
     ulong KvANorm,
     DeviceMatrix KvB,
+    DeviceMatrix KeyUpT,
     DeviceMatrix O);
 
 internal sealed record CudaFeedForward(DeviceMatrix Gate, DeviceMatrix Up, DeviceMatrix Down);
@@ -73,6 +75,7 @@ internal sealed unsafe class CudaModelWeights
             DeviceMatrix.Upload(gpu, a.KvA, $"{p}.self_attn.kv_a_proj_with_mqa"),
             DeviceVector.Upload(gpu, a.KvANorm, $"{p}.self_attn.kv_a_layernorm"),
             DeviceMatrix.Upload(gpu, a.KvB, $"{p}.self_attn.kv_b_proj"),
+            KeyUpTransposed(gpu, a.KvB, c, $"{p}.self_attn.kv_b_proj"),
             DeviceMatrix.Upload(gpu, a.O, $"{p}.self_attn.o_proj"));
         CudaFeedForward? dense = w.Dense is { } d ? Ffn(gpu, d, $"{p}.mlp") : null;
         CudaMoe? moe = null;
@@ -122,13 +125,60 @@ internal sealed unsafe class CudaModelWeights
                 m.Shared is { } s ? Ffn(gpu, s, $"{p}.mlp.shared_experts") : null);
         }
 
-        _ = c;
         return new CudaLayer(
             DeviceVector.Upload(gpu, w.InputNorm, $"{p}.input_layernorm"),
             attention,
             DeviceVector.Upload(gpu, w.PostAttentionNorm, $"{p}.post_attention_layernorm"),
             dense,
             moe);
+    }
+
+    /// <summary>
+    /// W_UK of every head transposed, [heads · kv_lora_rank, qk_nope]: row h·rank + c holds column c of the
+    /// head's key rows of kv_b_proj, so absorbing the query is an ordinary row-streaming product. BF16 stays
+    /// BF16 (exact); FP8 is widened to float32 with its block scales (exact), as is F32.
+    /// </summary>
+    private static DeviceMatrix KeyUpTransposed(CudaContext gpu, in WeightMatrix kvB, ModelConfig c, string what)
+    {
+        int heads = c.NumAttentionHeads, nope = c.QkNopeHeadDim, rank = c.KvLoraRank, stride = c.QkNopeHeadDim + c.VHeadDim;
+        int rows = heads * rank;
+        if (kvB.Type == Fathom.Core.DType.BF16)
+        {
+            var t = new ushort[(long)rows * nope];
+            for (int h = 0; h < heads; h++)
+            {
+                for (int d = 0; d < nope; d++)
+                {
+                    var source = new ReadOnlySpan<ushort>(kvB.RowPointer((h * stride) + d), rank);
+                    for (int col = 0; col < rank; col++)
+                    {
+                        t[((long)((h * rank) + col) * nope) + d] = source[col];
+                    }
+                }
+            }
+
+            ulong data = gpu.Allocate(t.Length * 2L, what + " (W_UK transposed)");
+            gpu.Upload<ushort>(data, t);
+            return new DeviceMatrix(data, 0, WeightKind.BF16, rows, nope, 0, 0, 0);
+        }
+
+        var f = new float[(long)rows * nope];
+        var row = new float[rank];
+        for (int h = 0; h < heads; h++)
+        {
+            for (int d = 0; d < nope; d++)
+            {
+                kvB.DequantizeRow((h * stride) + d, row);
+                for (int col = 0; col < rank; col++)
+                {
+                    f[((long)((h * rank) + col) * nope) + d] = row[col];
+                }
+            }
+        }
+
+        ulong p = gpu.Allocate(f.Length * 4L, what + " (W_UK transposed)");
+        gpu.Upload<float>(p, f);
+        return new DeviceMatrix(p, 0, WeightKind.F32, rows, nope, 0, 0, 0);
     }
 
     private static CudaFeedForward Ffn(CudaContext gpu, FeedForwardWeights w, string prefix) => new(

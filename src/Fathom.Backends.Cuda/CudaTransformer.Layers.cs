@@ -17,7 +17,7 @@ public sealed partial class CudaTransformer
         ulong slotOf = inputs + (ulong)layout.Slots, cos = inputs + (ulong)layout.Cos, sin = inputs + (ulong)layout.Sin;
         ulong chunk = inputs + (ulong)layout.Chunk;
 
-        _gpu.Launch(_w.Embed.Kind == WeightKind.BF16 ? "embed_bf16" : "embed_f32", (uint)n, 1, 1, 256, 0, ids, _w.Embed.Data, hidden, _b.Hidden, _round);
+        _gpu.Launch(_w.Embed.Kind == WeightKind.BF16 ? "embed_bf16" : "embed_f32", (uint)n, 1, 1, 256, 0, ids, _w.Embed.Data, hidden, _b.Hidden, false);
         for (int l = 0; l < _w.Layers.Length; l++)
         {
             var layer = _w.Layers[l];
@@ -39,20 +39,22 @@ public sealed partial class CudaTransformer
             // The new tokens' latents and roped keys go straight into their cache rows.
             Linear(a.KvA, _b.Normed, _b.KvA, width, n, accumulate: false, lt);
             ulong cache = _pool.Layer(l);
-            _gpu.Launch("mla_cache_write", (uint)n, 1, 1, 256, 0, _b.KvA, a.KvANorm, eps, latent, pairs, cos, sin, slotOf, cache, _round);
-            _gpu.Launch("rope_query", (uint)n, 1, 1, 128, 0, _b.Query, heads, qk, c.QkNopeHeadDim, pairs, cos, sin, _round);
-
+            _gpu.Launch("mla_cache_write", (uint)n, 1, 1, 256, 0, _b.KvA, a.KvANorm, eps, latent, pairs, cos, sin, slotOf, cache, false);
+            // Absorbed queries [n, heads, latent | rope]: W_UKᵀ q_nope per head, then the roped q_pe.
             var kvb = a.KvB;
+            var keyUp = a.KeyUpT;
             _gpu.Launch(
-                "mla_absorb_query", (uint)heads, (uint)((n + 7) / 8), 1, 256, 0,
-                _b.Query, heads, c.QkNopeHeadDim, c.QkRopeHeadDim, c.VHeadDim, latent, kvb.Data, kvb.Scales, (int)kvb.Kind, kvb.BlockRows, kvb.BlockCols, kvb.ScaleCols, n, _b.AbsorbedQuery, _round);
+                KernelNames.HeadGemm(keyUp.Kind), (uint)((latent + 7) / 8), (uint)heads, 1, 256, 0,
+                keyUp.Data, keyUp.Scales, (long)latent, 0L, latent, c.QkNopeHeadDim, 0, 0, 0, _b.Query, (long)qk, (long)heads * qk, _b.AbsorbedQuery, (long)width, (long)heads * width, n, false);
+            _gpu.Launch("rope_query", (uint)n, 1, 1, 128, 0, _b.Query, heads, qk, c.QkNopeHeadDim, pairs, cos, sin, _b.AbsorbedQuery, width, latent);
             _gpu.Launch(
                 "mla_attention", (uint)n, (uint)heads, (uint)splits, 128, (uint)((width + AttentionChunkLimit) * sizeof(float)),
                 _b.AbsorbedQuery, cache, width, latent, seqOf, lenOf, _pool.Tables, _pool.PagesPerSequence, _pool.PageTokens, chunk, (float)c.SoftmaxScale, heads, splits, _partial);
             _gpu.Launch("mla_combine", (uint)(n * heads), 1, 1, 128, 0, _partial, splits, latent, _b.Mixed, _round);
             _gpu.Launch(
-                KernelNames.Vup(kvb.Kind), (uint)((c.VHeadDim + 7) / 8), (uint)heads, 1, 256, 0,
-                kvb.Data, kvb.Scales, c.QkNopeHeadDim, c.VHeadDim, latent, heads, kvb.BlockRows, kvb.BlockCols, kvb.ScaleCols, _b.Mixed, _b.Attended, n, _round);
+                KernelNames.HeadGemm(kvb.Kind), (uint)((c.VHeadDim + 7) / 8), (uint)heads, 1, 256, 0,
+                kvb.Data, kvb.Scales, (long)(c.QkNopeHeadDim + c.VHeadDim), (long)c.QkNopeHeadDim, c.VHeadDim, latent, kvb.BlockRows, kvb.BlockCols, kvb.ScaleCols,
+                _b.Mixed, (long)latent, (long)heads * latent, _b.Attended, (long)c.VHeadDim, (long)heads * c.VHeadDim, n, _round);
             Linear(a.O, _b.Attended, _b.Hidden, hidden, n, accumulate: true, lt);
 
             RmsNorm(_b.Hidden, hidden, 0, layer.PostAttentionNorm, hidden, _b.Normed, n);
@@ -99,7 +101,7 @@ public sealed partial class CudaTransformer
             shared = _b.SharedOut;
         }
 
-        _gpu.Launch("moe_combine", (uint)n, 1, 1, 256, 0, _b.ExpertOut, _b.PairRow, _b.ExpertWeights, k, hidden, shared, _b.Hidden, _round);
+        _gpu.Launch("moe_combine", (uint)n, 1, 1, 256, 0, _b.ExpertOut, _b.PairRow, _b.ExpertWeights, k, hidden, shared, _b.Hidden, false);
     }
 
     /// <summary>output (+)= down(silu(gate · normed) ⊙ up · normed).</summary>
@@ -129,14 +131,14 @@ public sealed partial class CudaTransformer
     {
         int hidden = _c.HiddenSize;
         RmsNorm(hiddenRows, hidden, rowIndex, _w.FinalNorm, hidden, _b.HeadInput, rows);
-        Linear(_w.LmHead, _b.HeadInput, _b.Logits, VocabSize, rows, accumulate: false, _lt is not null && rows >= _options.CublasMinTokens, round: false);
+        Linear(_w.LmHead, _b.HeadInput, _b.Logits, VocabSize, rows, accumulate: false, _lt is not null && rows >= _options.CublasMinTokens);
     }
 
     private void RmsNorm(ulong x, int ldx, ulong rows, ulong weight, int width, ulong y, int n) =>
         _gpu.Launch("rmsnorm", (uint)n, 1, 1, 256, 0, x, (long)ldx, rows, weight, width, (float)_c.RmsNormEps, y, (long)width, _round);
 
     /// <summary>y[n, N] (+)= x[n, K] · Wᵀ: cuBLASLt on bf16 copies for large n on the bf16 path, the streaming kernel otherwise.</summary>
-    private void Linear(in DeviceMatrix w, ulong x, ulong y, int ldy, int n, bool accumulate, bool lt, bool round = true)
+    private void Linear(in DeviceMatrix w, ulong x, ulong y, int ldy, int n, bool accumulate, bool lt)
     {
         if (lt && w.Kind != WeightKind.F32)
         {
@@ -154,7 +156,7 @@ public sealed partial class CudaTransformer
             return;
         }
 
-        Gemv(w, x, w.Cols, y, ldy, n, accumulate, round && _round);
+        Gemv(w, x, w.Cols, y, ldy, n, accumulate, round: false);
     }
 
     private void Gemv(in DeviceMatrix w, ulong x, int ldx, ulong y, int ldy, int n, bool accumulate, bool round) =>

@@ -31,9 +31,25 @@ for stage in "$@"; do
     quick)
       fathom create-random --like v2-lite --layers 4 --dtype bf16 -o /tmp/v2l-quick --force 2>&1 | tail -2
       fathom bench --device cuda -m /tmp/v2l-quick -p 256 -n 32 -r 2 -b 1,8 2>&1 | tail -20 ;;
+    profile)
+      [ -f /tmp/v2l-quick/config.json ] || fathom create-random --like v2-lite --layers 4 --dtype bf16 -o /tmp/v2l-quick --force 2>&1 | tail -1
+      ncu --metrics gpu__time_duration.sum --launch-skip 700 --launch-count 160 --csv "$host/fathom-gpuhost" fathom bench --device cuda -m /tmp/v2l-quick -p 0 -n 16 -r 1 --no-warmup > "$out/ncu.csv" 2> "$out/ncu.err"
+      python3 - "$out/ncu.csv" <<'PY'
+import csv, sys, collections
+rows = [r for r in csv.reader(open(sys.argv[1])) if len(r) > 10]
+head = rows[0]; k = head.index("Kernel Name"); v = head.index("Metric Value")
+t = collections.defaultdict(float); c = collections.Counter()
+for r in rows[1:]:
+    try: t[r[k]] += float(r[v].replace(",", "")); c[r[k]] += 1
+    except ValueError: pass
+total = sum(t.values())
+for name, ns in sorted(t.items(), key=lambda x: -x[1]): print(f"{ns/1e3:10.1f} us {c[name]:4d}x {ns/total*100:5.1f}%  {name[:60]}")
+print(f"total {total/1e3:.1f} us over {sum(c.values())} kernels")
+PY
+      ;;
     bench-bf16|bench-fp8)
       dtype=${stage#bench-}
-      dir=/dev/shm/v2l-$dtype
+      dir=/tmp/v2l-$dtype
       [ -f "$dir/config.json" ] || fathom create-random --like v2-lite --dtype "$dtype" -o "$dir" --force 2>&1 | tail -1
       fathom bench --device cuda -m "$dir" -p 2048 -n 64 -r 3 -b 1,8,32,128 -o "$out/bench-$dtype.json" 2>&1 | tail -16
       if [ "$dtype" = bf16 ]; then

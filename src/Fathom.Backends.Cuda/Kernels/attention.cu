@@ -2,41 +2,6 @@
 // [W_UKᵀ q_nope | roped q_pe] (width = latent + rope), so each score is one dot product with a cache
 // row, and the weighted sum of latents is later mapped to values by W_UV (vup kernels).
 
-// q_lat[t, h, :latent] = Σ_d q[t, h, d] · kv_b[h·(nope + vdim) + d, :]; q_lat[t, h, latent:] = q_pe.
-// blockIdx.x = head, blockIdx.y = group of 8 tokens.
-extern "C" __global__ void __launch_bounds__(256) mla_absorb_query(const float* q, int heads, int nope, int rope, int vdim, int latent,
-                                                   const void* w, const float* scales, int type, int blockRows, int blockCols,
-                                                   int scaleCols, int n, float* out, int roundOut)
-{
-    __shared__ float qs[8][256];
-    int h = blockIdx.x, t0 = blockIdx.y * 8, m = min(8, n - t0);
-    int qStride = nope + rope, width = latent + rope;
-    for (int idx = threadIdx.x; idx < 8 * nope; idx += blockDim.x)
-    {
-        int i = idx / nope, d = idx - i * nope;
-        qs[i][d] = i < m ? q[((long long)(t0 + i) * heads + h) * qStride + d] : 0.f;
-    }
-    __syncthreads();
-    long long baseRow = (long long)h * (nope + vdim);
-    for (int c = threadIdx.x; c < latent; c += blockDim.x)
-    {
-        float acc[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
-        for (int d = 0; d < nope; d++)
-        {
-            float wv = weight_at(w, scales, type, baseRow + d, c, latent, blockRows, blockCols, scaleCols);
-#pragma unroll
-            for (int i = 0; i < 8; i++) acc[i] += qs[i][d] * wv;
-        }
-        for (int i = 0; i < m; i++)
-            out[((long long)(t0 + i) * heads + h) * width + c] = roundOut ? round_bf16(acc[i]) : acc[i];
-    }
-    for (int idx = threadIdx.x; idx < m * rope; idx += blockDim.x)
-    {
-        int i = idx / rope, j = idx - i * rope;
-        out[((long long)(t0 + i) * heads + h) * width + latent + j] = q[((long long)(t0 + i) * heads + h) * qStride + nope + j];
-    }
-}
-
 // One (token, head, split): softmax-weighted sum of the latents of cache positions
 // [split·chunk, min(len, (split + 1)·chunk)), with its running max and sum for the combine step.
 // partial[(t·heads + h)·splits + split] = [max, sum, latent values]. Dynamic shared memory: width +

@@ -190,9 +190,7 @@ __device__ __forceinline__ void gateup_body(const void* gw, const float* gs, con
             {
                 if (i < m)
                 {
-                    float gi = roundOut ? round_bf16(g[i]) : g[i];
-                    float ui = roundOut ? round_bf16(u[i]) : u[i];
-                    float v = gi / (1.f + expf(-gi)) * ui;
+                    float v = g[i] / (1.f + expf(-g[i])) * u[i];
                     act[(long long)(start + m0 + i) * I + r] = roundOut ? round_bf16(v) : v;
                 }
             }
@@ -207,15 +205,16 @@ __device__ __forceinline__ void gateup_body(const void* gw, const float* gs, con
     {                                                                                                                         \
         gemm_body<WT>(w, scales, rowOffset, N, K, blockRows, blockCols, scaleCols, x, ldx, y, ldy, M, accumulate, roundOut);  \
     }                                                                                                                         \
-    /* Per-head value projection: blockIdx.y is the head; its rows of kv_b follow its key rows. */                           \
-    extern "C" __global__ void __launch_bounds__(256) vup_##SUFFIX(const void* w, const float* scales, int nope, int vdim, int latent, int heads,\
-                                                int blockRows, int blockCols, int scaleCols, const float* mixed, float* out,  \
-                                                int M, int roundOut)                                                          \
+    /* Per-head products (blockIdx.y = head h): rows [h·headRows + rowOffset, + N) of W times the head's slice */ \
+    /* of each activation row (x + h·xHead, stride ldx) into y + h·yHead (stride ldy). */                                     \
+    extern "C" __global__ void __launch_bounds__(256) head_gemm_##SUFFIX(const void* w, const float* scales, long long headRows,         \
+                                                  long long rowOffset, int N, int K, int blockRows, int blockCols,          \
+                                                  int scaleCols, const float* x, long long xHead, long long ldx, float* y,   \
+                                                  long long yHead, long long ldy, int M, int roundOut)                       \
     {                                                                                                                         \
         int h = blockIdx.y;                                                                                                   \
-        gemm_body<WT>(w, scales, (long long)h * (nope + vdim) + nope, vdim, latent, blockRows, blockCols, scaleCols,         \
-                      mixed + (long long)h * latent, (long long)heads * latent, out + (long long)h * vdim,                  \
-                      (long long)heads * vdim, M, 0, roundOut);                                                               \
+        gemm_body<WT>(w, scales, h * headRows + rowOffset, N, K, blockRows, blockCols, scaleCols, x + h * xHead, ldx,         \
+                      y + h * yHead, ldy, M, 0, roundOut);                                                                    \
     }                                                                                                                         \
     extern "C" __global__ void __launch_bounds__(256) gateup_##SUFFIX(const void* gw, const float* gs, const void* uw, const float* us, int I, int K,\
                                                    int blockRows, int blockCols, int scaleCols, const float* x, long long ldx,\

@@ -29,25 +29,26 @@ extern "C" __global__ void rmsnorm(const float* x, long long ldx, const int* row
     float inv = rsqrtf(ss / W + eps);
     for (int c = threadIdx.x; c < W; c += blockDim.x)
     {
-        float v = roundOut ? w[c] * round_bf16(xr[c] * inv) : w[c] * (xr[c] * inv);
+        float v = w[c] * (xr[c] * inv);
         yr[c] = roundOut ? round_bf16(v) : v;
     }
 }
 
-// Rotates the rope part of every head's query in place: pairs (x[2i], x[2i+1]) by the row's angle i.
-extern "C" __global__ void rope_query(float* q, int heads, int headDim, int nope, int pairs, const float* cos, const float* sin,
-                                      int roundOut)
+// Rotates the rope part of every head's query (pairs (x[2i], x[2i+1]) by the row's angle i) and writes
+// it after the head's absorbed latent query: out[t, h, latent + 2i…] (row width outWidth).
+extern "C" __global__ void rope_query(const float* q, int heads, int headDim, int nope, int pairs, const float* cos, const float* sin,
+                                      float* out, int outWidth, int latent)
 {
     int t = blockIdx.x;
     for (int idx = threadIdx.x; idx < heads * pairs; idx += blockDim.x)
     {
         int h = idx / pairs, i = idx - h * pairs;
-        float* p = q + ((long long)t * heads + h) * headDim + nope + 2 * i;
+        const float* p = q + ((long long)t * heads + h) * headDim + nope + 2 * i;
         float c = cos[(long long)t * pairs + i], s = sin[(long long)t * pairs + i];
         float a = p[0], b = p[1];
-        float x0 = a * c - b * s, x1 = a * s + b * c;
-        p[0] = roundOut ? round_bf16(x0) : x0;
-        p[1] = roundOut ? round_bf16(x1) : x1;
+        float* o = out + ((long long)t * heads + h) * outWidth + latent + 2 * i;
+        o[0] = a * c - b * s;
+        o[1] = a * s + b * c;
     }
 }
 
@@ -103,8 +104,7 @@ extern "C" __global__ void silu_mul(const float* g, const float* u, long long n,
 {
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
     {
-        float gi = roundOut ? round_bf16(g[i]) : g[i];
-        float ui = roundOut ? round_bf16(u[i]) : u[i];
+        float gi = g[i], ui = u[i];
         float v = gi / (1.f + expf(-gi)) * ui;
         y[i] = roundOut ? round_bf16(v) : v;
     }
