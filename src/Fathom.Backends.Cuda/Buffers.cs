@@ -51,6 +51,7 @@ internal sealed class Buffers
         ExpertWeights = F(t * k, "expert weights");
         ExpertOffsets = F(experts + 1, "expert offsets");
         ExpertOrder = F(t * k, "expert order");
+        ExpertActive = F(experts + 1, "experts with tokens");
         PairRow = F(t * k, "expert rows");
         HeadInput = F((long)logitRows * c.HiddenSize, "final norm rows");
         Logits = F((long)logitRows * c.VocabSize, "logits");
@@ -108,6 +109,8 @@ internal sealed class Buffers
     public ulong ExpertOrder { get; }
 
     public ulong PairRow { get; }
+
+    public ulong ExpertActive { get; }
 
     public ulong HeadInput { get; }
 

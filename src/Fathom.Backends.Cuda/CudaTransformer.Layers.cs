@@ -44,15 +44,15 @@ public sealed partial class CudaTransformer
             var kvb = a.KvB;
             var keyUp = a.KeyUpT;
             _gpu.Launch(
-                KernelNames.HeadGemm(keyUp.Kind), (uint)((latent + 7) / 8), (uint)heads, 1, 256, 0,
+                KernelNames.HeadGemm(keyUp.Kind, n), (uint)((latent + 15) / 16), (uint)heads, 1, 256, 0,
                 keyUp.Data, keyUp.Scales, (long)latent, 0L, latent, c.QkNopeHeadDim, 0, 0, 0, _b.Query, (long)qk, (long)heads * qk, _b.AbsorbedQuery, (long)width, (long)heads * width, n, false);
             _gpu.Launch("rope_query", (uint)n, 1, 1, 128, 0, _b.Query, heads, qk, c.QkNopeHeadDim, pairs, cos, sin, _b.AbsorbedQuery, width, latent);
             _gpu.Launch(
                 "mla_attention", (uint)n, (uint)heads, (uint)splits, 128, (uint)((width + AttentionChunkLimit) * sizeof(float)),
                 _b.AbsorbedQuery, cache, width, latent, seqOf, lenOf, _pool.Tables, _pool.PagesPerSequence, _pool.PageTokens, chunk, (float)c.SoftmaxScale, heads, splits, _partial);
-            _gpu.Launch("mla_combine", (uint)(n * heads), 1, 1, 128, 0, _partial, splits, latent, _b.Mixed, _round);
+            _gpu.Launch("mla_combine", (uint)(n * heads), 1, 1, 128, (uint)(splits * sizeof(float)), _partial, splits, latent, _b.Mixed, _round);
             _gpu.Launch(
-                KernelNames.HeadGemm(kvb.Kind), (uint)((c.VHeadDim + 7) / 8), (uint)heads, 1, 256, 0,
+                KernelNames.HeadGemm(kvb.Kind, n), (uint)((c.VHeadDim + 15) / 16), (uint)heads, 1, 256, 0,
                 kvb.Data, kvb.Scales, (long)(c.QkNopeHeadDim + c.VHeadDim), (long)c.QkNopeHeadDim, c.VHeadDim, latent, kvb.BlockRows, kvb.BlockCols, kvb.ScaleCols,
                 _b.Mixed, (long)latent, (long)heads * latent, _b.Attended, (long)c.VHeadDim, (long)heads * c.VHeadDim, n, _round);
             Linear(a.O, _b.Attended, _b.Hidden, hidden, n, accumulate: true, lt);
@@ -84,16 +84,17 @@ public sealed partial class CudaTransformer
         _gpu.Launch(
             "moe_route", (uint)n, 1, 1, 32, 0,
             _b.RouterLogits, moe.Bias, experts, k, c.NGroup, c.TopKGroup, c.ScoringFunc == ScoringFunction.Sigmoid ? 1 : 0, method, c.NormTopKProb, (float)c.RoutedScalingFactor, _b.ExpertIds, _b.ExpertWeights);
-        _gpu.Launch("moe_sort", 1, 1, 1, 32, 0, _b.ExpertIds, n * k, experts, _b.ExpertOffsets, _b.ExpertOrder, _b.PairRow);
+        _gpu.Launch("moe_sort", 1, 1, 1, 32, 0, _b.ExpertIds, n * k, experts, _b.ExpertOffsets, _b.ExpertOrder, _b.PairRow, _b.ExpertActive);
+        uint chosen = (uint)Math.Min(experts, n * k);
         var g = moe.ExpertShape;
         var d = moe.DownShape;
         int width = g.Rows;
         _gpu.Launch(
-            KernelNames.MoeGateUp(g.Kind), (uint)((width + 7) / 8), (uint)experts, 1, 256, 0,
-            moe.GatePointers, moe.GateScales, moe.UpPointers, moe.UpScales, width, hidden, g.BlockRows, g.BlockCols, g.ScaleCols, _b.Normed, (long)hidden, _b.ExpertOffsets, _b.ExpertOrder, k, _b.Activation, _round);
+            KernelNames.MoeGateUp(g.Kind, n), (uint)((width + 7) / 8), chosen, 1, 256, 0,
+            moe.GatePointers, moe.GateScales, moe.UpPointers, moe.UpScales, width, hidden, g.BlockRows, g.BlockCols, g.ScaleCols, _b.Normed, (long)hidden, _b.ExpertOffsets, _b.ExpertActive, _b.ExpertOrder, k, _b.Activation, _round);
         _gpu.Launch(
-            KernelNames.MoeDown(d.Kind), (uint)((hidden + 7) / 8), (uint)experts, 1, 256, 0,
-            moe.DownPointers, moe.DownScales, hidden, width, d.BlockRows, d.BlockCols, d.ScaleCols, _b.Activation, _b.ExpertOffsets, _b.ExpertOut);
+            KernelNames.MoeDown(d.Kind, n), (uint)((hidden + 15) / 16), chosen, 1, 256, 0,
+            moe.DownPointers, moe.DownScales, hidden, width, d.BlockRows, d.BlockCols, d.ScaleCols, _b.Activation, _b.ExpertOffsets, _b.ExpertActive, _b.ExpertOut);
         ulong shared = 0;
         if (moe.Shared is { } s)
         {
@@ -101,7 +102,7 @@ public sealed partial class CudaTransformer
             shared = _b.SharedOut;
         }
 
-        _gpu.Launch("moe_combine", (uint)n, 1, 1, 256, 0, _b.ExpertOut, _b.PairRow, _b.ExpertWeights, k, hidden, shared, _b.Hidden, false);
+        _gpu.Launch("moe_combine", (uint)n, (uint)((hidden + 255) / 256), 1, 256, 0, _b.ExpertOut, _b.PairRow, _b.ExpertWeights, k, hidden, shared, _b.Hidden, false);
     }
 
     /// <summary>output (+)= down(silu(gate · normed) ⊙ up · normed).</summary>
@@ -119,7 +120,7 @@ public sealed partial class CudaTransformer
         {
             var g = f.Gate;
             _gpu.Launch(
-                KernelNames.GateUp(g.Kind), (uint)((width + 7) / 8), 1, 1, 256, 0,
+                KernelNames.GateUp(g.Kind, n), (uint)((width + 7) / 8), 1, 1, 256, 0,
                 g.Data, g.Scales, f.Up.Data, f.Up.Scales, width, hidden, g.BlockRows, g.BlockCols, g.ScaleCols, _b.Normed, (long)hidden, n, _b.Activation, _round);
         }
 
@@ -161,6 +162,6 @@ public sealed partial class CudaTransformer
 
     private void Gemv(in DeviceMatrix w, ulong x, int ldx, ulong y, int ldy, int n, bool accumulate, bool round) =>
         _gpu.Launch(
-            KernelNames.Gemm(w.Kind), (uint)((w.Rows + 7) / 8), 1, 1, 256, 0,
+            KernelNames.Gemm(w.Kind, n), (uint)((w.Rows + 15) / 16), 1, 1, 256, 0,
             w.Data, w.Scales, 0L, w.Rows, w.Cols, w.BlockRows, w.BlockCols, w.ScaleCols, x, (long)ldx, y, (long)ldy, n, accumulate, round);
 }

@@ -46,7 +46,7 @@ public sealed unsafe class GemvKernelTests
         gpu.Upload<float>(dx, x);
         var poison = Enumerable.Repeat(float.NaN, expected.Length).ToArray();
         gpu.Upload<float>(dy, poison);
-        gpu.Launch(KernelNames.Gemm(w.Kind), (uint)((rows + 7) / 8), 1, 1, 256, 0, w.Data, w.Scales, 0L, rows, cols, w.BlockRows, w.BlockCols, w.ScaleCols, dx, (long)cols, dy, (long)rows, batch, false, false);
+        gpu.Launch(KernelNames.Gemm(w.Kind, batch), (uint)((rows + 7) / 8), 1, 1, 256, 0, w.Data, w.Scales, 0L, rows, cols, w.BlockRows, w.BlockCols, w.ScaleCols, dx, (long)cols, dy, (long)rows, batch, false, false);
         var actual = new float[expected.Length];
         fixed (float* a = actual)
         {

@@ -13,8 +13,20 @@ from transformers import AutoModelForCausalLM
 path = sys.argv[1]
 gen = int(sys.argv[2]) if len(sys.argv) > 2 else 32
 prompt = int(sys.argv[3]) if len(sys.argv) > 3 else 8
+# transformers 5 validates config fields strictly: a float field written as an integer (0 rather than
+# 0.0) is refused, so the model is opened through a folder of links with those fields made floats.
+import os, tempfile
+view = tempfile.mkdtemp(prefix="hf-view-")
+for name in os.listdir(path):
+    if name != "config.json":
+        os.symlink(os.path.join(os.path.abspath(path), name), os.path.join(view, name))
+config = json.load(open(os.path.join(path, "config.json")))
+for key in ("attention_dropout", "initializer_range", "rms_norm_eps", "rope_theta", "routed_scaling_factor"):
+    if isinstance(config.get(key), int):
+        config[key] = float(config[key])
+json.dump(config, open(os.path.join(view, "config.json"), "w"))
 start = time.perf_counter()
-model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16, device_map="cuda")
+model = AutoModelForCausalLM.from_pretrained(view, dtype=torch.bfloat16, device_map="cuda")
 model.eval()
 load = time.perf_counter() - start
 generator = torch.Generator(device="cpu").manual_seed(0)

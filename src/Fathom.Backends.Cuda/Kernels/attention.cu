@@ -68,22 +68,34 @@ extern "C" __global__ void __launch_bounds__(128) mla_attention(const float* q, 
 }
 
 // Merges the splits of each (token, head): out[t, h, :] = Σ_s e^(m_s − M) · acc_s / Σ_s e^(m_s − M) · l_s.
+// The split weights are computed once into shared memory; then every column is an independent sum.
 extern "C" __global__ void mla_combine(const float* partial, int splits, int latent, float* out, int roundOut)
 {
+    extern __shared__ float weight[];
+    __shared__ float red[32];
     long long th = blockIdx.x;
     const float* p = partial + th * splits * (latent + 2);
     float M = NEG_INF;
-    for (int s = 0; s < splits; s++)
+    for (int s = threadIdx.x; s < splits; s += blockDim.x)
         if (p[s * (latent + 2) + 1] > 0.f) M = fmaxf(M, p[s * (latent + 2)]);
+    M = block_max(M, red);
     float L = 0.f;
-    for (int s = 0; s < splits; s++)
-        if (p[s * (latent + 2) + 1] > 0.f) L += p[s * (latent + 2) + 1] * expf(p[s * (latent + 2)] - M);
+    for (int s = threadIdx.x; s < splits; s += blockDim.x)
+    {
+        float l = p[s * (latent + 2) + 1];
+        float f = l > 0.f ? expf(p[s * (latent + 2)] - M) : 0.f;
+        weight[s] = f;
+        L += l * f;
+    }
+    L = block_sum(L, red);
+    __syncthreads();
+    float inv = 1.f / L;
     for (int c = threadIdx.x; c < latent; c += blockDim.x)
     {
         float a = 0.f;
         for (int s = 0; s < splits; s++)
-            if (p[s * (latent + 2) + 1] > 0.f) a += p[s * (latent + 2) + 2 + c] * expf(p[s * (latent + 2)] - M);
-        float v = a / L;
+            if (weight[s] != 0.f) a += p[s * (latent + 2) + 2 + c] * weight[s];
+        float v = a * inv;
         out[th * latent + c] = roundOut ? round_bf16(v) : v;
     }
 }

@@ -4,37 +4,46 @@
 #define MAX_EXPERTS 512
 #define MAX_GROUPS 64
 
-// DeepSeek's router for one token per block (one thread: E ≤ 512 values), in the order of the host
-// Router: score (0 softmax, 1 sigmoid), add the bias for selection, keep the best groups (method 1:
-// group_limited_greedy, 2: noaux_tc, 0: plain top-k), top-k with ties to the lower index, weights from
-// the unbiased scores, optional normalisation, scaling.
+// DeepSeek's router, one warp per token, in the order of the host Router: score (0 softmax, 1 sigmoid),
+// add the bias for selection, keep the best groups (method 1: group_limited_greedy, 2: noaux_tc, 0:
+// plain top-k), top-k with ties to the lower index, weights from the unbiased scores, optional
+// normalisation, scaling.
 extern "C" __global__ void moe_route(const float* logits, const float* bias, int E, int k, int nGroup, int topkGroup, int scoring,
                                      int method, int normalize, float routedScale, int* ids, float* weights)
 {
-    if (threadIdx.x != 0) return;
     __shared__ float scores[MAX_EXPERTS];
     __shared__ float choice[MAX_EXPERTS];
+    __shared__ unsigned char taken[MAX_EXPERTS];
     __shared__ float groupScore[MAX_GROUPS];
     __shared__ int kept[MAX_GROUPS];
-    int t = blockIdx.x;
+    int lane = threadIdx.x, t = blockIdx.x;
     const float* l = logits + (long long)t * E;
     if (scoring == 1)
     {
-        for (int e = 0; e < E; e++) scores[e] = 1.f / (1.f + expf(-l[e]));
+        for (int e = lane; e < E; e += 32) scores[e] = 1.f / (1.f + expf(-l[e]));
     }
     else
     {
         float mx = NEG_INF;
-        for (int e = 0; e < E; e++) mx = fmaxf(mx, l[e]);
+        for (int e = lane; e < E; e += 32) mx = fmaxf(mx, l[e]);
+        mx = warp_max(mx);
         double sum = 0;
-        for (int e = 0; e < E; e++) sum += exp((double)(l[e] - mx));
-        for (int e = 0; e < E; e++) scores[e] = (float)(exp((double)(l[e] - mx)) / sum);
+        for (int e = lane; e < E; e += 32) sum += exp((double)(l[e] - mx));
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+        for (int e = lane; e < E; e += 32) scores[e] = (float)(exp((double)(l[e] - mx)) / sum);
     }
-    for (int e = 0; e < E; e++) choice[e] = bias ? scores[e] + bias[e] : scores[e];
+    __syncwarp();
+    for (int e = lane; e < E; e += 32)
+    {
+        choice[e] = bias ? scores[e] + bias[e] : scores[e];
+        taken[e] = 0;
+    }
+    __syncwarp();
     if (nGroup > 1 && method != 0)
     {
         int per = E / nGroup;
-        for (int g = 0; g < nGroup; g++)
+        for (int g = lane; g < nGroup; g += 32)
         {
             if (method == 2)
             {
@@ -55,49 +64,70 @@ extern "C" __global__ void moe_route(const float* logits, const float* bias, int
             }
             kept[g] = 0;
         }
-        for (int j = 0; j < topkGroup; j++)
+        __syncwarp();
+        if (lane == 0)
         {
-            int bestGroup = -1;
-            for (int g = 0; g < nGroup; g++)
-                if (!kept[g] && (bestGroup < 0 || groupScore[g] > groupScore[bestGroup])) bestGroup = g;
-            kept[bestGroup] = 1;
+            for (int j = 0; j < topkGroup; j++)
+            {
+                int bestGroup = -1;
+                for (int g = 0; g < nGroup; g++)
+                    if (!kept[g] && (bestGroup < 0 || groupScore[g] > groupScore[bestGroup])) bestGroup = g;
+                kept[bestGroup] = 1;
+            }
         }
-        for (int g = 0; g < nGroup; g++)
-            if (!kept[g])
-                for (int e = g * per; e < (g + 1) * per; e++) choice[e] = 0.f;
+        __syncwarp();
+        for (int e = lane; e < E; e += 32)
+            if (!kept[e / per]) choice[e] = 0.f;
+        __syncwarp();
     }
     int* out = ids + (long long)t * k;
-    int found = 0;
-    for (int e = 0; e < E; e++)
+    for (int j = 0; j < k; j++)
     {
-        float v = choice[e];
-        if (found == k && !(v > choice[out[k - 1]])) continue;
-        int j = found < k ? found++ : k - 1;
-        while (j > 0 && v > choice[out[j - 1]])
+        // The best untaken expert; on equal values the lower index wins (as the host's top-k).
+        float bv = NEG_INF;
+        int bi = 0x7fffffff;
+        for (int e = lane; e < E; e += 32)
         {
-            out[j] = out[j - 1];
-            j--;
+            if (taken[e]) continue;
+            float v = choice[e];
+            if (bi == 0x7fffffff || v > bv) { bv = v; bi = e; }
         }
-        out[j] = e;
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1)
+        {
+            float ov = __shfl_xor_sync(0xffffffffu, bv, o);
+            int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+            if (oi != 0x7fffffff && (bi == 0x7fffffff || ov > bv || (ov == bv && oi < bi))) { bv = ov; bi = oi; }
+        }
+        if (lane == 0)
+        {
+            out[j] = bi;
+            taken[bi] = 1;
+        }
+        __syncwarp();
     }
-    float* w = weights + (long long)t * k;
-    double sum = 0;
-    for (int j = 0; j < k; j++)
+    if (lane == 0)
     {
-        w[j] = scores[out[j]];
-        sum += w[j];
-    }
-    float denominator = (float)sum + 1e-20f;
-    for (int j = 0; j < k; j++)
-    {
-        float v = normalize && k > 1 ? w[j] / denominator : w[j];
-        w[j] = v * routedScale;
+        float* w = weights + (long long)t * k;
+        double sum = 0;
+        for (int j = 0; j < k; j++)
+        {
+            w[j] = scores[out[j]];
+            sum += w[j];
+        }
+        float denominator = (float)sum + 1e-20f;
+        for (int j = 0; j < k; j++)
+        {
+            float v = normalize && k > 1 ? w[j] / denominator : w[j];
+            w[j] = v * routedScale;
+        }
     }
 }
 
 // Counting sort of the (token, slot) pairs by expert, stable in pair order: offsets[E + 1], order[pair
-// rank] = pair, pairRow[pair] = its rank (the row of its expert output).
-extern "C" __global__ void moe_sort(const int* ids, int pairs, int E, int* offsets, int* order, int* pairRow)
+// rank] = pair, pairRow[pair] = its rank (the row of its expert output), and active = [count, experts
+// with tokens...] so the expert kernels launch only as many block rows as there can be chosen experts.
+extern "C" __global__ void moe_sort(const int* ids, int pairs, int E, int* offsets, int* order, int* pairRow, int* active)
 {
     if (threadIdx.x != 0 || blockIdx.x != 0) return;
     for (int e = 0; e <= E; e++) offsets[e] = 0;
@@ -112,6 +142,10 @@ extern "C" __global__ void moe_sort(const int* ids, int pairs, int E, int* offse
     }
     for (int e = E; e > 0; e--) offsets[e] = offsets[e - 1];
     offsets[0] = 0;
+    int n = 0;
+    for (int e = 0; e < E; e++)
+        if (offsets[e + 1] > offsets[e]) active[1 + n++] = e;
+    active[0] = n;
 }
 
 // hidden[t] += shared[t] + Σ_slot weight · expertOut[pairRow[t·k + slot]].
@@ -119,7 +153,8 @@ extern "C" __global__ void moe_combine(const float* expertOut, const int* pairRo
                                        float* hidden, int roundOut)
 {
     int t = blockIdx.x;
-    for (int c = threadIdx.x; c < H; c += blockDim.x)
+    int c = blockIdx.y * blockDim.x + threadIdx.x;
+    if (c < H)
     {
         float v = shared ? shared[(long long)t * H + c] : 0.f;
         for (int s = 0; s < k; s++)
