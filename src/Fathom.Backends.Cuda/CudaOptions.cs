@@ -7,8 +7,10 @@ public sealed record CudaOptions
     public int Device { get; init; }
 
     /// <summary>
-    /// Round activations to bfloat16 between operations (as a bf16 PyTorch model does) and use cuBLASLt's
-    /// bf16 tensor-core products for large batches. False: float32 activations everywhere (the precise path).
+    /// Products of <see cref="CublasMinTokens"/> rows or more run through cuBLASLt on the tensor cores with
+    /// activations rounded to bfloat16 (and FP8 weights widened to bf16). False: float32 activations in
+    /// every product (the precise path). Smaller passes (decode) stream the weights with float32
+    /// activations either way.
     /// </summary>
     public bool Bf16Activations { get; init; } = true;
 

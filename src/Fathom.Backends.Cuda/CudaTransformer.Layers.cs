@@ -39,22 +39,23 @@ public sealed partial class CudaTransformer
             // The new tokens' latents and roped keys go straight into their cache rows.
             Linear(a.KvA, _b.Normed, _b.KvA, width, n, accumulate: false, lt);
             ulong cache = _pool.Layer(l);
-            _gpu.Launch("mla_cache_write", (uint)n, 1, 1, 256, 0, _b.KvA, a.KvANorm, eps, latent, pairs, cos, sin, slotOf, cache, false);
             // Absorbed queries [n, heads, latent | rope]: W_UKᵀ q_nope per head, then the roped q_pe.
             var kvb = a.KvB;
             var keyUp = a.KeyUpT;
             _gpu.Launch(
                 KernelNames.HeadGemm(keyUp.Kind, n), (uint)((latent + 15) / 16), (uint)heads, 1, 256, 0,
                 keyUp.Data, keyUp.Scales, (long)latent, 0L, latent, c.QkNopeHeadDim, 0, 0, 0, _b.Query, (long)qk, (long)heads * qk, _b.AbsorbedQuery, (long)width, (long)heads * width, n, false);
-            _gpu.Launch("rope_query", (uint)n, 1, 1, 128, 0, _b.Query, heads, qk, c.QkNopeHeadDim, pairs, cos, sin, _b.AbsorbedQuery, width, latent);
+            _gpu.Launch(
+                "mla_cache_write", (uint)n, 1, 1, 256, 0,
+                _b.KvA, a.KvANorm, eps, latent, pairs, cos, sin, slotOf, cache, _b.Query, heads, qk, c.QkNopeHeadDim, _b.AbsorbedQuery);
             _gpu.Launch(
                 "mla_attention", (uint)n, (uint)heads, (uint)splits, 128, (uint)((width + AttentionChunkLimit) * sizeof(float)),
                 _b.AbsorbedQuery, cache, width, latent, seqOf, lenOf, _pool.Tables, _pool.PagesPerSequence, _pool.PageTokens, chunk, (float)c.SoftmaxScale, heads, splits, _partial);
-            _gpu.Launch("mla_combine", (uint)(n * heads), 1, 1, 128, (uint)(splits * sizeof(float)), _partial, splits, latent, _b.Mixed, _round);
+            _gpu.Launch("mla_combine", (uint)(n * heads), 1, 1, 128, (uint)(splits * sizeof(float)), _partial, splits, latent, _b.Mixed, false);
             _gpu.Launch(
                 KernelNames.HeadGemm(kvb.Kind, n), (uint)((c.VHeadDim + 15) / 16), (uint)heads, 1, 256, 0,
                 kvb.Data, kvb.Scales, (long)(c.QkNopeHeadDim + c.VHeadDim), (long)c.QkNopeHeadDim, c.VHeadDim, latent, kvb.BlockRows, kvb.BlockCols, kvb.ScaleCols,
-                _b.Mixed, (long)latent, (long)heads * latent, _b.Attended, (long)c.VHeadDim, (long)heads * c.VHeadDim, n, _round);
+                _b.Mixed, (long)latent, (long)heads * latent, _b.Attended, (long)c.VHeadDim, (long)heads * c.VHeadDim, n, false);
             Linear(a.O, _b.Attended, _b.Hidden, hidden, n, accumulate: true, lt);
 
             RmsNorm(_b.Hidden, hidden, 0, layer.PostAttentionNorm, hidden, _b.Normed, n);
@@ -84,14 +85,14 @@ public sealed partial class CudaTransformer
         _gpu.Launch(
             "moe_route", (uint)n, 1, 1, 32, 0,
             _b.RouterLogits, moe.Bias, experts, k, c.NGroup, c.TopKGroup, c.ScoringFunc == ScoringFunction.Sigmoid ? 1 : 0, method, c.NormTopKProb, (float)c.RoutedScalingFactor, _b.ExpertIds, _b.ExpertWeights);
-        _gpu.Launch("moe_sort", 1, 1, 1, 32, 0, _b.ExpertIds, n * k, experts, _b.ExpertOffsets, _b.ExpertOrder, _b.PairRow, _b.ExpertActive);
+        _gpu.Launch("moe_sort", 1, 1, 1, 256, 0, _b.ExpertIds, n * k, experts, _b.ExpertOffsets, _b.ExpertOrder, _b.PairRow, _b.ExpertActive);
         uint chosen = (uint)Math.Min(experts, n * k);
         var g = moe.ExpertShape;
         var d = moe.DownShape;
         int width = g.Rows;
         _gpu.Launch(
             KernelNames.MoeGateUp(g.Kind, n), (uint)((width + 7) / 8), chosen, 1, 256, 0,
-            moe.GatePointers, moe.GateScales, moe.UpPointers, moe.UpScales, width, hidden, g.BlockRows, g.BlockCols, g.ScaleCols, _b.Normed, (long)hidden, _b.ExpertOffsets, _b.ExpertActive, _b.ExpertOrder, k, _b.Activation, _round);
+            moe.GatePointers, moe.GateScales, moe.UpPointers, moe.UpScales, width, hidden, g.BlockRows, g.BlockCols, g.ScaleCols, _b.Normed, (long)hidden, _b.ExpertOffsets, _b.ExpertActive, _b.ExpertOrder, k, _b.Activation, false);
         _gpu.Launch(
             KernelNames.MoeDown(d.Kind, n), (uint)((hidden + 15) / 16), chosen, 1, 256, 0,
             moe.DownPointers, moe.DownScales, hidden, width, d.BlockRows, d.BlockCols, d.ScaleCols, _b.Activation, _b.ExpertOffsets, _b.ExpertActive, _b.ExpertOut);
@@ -114,14 +115,14 @@ public sealed partial class CudaTransformer
             Linear(f.Gate, _b.Normed, _b.Gate, width, n, accumulate: false, lt);
             Linear(f.Up, _b.Normed, _b.Up, width, n, accumulate: false, lt);
             long count = (long)n * width;
-            _gpu.Launch("silu_mul", (uint)Math.Min((count + 255) / 256, 65535), 1, 1, 256, 0, _b.Gate, _b.Up, count, _b.Activation, _round);
+            _gpu.Launch("silu_mul", (uint)Math.Min((count + 255) / 256, 65535), 1, 1, 256, 0, _b.Gate, _b.Up, count, _b.Activation, false);
         }
         else
         {
             var g = f.Gate;
             _gpu.Launch(
                 KernelNames.GateUp(g.Kind, n), (uint)((width + 7) / 8), 1, 1, 256, 0,
-                g.Data, g.Scales, f.Up.Data, f.Up.Scales, width, hidden, g.BlockRows, g.BlockCols, g.ScaleCols, _b.Normed, (long)hidden, n, _b.Activation, _round);
+                g.Data, g.Scales, f.Up.Data, f.Up.Scales, width, hidden, g.BlockRows, g.BlockCols, g.ScaleCols, _b.Normed, (long)hidden, n, _b.Activation, false);
         }
 
         Linear(f.Down, _b.Activation, output, hidden, n, accumulate, lt);
@@ -136,7 +137,7 @@ public sealed partial class CudaTransformer
     }
 
     private void RmsNorm(ulong x, int ldx, ulong rows, ulong weight, int width, ulong y, int n) =>
-        _gpu.Launch("rmsnorm", (uint)n, 1, 1, 256, 0, x, (long)ldx, rows, weight, width, (float)_c.RmsNormEps, y, (long)width, _round);
+        _gpu.Launch("rmsnorm", (uint)n, 1, 1, 256, 0, x, (long)ldx, rows, weight, width, (float)_c.RmsNormEps, y, (long)width, false);
 
     /// <summary>y[n, N] (+)= x[n, K] · Wᵀ: cuBLASLt on bf16 copies for large n on the bf16 path, the streaming kernel otherwise.</summary>
     private void Linear(in DeviceMatrix w, ulong x, ulong y, int ldy, int n, bool accumulate, bool lt)

@@ -71,6 +71,10 @@ public sealed unsafe class GemvKernelTests
     [InlineData(384, 512, 40, false)]
     [InlineData(1000, 2048, 64, true)]
     [InlineData(129, 96, 33, false)]
+    [InlineData(256, 64, 33, true)]
+    [InlineData(80, 256, 33, false)]
+    [InlineData(192, 96, 33, false)]
+    [InlineData(512, 256, 300, false)]
     public void CublasLtMatchesTheStreamingKernel(int rows, int cols, int batch, bool accumulate)
     {
         var random = new Random(rows + cols + batch);

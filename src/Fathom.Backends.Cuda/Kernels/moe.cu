@@ -129,6 +129,38 @@ extern "C" __global__ void moe_route(const float* logits, const float* bias, int
 // with tokens...] so the expert kernels launch only as many block rows as there can be chosen experts.
 extern "C" __global__ void moe_sort(const int* ids, int pairs, int E, int* offsets, int* order, int* pairRow, int* active)
 {
+    if (pairs <= 1024)
+    {
+        // Small passes (decode): one thread per pair; a pair's rank within its expert counts the earlier
+        // pairs of that expert, which keeps the pair order of the serial sort below.
+        __shared__ int start[MAX_EXPERTS + 1];
+        __shared__ int count[MAX_EXPERTS];
+        for (int e = threadIdx.x; e < E; e += blockDim.x) count[e] = 0;
+        __syncthreads();
+        for (int p = threadIdx.x; p < pairs; p += blockDim.x) atomicAdd(&count[ids[p]], 1);
+        __syncthreads();
+        if (threadIdx.x == 0)
+        {
+            int n = 0;
+            start[0] = 0;
+            for (int e = 0; e < E; e++)
+            {
+                start[e + 1] = start[e] + count[e];
+                if (count[e] > 0) active[1 + n++] = e;
+            }
+            active[0] = n;
+        }
+        __syncthreads();
+        for (int e = threadIdx.x; e <= E; e += blockDim.x) offsets[e] = start[e];
+        for (int p = threadIdx.x; p < pairs; p += blockDim.x)
+        {
+            int e = ids[p], rank = start[e];
+            for (int q = 0; q < p; q++) rank += ids[q] == e;
+            order[rank] = p;
+            pairRow[p] = rank;
+        }
+        return;
+    }
     if (threadIdx.x != 0 || blockIdx.x != 0) return;
     for (int e = 0; e <= E; e++) offsets[e] = 0;
     for (int p = 0; p < pairs; p++) offsets[ids[p] + 1]++;

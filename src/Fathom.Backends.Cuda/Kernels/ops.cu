@@ -34,29 +34,15 @@ extern "C" __global__ void rmsnorm(const float* x, long long ldx, const int* row
     }
 }
 
-// Rotates the rope part of every head's query (pairs (x[2i], x[2i+1]) by the row's angle i) and writes
-// it after the head's absorbed latent query: out[t, h, latent + 2i…] (row width outWidth).
-extern "C" __global__ void rope_query(const float* q, int heads, int headDim, int nope, int pairs, const float* cos, const float* sin,
-                                      float* out, int outWidth, int latent)
-{
-    int t = blockIdx.x;
-    for (int idx = threadIdx.x; idx < heads * pairs; idx += blockDim.x)
-    {
-        int h = idx / pairs, i = idx - h * pairs;
-        const float* p = q + ((long long)t * heads + h) * headDim + nope + 2 * i;
-        float c = cos[(long long)t * pairs + i], s = sin[(long long)t * pairs + i];
-        float a = p[0], b = p[1];
-        float* o = out + ((long long)t * heads + h) * outWidth + latent + 2 * i;
-        o[0] = a * c - b * s;
-        o[1] = a * s + b * c;
-    }
-}
-
-// Writes each new token's cache row: the normalised latent, then the roped shared key. kv is the
-// kv_a projection [n, latent + 2·pairs]; slots[t] is the row of the paged cache that token t fills.
+// Writes each new token's cache row (the normalised latent, then the roped shared key; kv is the kv_a
+// projection [n, latent + 2·pairs], slots[t] the row of the paged cache that token t fills) and ropes
+// every head's query: q_pe of q [n, heads, headDim] rotated into qAbs[t, h, latent…] (row width
+// latent + 2·pairs), after the head's absorbed latent query.
 extern "C" __global__ void mla_cache_write(const float* kv, const float* normW, float eps, int latent, int pairs, const float* cos,
-                                           const float* sin, const long long* slots, float* cache, int roundOut)
+                                           const float* sin, const long long* slots, float* cache, const float* q, int heads,
+                                           int headDim, int nope, float* qAbs)
 {
+    const int roundOut = 0;
     __shared__ float red[32];
     int t = blockIdx.x, width = latent + 2 * pairs;
     const float* src = kv + (long long)t * width;
@@ -77,6 +63,16 @@ extern "C" __global__ void mla_cache_write(const float* kv, const float* normW, 
         float x0 = a * c - b * s, x1 = a * s + b * c;
         dst[latent + 2 * i] = roundOut ? round_bf16(x0) : x0;
         dst[latent + 2 * i + 1] = roundOut ? round_bf16(x1) : x1;
+    }
+    for (int idx = threadIdx.x; idx < heads * pairs; idx += blockDim.x)
+    {
+        int h = idx / pairs, i = idx - h * pairs;
+        const float* p = q + ((long long)t * heads + h) * headDim + nope + 2 * i;
+        float c = cos[(long long)t * pairs + i], s = sin[(long long)t * pairs + i];
+        float a = p[0], b = p[1];
+        float* o = qAbs + ((long long)t * heads + h) * width + latent + 2 * i;
+        o[0] = a * c - b * s;
+        o[1] = a * s + b * c;
     }
 }
 
