@@ -260,12 +260,11 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
             }
         }
 
-        // Enough (token, head, split) blocks to fill the GPU twice over, but no split shorter than 128
-        // positions, and none beyond the shared-memory score buffer. The chunk length is read from device
-        // memory, so a captured decode graph stays valid while the split count does (it changes at most
-        // every 128 positions, up to the fill target).
+        // Enough (token, head, split) blocks to fill the GPU twice over (fewer, longer splits measured
+        // slower: one block walks its positions serially), none beyond the shared-memory score buffer.
+        // The split count only changes with the batch shape, so a captured decode graph stays valid as
+        // the context grows (the chunk length is read from device memory).
         int splits = Math.Max(1, ((2 * _gpu.Multiprocessors) + (n * heads) - 1) / (n * heads));
-        splits = Math.Min(splits, Math.Max(1, (maxLen + 127) / 128)); // short contexts: splits of at least 128 positions
         splits = Math.Max(splits, (maxLen + AttentionChunkLimit - 1) / AttentionChunkLimit);
         *(int*)(host + layout.Chunk) = (maxLen + splits - 1) / splits;
         EnsurePartial((long)n * heads * splits * (_c.KvLoraRank + 2));
