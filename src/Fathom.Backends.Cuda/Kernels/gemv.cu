@@ -36,10 +36,22 @@ __device__ __forceinline__ void unpack(const uint4& q, float (&w)[WeightTraits<W
 #pragma unroll
         for (int j = 0; j < 4; j++)
         {
-            w[4 * j] = fp8_raw(v[j]);
-            w[4 * j + 1] = fp8_raw(v[j] >> 8);
-            w[4 * j + 2] = fp8_raw(v[j] >> 16);
-            w[4 * j + 3] = fp8_raw(v[j] >> 24);
+#if __CUDA_ARCH__ >= 890
+            // Hardware e4m3 → f16 pairs (exact), then f16 → f32 (exact): the true value, no 2^-120 bias.
+            u32 lo, hi;
+            unsigned short a = (unsigned short)(v[j] & 0xffffu), b = (unsigned short)(v[j] >> 16);
+            asm("cvt.rn.f16x2.e4m3x2 %0, %1;" : "=r"(lo) : "h"(a));
+            asm("cvt.rn.f16x2.e4m3x2 %0, %1;" : "=r"(hi) : "h"(b));
+            asm("cvt.f32.f16 %0, %1;" : "=f"(w[4 * j]) : "h"((unsigned short)(lo & 0xffffu)));
+            asm("cvt.f32.f16 %0, %1;" : "=f"(w[4 * j + 1]) : "h"((unsigned short)(lo >> 16)));
+            asm("cvt.f32.f16 %0, %1;" : "=f"(w[4 * j + 2]) : "h"((unsigned short)(hi & 0xffffu)));
+            asm("cvt.f32.f16 %0, %1;" : "=f"(w[4 * j + 3]) : "h"((unsigned short)(hi >> 16)));
+#else
+            w[4 * j] = fp8_raw(v[j]) * FP8_UNBIAS;
+            w[4 * j + 1] = fp8_raw(v[j] >> 8) * FP8_UNBIAS;
+            w[4 * j + 2] = fp8_raw(v[j] >> 16) * FP8_UNBIAS;
+            w[4 * j + 3] = fp8_raw(v[j] >> 24) * FP8_UNBIAS;
+#endif
         }
     }
 }
@@ -85,7 +97,7 @@ __device__ __forceinline__ void rows_dots(const u8* const (&rows)[RW], const flo
             if (k >= vecK) break;
             float s[RW];
 #pragma unroll
-            for (int r = 0; r < RW; r++) s[r] = (WT == WT_FP8 && rows[r]) ? __ldg(srows[r] + k / blockCols) * FP8_UNBIAS : 1.f;
+            for (int r = 0; r < RW; r++) s[r] = (WT == WT_FP8 && rows[r]) ? __ldg(srows[r] + k / blockCols) : 1.f;
 #pragma unroll
             for (int i = 0; i < MT; i++)
             {
