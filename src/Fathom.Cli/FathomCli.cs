@@ -57,5 +57,7 @@ public static class FathomCli
         or UnauthorizedAccessException
         or IOException
         or System.Text.Json.JsonException
-        or InvalidOperationException;
+        or InvalidOperationException
+        or Fathom.Backends.Cuda.CudaException
+        or NotSupportedException;
 }

@@ -6,7 +6,14 @@ namespace Fathom.Cli;
 
 /// <summary>The values of the options every model command shares.</summary>
 /// <summary>The shared model options; with <paramref name="AutoResidency"/> the residency is chosen per model by <see cref="ResidencyChoice"/>.</summary>
-public sealed record ModelOptions(string? Model, string? Tokenizer, int Threads, string Backend, LoadOptions Load, bool AutoResidency = false);
+public sealed record ModelOptions(string? Model, string? Tokenizer, int Threads, string Backend, LoadOptions Load, bool AutoResidency = false)
+{
+    /// <summary>Where the forward pass runs: cpu, or a CUDA device.</summary>
+    public DeviceChoice Device { get; init; } = DeviceChoice.Cpu;
+
+    /// <summary>On a GPU: round activations to bf16 (fast path) or keep float32 throughout.</summary>
+    public bool Bf16Activations { get; init; } = true;
+}
 
 /// <summary>The shared options, added to each command that loads a model.</summary>
 public sealed class ModelOptionSet
@@ -21,6 +28,10 @@ public sealed class ModelOptionSet
 
     public Option<string?> Quantize { get; } = new("--quantize", "-q") { Description = "Quantize linear weights at load time: q8_0 or q4_k (GGML block layouts)." };
 
+    public Option<string> Device { get; } = new("--device") { Description = "cpu, or cuda[:N] to run on NVIDIA GPU N (weights, activations and the KV cache on the GPU).", DefaultValueFactory = _ => "cpu" };
+
+    public Option<string> Activations { get; } = new("--activations") { Description = "On a GPU: bf16 (activations rounded to bfloat16, tensor-core products for large batches) or f32 (float32 throughout).", DefaultValueFactory = _ => "bf16" };
+
     public Option<string> Load { get; } = new("--load") { Description = "memory (read the weights into RAM once: steadier and faster), mmap (map the files: for models larger than RAM), or auto (memory when the files fit comfortably in available RAM).", DefaultValueFactory = _ => "auto" };
 
     public void AddTo(Command command)
@@ -31,6 +42,8 @@ public sealed class ModelOptionSet
         command.Options.Add(Tokenizer);
         command.Options.Add(Threads);
         command.Options.Add(Backend);
+        command.Options.Add(Device);
+        command.Options.Add(Activations);
     }
 
     public ModelOptions Read(ParseResult result)
@@ -57,6 +70,15 @@ public sealed class ModelOptionSet
                 _ => throw new CliException($"--load must be auto, memory or mmap (got '{load}')"),
             },
         },
-        AutoResidency: load == "auto");
+        AutoResidency: load == "auto")
+        {
+            Device = DeviceChoice.Parse(result.GetValue(Device) ?? "cpu"),
+            Bf16Activations = (result.GetValue(Activations) ?? "bf16") switch
+            {
+                "bf16" => true,
+                "f32" => false,
+                var other => throw new CliException($"--activations must be bf16 or f32 (got '{other}')"),
+            },
+        };
     }
 }

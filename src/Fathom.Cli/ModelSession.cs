@@ -1,4 +1,5 @@
 using Fathom.Backends.Cpu;
+using Fathom.Backends.Cuda;
 using Fathom.Core;
 using Fathom.Engine;
 using Fathom.Model;
@@ -11,14 +12,14 @@ public sealed class ModelSession : IDisposable
 {
     private readonly IDisposable? _backendLifetime;
 
-    private ModelSession(string directory, LoadedModel model, IBackend backend, TextTokenizer? tokenizer)
+    private ModelSession(string directory, LoadedModel model, IBackend? backend, IForwardPass forward, TextTokenizer? tokenizer)
     {
         Directory = directory;
         Model = model;
         Backend = backend;
-        _backendLifetime = backend as IDisposable;
+        _backendLifetime = (backend as IDisposable) ?? (forward as IDisposable);
         Tokenizer = tokenizer;
-        Transformer = new Transformer(model, backend);
+        Transformer = forward;
         Generator = new Generator(Transformer, tokenizer);
     }
 
@@ -26,11 +27,13 @@ public sealed class ModelSession : IDisposable
 
     public LoadedModel Model { get; }
 
-    public IBackend Backend { get; }
+    /// <summary>The host compute backend (null when the pass runs on a GPU).</summary>
+    public IBackend? Backend { get; }
 
     public TextTokenizer? Tokenizer { get; }
 
-    public Transformer Transformer { get; }
+    /// <summary>The forward pass: the host <see cref="Model.Transformer"/> or a GPU one.</summary>
+    public IForwardPass Transformer { get; }
 
     public Generator Generator { get; }
 
@@ -43,6 +46,27 @@ public sealed class ModelSession : IDisposable
             ModelLocator.RequireTokenizer(tokenizer, directory, tokenizerAlternative);
         }
 
+        if (options.Device.IsCuda)
+        {
+            if (options.Load.Quantize is not null)
+            {
+                throw new CliException("--quantize makes GGML blocks for the CPU kernels; on a GPU, run the checkpoint's own BF16 or FP8 weights");
+            }
+
+            // The weights are copied to the GPU once: mapping the files avoids a second copy in RAM.
+            var mapped = LoadedModel.Load(directory, options.Load with { Residency = WeightResidency.Mapped });
+            try
+            {
+                var gpu = new CudaTransformer(mapped, GpuOptions(options));
+                return new ModelSession(directory, mapped, null, gpu, tokenizer);
+            }
+            catch
+            {
+                mapped.Dispose();
+                throw;
+            }
+        }
+
         var load = options.AutoResidency ? options.Load with { Residency = ResidencyChoice.For(directory) } : options.Load;
         var model = LoadedModel.Load(directory, load);
         IBackend backend = options.Backend switch
@@ -51,7 +75,32 @@ public sealed class ModelSession : IDisposable
             "reference" => new ReferenceBackend(),
             _ => throw new CliException($"--backend must be cpu or reference (got '{options.Backend}')"),
         };
-        return new ModelSession(directory, model, backend, tokenizer);
+        return new ModelSession(directory, model, backend, new Transformer(model, backend), tokenizer);
+    }
+
+    /// <summary>GPU placement from the options and the environment (CUDA_HOME for the toolkit, XDG_CACHE_HOME for compiled kernels).</summary>
+    internal static CudaOptions GpuOptions(ModelOptions options)
+    {
+        var folders = new List<string>();
+        foreach (string variable in new[] { "CUDA_HOME", "CUDA_PATH" })
+        {
+            if (Environment.GetEnvironmentVariable(variable) is { Length: > 0 } home)
+            {
+                folders.Add(Path.Combine(home, "lib64"));
+                folders.Add(Path.Combine(home, "lib"));
+            }
+        }
+
+        string cacheHome = Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } xdg
+            ? xdg
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
+        return new CudaOptions
+        {
+            Device = options.Device.Ordinal,
+            Bf16Activations = options.Bf16Activations,
+            LibraryFolders = folders,
+            KernelCacheFolder = Path.Combine(cacheHome, "fathom", "kernels"),
+        };
     }
 
     public void Dispose()

@@ -26,7 +26,7 @@ public sealed record AccuracyResult(PerplexityResult Model, AccuracyComparison? 
 public static class AccuracyEvaluator
 {
     public static AccuracyResult Evaluate(
-        Transformer model, Transformer? reference, IReadOnlyList<int> ids, int window, int stride, IProgress<(int Done, int Total)>? progress = null)
+        IForwardPass model, IForwardPass? reference, IReadOnlyList<int> ids, int window, int stride, IProgress<(int Done, int Total)>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         if (reference is null)
@@ -56,8 +56,8 @@ public static class AccuracyEvaluator
         }
 
         int vocab = model.VocabSize;
-        var modelCache = model.CreateCache(window);
-        var referenceCache = reference.CreateCache(window);
+        using var modelCache = model.CreateCache(window);
+        using var referenceCache = reference.CreateCache(window);
         var a = new float[window * vocab];
         var b = new float[window * vocab];
         double nllModel = 0, nllReference = 0, cosSum = 0, relSum = 0, klSum = 0;

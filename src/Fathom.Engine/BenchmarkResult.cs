@@ -10,4 +10,11 @@ public sealed record BenchmarkResult(
     BenchmarkSeries? Prefill,
     BenchmarkSeries? Decode,
     IReadOnlyList<double?> PrefillOtherCpu,
-    IReadOnlyList<double?> DecodeOtherCpu);
+    IReadOnlyList<double?> DecodeOtherCpu)
+{
+    /// <summary>Decode throughput (tokens/s over all sequences) at each batch size above 1.</summary>
+    public IReadOnlyList<BenchmarkBatchDecode> BatchDecode { get; init; } = [];
+}
+
+/// <summary>Decode of <paramref name="Batch"/> sequences at once, one token each per forward pass.</summary>
+public sealed record BenchmarkBatchDecode(int Batch, BenchmarkSeries TokensPerSecond);

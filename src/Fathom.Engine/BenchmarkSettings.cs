@@ -24,8 +24,16 @@ public sealed record BenchmarkSettings
     /// <summary>One untimed round first: compiles the code paths, sizes the scratch buffers and touches the weights.</summary>
     public bool Warmup { get; init; } = true;
 
+    /// <summary>Batch sizes of the decode test; sizes above 1 run that many sequences per forward pass.</summary>
+    public IReadOnlyList<int> DecodeBatches { get; init; } = [1];
+
     public void Validate(int maxPositions)
     {
+        if (DecodeBatches.Any(b => b < 1))
+        {
+            throw new ArgumentException($"decode batch sizes must be at least 1 (got {string.Join(",", DecodeBatches)})");
+        }
+
         if (PromptTokens < 0 || GenTokens < 0 || DecodePromptTokens < 1)
         {
             throw new ArgumentException($"prompt tokens ({PromptTokens}) and gen tokens ({GenTokens}) must not be negative, decode prompt tokens ({DecodePromptTokens}) must be positive");

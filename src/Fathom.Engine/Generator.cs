@@ -10,12 +10,12 @@ namespace Fathom.Engine;
 /// </summary>
 public sealed class Generator
 {
-    private readonly Transformer _transformer;
+    private readonly IForwardPass _transformer;
     private readonly TextTokenizer? _tokenizer;
     private readonly HashSet<int> _eosIds;
     private readonly float[] _logits;
 
-    public Generator(Transformer transformer, TextTokenizer? tokenizer)
+    public Generator(IForwardPass transformer, TextTokenizer? tokenizer)
     {
         _transformer = transformer;
         _tokenizer = tokenizer;
@@ -28,7 +28,7 @@ public sealed class Generator
         _logits = new float[transformer.VocabSize];
     }
 
-    public Transformer Transformer => _transformer;
+    public IForwardPass Transformer => _transformer;
 
     public TextTokenizer? Tokenizer => _tokenizer;
 

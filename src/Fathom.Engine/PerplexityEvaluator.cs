@@ -15,7 +15,7 @@ public sealed record PerplexityResult(int ScoredTokens, double NegativeLogLikeli
 /// </summary>
 public static class PerplexityEvaluator
 {
-    public static PerplexityResult Evaluate(Transformer transformer, IReadOnlyList<int> ids, int window, int stride, IProgress<(int Done, int Total)>? progress = null, CancellationToken cancellation = default)
+    public static PerplexityResult Evaluate(IForwardPass transformer, IReadOnlyList<int> ids, int window, int stride, IProgress<(int Done, int Total)>? progress = null, CancellationToken cancellation = default)
     {
         if (window < 2)
         {
@@ -39,7 +39,7 @@ public static class PerplexityEvaluator
 
         int vocab = transformer.VocabSize;
         int total = ScoringWindows.Count(ids.Count, window, stride);
-        var cache = transformer.CreateCache(window);
+        using var cache = transformer.CreateCache(window);
         var logits = new float[window * vocab];
         double nll = 0;
         int scored = 0, done = 0;

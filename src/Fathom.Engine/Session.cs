@@ -6,16 +6,16 @@ namespace Fathom.Engine;
 /// One conversation's state: the KV cache and the token ids it holds. A new prompt that starts with the
 /// same ids reuses the cached prefix (multi-turn chat recomputes only the new turn).
 /// </summary>
-public sealed class Session
+public sealed class Session : IDisposable
 {
     private readonly List<int> _tokens = [];
 
-    internal Session(KvCache cache)
+    internal Session(ISequenceCache cache)
     {
         Cache = cache;
     }
 
-    public KvCache Cache { get; }
+    public ISequenceCache Cache { get; }
 
     /// <summary>Token ids whose keys are in the cache, in order.</summary>
     public IReadOnlyList<int> Tokens => _tokens;
@@ -31,4 +31,7 @@ public sealed class Session
     }
 
     internal void Append(ReadOnlySpan<int> ids) => _tokens.AddRange(ids);
+
+    /// <summary>Returns the cache's storage (device pages for a GPU pass).</summary>
+    public void Dispose() => Cache.Dispose();
 }

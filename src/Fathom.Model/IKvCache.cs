@@ -1,18 +1,12 @@
 namespace Fathom.Model;
 
 /// <summary>
-/// The MLA cache of one sequence as attention sees it: per layer and position a row
+/// The MLA cache of one sequence in host memory, as the CPU attention sees it: per layer and position a row
 /// [normalised latent (kv_lora_rank) | roped key (qk_rope_head_dim)]. <see cref="KvCache"/> keeps the rows of
 /// a layer in one array; a paged cache keeps them in fixed-size pages and gathers them when asked.
 /// </summary>
-public interface IKvCache
+public interface IKvCache : ISequenceCache
 {
-    /// <summary>Tokens committed so far; the next forward pass writes from here.</summary>
-    int Length { get; }
-
-    /// <summary>Positions that may be written without growing the cache.</summary>
-    int Capacity { get; }
-
     /// <summary>The row of a layer at a position: [latent | roped key].</summary>
     Span<float> Row(int layer, int position);
 

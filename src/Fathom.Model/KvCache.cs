@@ -66,4 +66,9 @@ public sealed class KvCache : IKvCache
 
     /// <summary>Forgets every position from <paramref name="length"/> on.</summary>
     public void Truncate(int length) => Advance(Math.Min(length, Length) - Length);
+
+    /// <summary>Nothing to return: the rows are managed arrays.</summary>
+    public void Dispose()
+    {
+    }
 }

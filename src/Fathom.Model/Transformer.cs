@@ -16,7 +16,7 @@ public enum LogitsSelection
 /// The DeepSeek forward pass of one sequence over a backend: embed, the decoder layers, final norm, LM
 /// head. Long inputs are processed in chunks so working memory stays bounded. One caller at a time.
 /// </summary>
-public sealed class Transformer
+public sealed class Transformer : IForwardPass
 {
     private readonly LoadedModel _model;
     private readonly IBackend _backend;
@@ -46,8 +46,21 @@ public sealed class Transformer
 
     public int VocabSize => _model.Config.VocabSize;
 
+    public string Device => "cpu";
+
     /// <summary>A cache for one sequence of up to <paramref name="capacity"/> tokens.</summary>
     public KvCache CreateCache(int capacity) => new(_model.Config, capacity);
+
+    ISequenceCache IForwardPass.CreateCache(int capacity) => CreateCache(capacity);
+
+    void IForwardPass.Forward(ReadOnlySpan<int> tokens, ISequenceCache cache, Span<float> logits, LogitsSelection selection) =>
+        Forward(tokens, Own(cache), logits, selection);
+
+    void IForwardPass.Forward(ReadOnlySpan<BatchEntry> batch, Span<float> logits, LogitsSelection selection) =>
+        Forward(batch, logits, selection);
+
+    private static IKvCache Own(ISequenceCache cache) => cache as IKvCache
+        ?? throw new ArgumentException($"a {cache.GetType().Name} belongs to another forward pass; this one runs on host caches", nameof(cache));
 
     /// <summary>
     /// Runs <paramref name="tokens"/> at positions cache.Length… , appends them to the cache, and writes
@@ -88,7 +101,7 @@ public sealed class Transformer
         int total = 0;
         for (int s = 0; s < batch.Length; s++)
         {
-            Validate(batch[s].Tokens.Span, batch[s].Cache);
+            Validate(batch[s].Tokens.Span, Own(batch[s].Cache));
             for (int t = 0; t < s; t++)
             {
                 if (ReferenceEquals(batch[t].Cache, batch[s].Cache))
@@ -111,7 +124,7 @@ public sealed class Transformer
         for (int s = 0; s < batch.Length; s++)
         {
             batch[s].Tokens.Span.CopyTo(ids[_layout.TotalRows..]);
-            _layout.Add(batch[s].Tokens.Length, batch[s].Cache);
+            _layout.Add(batch[s].Tokens.Length, Own(batch[s].Cache));
         }
 
         RunBatch(ids, logits, selection == LogitsSelection.All, mode);
@@ -203,4 +216,4 @@ public sealed class Transformer
 }
 
 /// <summary>One sequence of a batched forward pass: its new tokens and its cache.</summary>
-public readonly record struct BatchEntry(ReadOnlyMemory<int> Tokens, IKvCache Cache);
+public readonly record struct BatchEntry(ReadOnlyMemory<int> Tokens, ISequenceCache Cache);

@@ -14,20 +14,32 @@ public sealed class GreedyGoldenTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void GreedyContinuationsAreExact(string name)
+    public void GreedyContinuationsAreExact(string name) => Check(name, TestDevice.Cpu);
+
+    [CudaTheory]
+    [MemberData(nameof(Cases))]
+    public void GreedyContinuationsAreExactOnTheGpu(string name) => Check(name, TestDevice.CudaF32);
+
+    [CudaTheory]
+    [MemberData(nameof(Cases))]
+    public void GreedyContinuationsAreExactWithBf16ActivationsOnTheGpu(string name) => Check(name, TestDevice.CudaBf16);
+
+    private static void Check(string name, TestDevice device)
     {
         string folder = TestPaths.GoldenCase(name);
         string json = File.ReadAllText(Path.Combine(folder, "golden.json")).Replace("Infinity", "1e308", StringComparison.Ordinal);
         using var doc = JsonDocument.Parse(json);
         using var model = LoadedModel.Load(Path.Combine(folder, "model"));
-        using var backend = new CpuBackend();
-        var generator = new Generator(new Transformer(model, backend), tokenizer: null);
+        var (pass, lifetime) = TestForwardPass.Create(model, device);
+        using var owned = lifetime;
+        var generator = new Generator(pass, tokenizer: null);
         foreach (var greedy in doc.RootElement.GetProperty("greedy").EnumerateArray())
         {
             int[] prompt = [.. greedy.GetProperty("prompt").EnumerateArray().Select(e => e.GetInt32())];
             int[] expected = [.. greedy.GetProperty("output_ids").EnumerateArray().Select(e => e.GetInt32())];
+            using var session = generator.CreateSession(256);
             var result = generator.Generate(
-                generator.CreateSession(256),
+                session,
                 prompt,
                 SamplingParams.Greedy,
                 new StopConditions { MaxTokens = expected.Length, IgnoreEos = true });

@@ -59,34 +59,38 @@ public sealed class GoldenCase : IDisposable
         return worst;
     }
 
-    /// <summary>The case's model loaded on a fresh CPU backend.</summary>
-    public GoldenRun Open(int maxChunkTokens = 256) => new(ModelDirectory, maxChunkTokens);
+    /// <summary>The case's model loaded on a fresh CPU backend, or on the GPU for a CUDA <paramref name="device"/>.</summary>
+    public GoldenRun Open(int maxChunkTokens = 256, TestDevice device = TestDevice.Cpu) => new(ModelDirectory, maxChunkTokens, device);
 
     private static int[] Ids(JsonElement e) => [.. e.EnumerateArray().Select(x => x.GetInt32())];
 
     public void Dispose() => _reference.Dispose();
 }
 
-/// <summary>A golden checkpoint loaded for a test: model, CPU backend and transformer, disposed together.</summary>
+/// <summary>A golden checkpoint loaded for a test: model and forward pass (CPU or GPU), disposed together.</summary>
 public sealed class GoldenRun : IDisposable
 {
-    private readonly CpuBackend _backend = new();
+    private readonly IDisposable _lifetime;
 
-    public GoldenRun(string modelDirectory, int maxChunkTokens)
+    public GoldenRun(string modelDirectory, int maxChunkTokens, TestDevice device = TestDevice.Cpu)
     {
         Model = LoadedModel.Load(modelDirectory);
-        Transformer = new Transformer(Model, _backend, maxChunkTokens);
+        (Forward, _lifetime) = TestForwardPass.Create(Model, device, maxChunkTokens);
     }
 
     public LoadedModel Model { get; }
 
-    public Transformer Transformer { get; }
+    /// <summary>The forward pass on the run's device.</summary>
+    public IForwardPass Forward { get; }
+
+    /// <summary>The host Transformer (CPU runs only: tests of host-only options such as <see cref="MlaMode"/>).</summary>
+    public Transformer Transformer => Forward as Transformer ?? throw new InvalidOperationException($"this run is on {Forward.Device}, not the host Transformer");
 
     public int Vocab => Model.Config.VocabSize;
 
     public void Dispose()
     {
-        _backend.Dispose();
+        _lifetime.Dispose();
         Model.Dispose();
     }
 }

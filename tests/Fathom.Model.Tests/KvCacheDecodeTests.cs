@@ -1,5 +1,6 @@
 using Fathom.Backends.Cpu;
 using Fathom.Model;
+using Fathom.TestSupport;
 using Xunit;
 
 namespace Fathom.Model.Tests;
@@ -11,18 +12,35 @@ public sealed class KvCacheDecodeTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void TokenByTokenEqualsFullForward(string name)
+    public void TokenByTokenEqualsFullForward(string name) => TokenByToken(name, TestDevice.Cpu);
+
+    [CudaTheory]
+    [MemberData(nameof(Cases))]
+    public void TokenByTokenEqualsFullForwardOnTheGpu(string name) => TokenByToken(name, TestDevice.CudaF32);
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void ChunkedPrefillThenDecodeMatchesTheReference(string name) => Chunked(name, TestDevice.Cpu);
+
+    [CudaTheory]
+    [MemberData(nameof(Cases))]
+    public void ChunkedPrefillThenDecodeMatchesTheReferenceOnTheGpu(string name) => Chunked(name, TestDevice.CudaF32);
+
+    private static void TokenByToken(string name, TestDevice device)
     {
         using var golden = new GoldenCase(name);
-        using var run = golden.Open();
+        using var run = golden.Open(device: device);
         var model = run.Model;
-        var transformer = run.Transformer;
+        var transformer = run.Forward;
         int vocab = model.Config.VocabSize;
         int[] ids = golden.Sequences[3].Ids; // 130 tokens
         var full = new float[ids.Length * vocab];
-        transformer.Forward(ids, transformer.CreateCache(ids.Length), full, LogitsSelection.All);
+        using (var fullCache = transformer.CreateCache(ids.Length))
+        {
+            transformer.Forward(ids, fullCache, full, LogitsSelection.All);
+        }
 
-        var cache = transformer.CreateCache(ids.Length);
+        using var cache = transformer.CreateCache(ids.Length);
         var step = new float[vocab];
         double worst = 0;
         for (int i = 0; i < ids.Length; i++)
@@ -35,18 +53,16 @@ public sealed class KvCacheDecodeTests
         Assert.True(worst < 1e-5, $"{name}: decode differs from the full pass by {worst:E2}");
     }
 
-    [Theory]
-    [MemberData(nameof(Cases))]
-    public void ChunkedPrefillThenDecodeMatchesTheReference(string name)
+    private static void Chunked(string name, TestDevice device)
     {
         using var golden = new GoldenCase(name);
-        using var run = golden.Open(maxChunkTokens: 37);
+        using var run = golden.Open(maxChunkTokens: 37, device: device);
         var model = run.Model;
-        var transformer = run.Transformer;
+        var transformer = run.Forward;
         int vocab = model.Config.VocabSize;
         var (tensor, ids) = golden.Sequences[4]; // 300 tokens, several chunks
         var logits = new float[ids.Length * vocab];
-        var cache = transformer.CreateCache(ids.Length);
+        using var cache = transformer.CreateCache(ids.Length);
         transformer.Forward(ids.AsSpan(0, 200), cache, logits.AsSpan(0, 200 * vocab), LogitsSelection.All);
         transformer.Forward(ids.AsSpan(200), cache, logits.AsSpan(200 * vocab), LogitsSelection.All);
         double error = GoldenCase.WorstRowError(logits, golden.Logits(tensor), vocab);

@@ -20,10 +20,11 @@ public static class BenchCommand
         var seed = new Option<ulong>("--seed") { Description = "Seed of the random token ids.", DefaultValueFactory = _ => 0 };
         var noWarmup = new Option<bool>("--no-warmup") { Description = "Skip the untimed warm-up round." };
         var json = new Option<bool>("--json") { Description = "Print the result as one JSON line." };
+        var batches = new Option<string>("--batch", "-b") { Description = "Decode batch sizes, comma-separated (e.g. 1,8,32,128): sizes above 1 decode that many sequences per forward pass.", DefaultValueFactory = _ => "1" };
         var output = new Option<string?>("--output", "-o") { Description = "Also write the result as indented JSON to this file (e.g. benchmarks/results/...)." };
         var command = new Command("bench", "Measure prefill and decode tokens/s of a model (random token ids; median of repetitions).")
         {
-            promptTokens, genTokens, repetitions, seed, noWarmup, json, output,
+            promptTokens, genTokens, repetitions, seed, noWarmup, json, output, batches,
         };
         models.AddTo(command);
         command.SetAction(result =>
@@ -36,6 +37,7 @@ public static class BenchCommand
                 Repetitions = result.GetValue(repetitions),
                 Seed = result.GetValue(seed),
                 Warmup = !result.GetValue(noWarmup),
+                DecodeBatches = ParseBatches(result.GetValue(batches) ?? "1"),
             };
             string? loadBefore = BenchmarkProcess.LoadAverage();
             long loadStarted = Stopwatch.GetTimestamp();
@@ -58,6 +60,8 @@ public static class BenchCommand
             console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"loaded {session.Directory} ({format}, --load {LoadName(session.Model.Options.Residency)}) in {loadTime.TotalSeconds:F1} s; load average {loadBefore}"));
 
             var measured = BenchmarkRunner.Run(session.Transformer, settings, line => console.Error.WriteLine(line));
+            var gpu = session.Transformer as Fathom.Backends.Cuda.CudaTransformer;
+            var gpuReport = gpu is null ? null : GpuReport(gpu, traffic.BytesPerToken, measured.Decode?.Median);
             string? loadAfter = BenchmarkProcess.LoadAverage();
             long peakRss = BenchmarkProcess.PeakResidentBytes();
             double? decodeRate = measured.Decode?.Median;
@@ -102,6 +106,10 @@ public static class BenchCommand
                 ["anon_huge_page_bytes"] = BenchmarkProcess.AnonymousHugePageBytes(),
                 ["load_average_start"] = loadBefore,
                 ["load_average_end"] = loadAfter,
+                ["device"] = session.Transformer.Device,
+                ["decode_batch_tokens_per_s"] = new JsonObject(measured.BatchDecode.Select(b => KeyValuePair.Create(b.Batch.ToString(CultureInfo.InvariantCulture), (JsonNode?)Math.Round(b.TokensPerSecond.Median, 3)))),
+                ["decode_batch_tokens_per_s_runs"] = new JsonObject(measured.BatchDecode.Select(b => KeyValuePair.Create(b.Batch.ToString(CultureInfo.InvariantCulture), (JsonNode?)BenchJson.Array(b.TokensPerSecond.Values)))),
+                ["gpu"] = gpuReport,
                 ["fathom_version"] = BenchJson.Version(),
                 ["machine"] = BenchJson.Machine(machine),
             };
@@ -129,6 +137,16 @@ public static class BenchCommand
             o.WriteLine(string.Create(inv, $"prefill    {measured.Settings.PromptTokens} tokens: {p.Median:F2} tok/s median (min {p.Min:F2}, max {p.Max:F2}) over {p.Values.Count}"));
         }
 
+        foreach (var b in measured.BatchDecode)
+        {
+            o.WriteLine(string.Create(inv, $"decode     batch {b.Batch}: {b.TokensPerSecond.Median:F2} tok/s median over {b.TokensPerSecond.Values.Count}"));
+        }
+
+        if (report["gpu"] is JsonObject g)
+        {
+            o.WriteLine(string.Create(inv, $"gpu        {report["device"]}: weights {(long)g["weight_bytes"]! / (double)(1L << 30):F2} GiB, device used {(long)g["device_used_bytes"]! / (double)(1L << 30):F2} GiB; copy {(double)g["copy_bytes_per_s"]! / 1e9:F0} GB/s -> floor {g["hbm_floor_tokens_per_s"]} tok/s, decode at {g["decode_fraction_of_floor"]} of it"));
+        }
+
         if (measured.Decode is { } d)
         {
             o.WriteLine(string.Create(inv, $"decode     {measured.Settings.GenTokens} tokens: {d.Median:F2} tok/s median (min {d.Min:F2}, max {d.Max:F2}) over {d.Values.Count}"));
@@ -141,6 +159,40 @@ public static class BenchCommand
 
         o.WriteLine(string.Create(inv, $"peak RSS   {(long)report["peak_rss_bytes"]! / (double)(1L << 30):F2} GiB"));
         o.WriteLine($"load avg   {report["load_average_start"]} -> {report["load_average_end"]}");
+    }
+
+    private static int[] ParseBatches(string text)
+    {
+        var sizes = new List<int>();
+        foreach (string part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            sizes.Add(int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int b) && b >= 1
+                ? b
+                : throw new CliException($"--batch takes positive integers separated by commas (got '{text}')"));
+        }
+
+        return sizes.Count > 0 ? [.. sizes] : throw new CliException("--batch names no batch size");
+    }
+
+    /// <summary>Device memory and the HBM floor: active weight bytes per token over the measured copy bandwidth.</summary>
+    private static JsonObject GpuReport(Fathom.Backends.Cuda.CudaTransformer gpu, long bytesPerToken, double? decodeRate)
+    {
+        var memory = gpu.Memory();
+        double copy = gpu.MeasureCopyBandwidth();
+        double floor = copy / bytesPerToken;
+        return new JsonObject
+        {
+            ["name"] = gpu.DeviceName,
+            ["nvrtc"] = gpu.NvrtcVersion,
+            ["weight_bytes"] = memory.WeightBytes,
+            ["kv_cache_bytes"] = memory.KvCacheBytes,
+            ["scratch_bytes"] = memory.ScratchBytes,
+            ["device_used_bytes"] = memory.DeviceUsedBytes,
+            ["device_total_bytes"] = memory.DeviceTotalBytes,
+            ["copy_bytes_per_s"] = Math.Round(copy),
+            ["hbm_floor_tokens_per_s"] = Math.Round(floor, 1),
+            ["decode_fraction_of_floor"] = decodeRate is { } r ? Math.Round(r / floor, 3) : null,
+        };
     }
 
     /// <summary>A --quantize format the loader cannot produce yet is a user-facing refusal, not a crash.</summary>

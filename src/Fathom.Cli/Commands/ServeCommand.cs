@@ -109,7 +109,10 @@ public static class ServeCommand
 
             console.Error.WriteLine($"listening on {string.Join(", ", server.Addresses)} (health: /health; loading the model)");
             using var session = ModelSession.Open(modelOptions, needTokenizer: false);
-            using var scheduler = new Scheduler(session.Transformer, session.Tokenizer, engineOptions);
+            // The scheduler's paged cache lives in host memory, so serving runs on the CPU forward pass.
+            var forward = session.Transformer as Fathom.Model.Transformer
+                ?? throw new CliException($"fathom serve runs on the CPU for now; the model was opened on {session.Transformer.Device} (drop --device)");
+            using var scheduler = new Scheduler(forward, session.Tokenizer, engineOptions);
             string name = servedName ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(session.Directory)));
             server.SetModel(new ServedModel(name, scheduler, session.Tokenizer));
             console.Error.WriteLine(string.Create(

@@ -46,6 +46,22 @@ public sealed class PagedSequenceCache(KvPageStorage storage) : IKvCache
         Length += count;
     }
 
+    /// <summary>Forgets positions from <paramref name="length"/> on; pages already published to the prefix cache stay whole.</summary>
+    public void Truncate(int length)
+    {
+        if (length < PageHashes.Count * storage.PageSize || length > Length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(length), $"cannot truncate a paged cache of {Length} tokens ({PageHashes.Count} pages shared) to {length}");
+        }
+
+        Length = length;
+    }
+
+    /// <summary>The pages belong to the <see cref="KvCacheManager"/>, which releases them; nothing to do here.</summary>
+    public void Dispose()
+    {
+    }
+
     /// <summary>Appends a page to the table.</summary>
     internal void AddPage(int page) => _pages.Add(page);
 

@@ -1,0 +1,157 @@
+using Fathom.Model;
+
+namespace Fathom.Backends.Cuda;
+
+/// <summary>
+/// Device working memory of a pass, sized once for the largest pass (so captured graphs keep valid
+/// addresses): activations [tokens, ...], expert routing, the staging area of the per-pass inputs, the
+/// logits of up to <c>logitRows</c> rows, and the bf16 copies cuBLASLt reads.
+/// </summary>
+internal sealed class Buffers
+{
+    public const long WorkspaceBytes = 32L << 20;
+
+    public Buffers(CudaContext gpu, ModelConfig c, CudaModelWeights w, int tokens, int logitRows, bool bf16)
+    {
+        long t = tokens;
+        int heads = c.NumAttentionHeads, k = Math.Max(1, c.NumExpertsPerTok), experts = Math.Max(1, c.NRoutedExperts);
+        int qLora = c.QLoraRank ?? 0;
+        long ffnWidth = c.IntermediateSize;
+        foreach (var layer in w.Layers)
+        {
+            if (layer.Dense is { } d)
+            {
+                ffnWidth = Math.Max(ffnWidth, d.Gate.Rows);
+            }
+
+            if (layer.Moe is { } m)
+            {
+                ffnWidth = Math.Max(ffnWidth, (long)k * m.ExpertShape.Rows);
+                if (m.Shared is { } s)
+                {
+                    ffnWidth = Math.Max(ffnWidth, s.Gate.Rows);
+                }
+            }
+        }
+
+        ulong F(long floats, string what) => gpu.Allocate(floats * sizeof(float), what);
+        Hidden = F(t * c.HiddenSize, "hidden states");
+        Normed = F(t * c.HiddenSize, "normalised hidden states");
+        QueryLatent = F(t * Math.Max(qLora, 1), "query latents");
+        Query = F(t * heads * c.QkHeadDim, "queries");
+        KvA = F(t * c.KvCacheWidth, "kv_a projections");
+        AbsorbedQuery = F(t * heads * c.KvCacheWidth, "absorbed queries");
+        Mixed = F(t * heads * c.KvLoraRank, "attended latents");
+        Attended = F(t * heads * c.VHeadDim, "attention outputs");
+        Activation = F(t * ffnWidth, "feed-forward activations");
+        ExpertOut = F(t * k * c.HiddenSize, "expert outputs");
+        SharedOut = F(t * c.HiddenSize, "shared expert outputs");
+        RouterLogits = F(t * experts, "router logits");
+        ExpertIds = F(t * k, "expert choices");
+        ExpertWeights = F(t * k, "expert weights");
+        ExpertOffsets = F(experts + 1, "expert offsets");
+        ExpertOrder = F(t * k, "expert order");
+        ExpertActive = F(experts + 1, "experts with tokens");
+        PairRow = F(t * k, "expert rows");
+        HeadInput = F((long)logitRows * c.HiddenSize, "final norm rows");
+        Logits = F((long)logitRows * c.VocabSize, "logits");
+        Inputs = gpu.Allocate(new StepInputs(tokens, c.QkRopeHeadDim / 2).Bytes, "pass inputs");
+        if (bf16)
+        {
+            long widest = Math.Max(Math.Max(c.HiddenSize, qLora), Math.Max((long)heads * c.VHeadDim, ffnWidth));
+            Gate = F(t * ffnWidth, "gate products");
+            Up = F(t * ffnWidth, "up products");
+            InputBf16 = gpu.Allocate(Math.Max(t, logitRows) * widest * 2, "bf16 activations");
+            long largestFp8 = 0;
+            foreach (var m in AllDense(w))
+            {
+                if (m.Kind == WeightKind.Fp8)
+                {
+                    largestFp8 = Math.Max(largestFp8, (long)m.Rows * m.Cols);
+                }
+            }
+
+            WeightBf16 = largestFp8 > 0 ? gpu.Allocate(largestFp8 * 2, "bf16 copy of an FP8 weight") : 0;
+            Workspace = gpu.Allocate(WorkspaceBytes, "cuBLASLt workspace");
+        }
+    }
+
+    public ulong Hidden { get; }
+
+    public ulong Normed { get; }
+
+    public ulong QueryLatent { get; }
+
+    public ulong Query { get; }
+
+    public ulong KvA { get; }
+
+    public ulong AbsorbedQuery { get; }
+
+    public ulong Mixed { get; }
+
+    public ulong Attended { get; }
+
+    public ulong Activation { get; }
+
+    public ulong ExpertOut { get; }
+
+    public ulong SharedOut { get; }
+
+    public ulong RouterLogits { get; }
+
+    public ulong ExpertIds { get; }
+
+    public ulong ExpertWeights { get; }
+
+    public ulong ExpertOffsets { get; }
+
+    public ulong ExpertOrder { get; }
+
+    public ulong PairRow { get; }
+
+    public ulong ExpertActive { get; }
+
+    public ulong HeadInput { get; }
+
+    public ulong Logits { get; }
+
+    public ulong Inputs { get; }
+
+    public ulong Gate { get; }
+
+    public ulong Up { get; }
+
+    public ulong InputBf16 { get; }
+
+    public ulong WeightBf16 { get; }
+
+    public ulong Workspace { get; }
+
+    /// <summary>The weights that can take the cuBLASLt path (everything but experts and routers).</summary>
+    private static IEnumerable<DeviceMatrix> AllDense(CudaModelWeights w)
+    {
+        yield return w.LmHead;
+        foreach (var l in w.Layers)
+        {
+            var a = l.Attention;
+            foreach (var m in new[] { a.QA, a.QB, a.Q, a.KvA, a.O })
+            {
+                if (m is { } x)
+                {
+                    yield return x;
+                }
+            }
+
+            foreach (var f in new[] { l.Dense, l.Moe?.Shared })
+            {
+                if (f is not null)
+                {
+                    yield return f.Gate;
+                    yield return f.Up;
+                    yield return f.Down;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,39 @@
+namespace Fathom.Backends.Cuda;
+
+/// <summary>How a model is placed on a GPU; chosen by the composition root.</summary>
+public sealed record CudaOptions
+{
+    /// <summary>The device ordinal (cuda:N).</summary>
+    public int Device { get; init; }
+
+    /// <summary>
+    /// Products of <see cref="CublasMinTokens"/> rows or more run through cuBLASLt on the tensor cores with
+    /// activations rounded to bfloat16 (and FP8 weights widened to bf16). False: float32 activations in
+    /// every product (the precise path). Smaller passes (decode) stream the weights with float32
+    /// activations either way.
+    /// </summary>
+    public bool Bf16Activations { get; init; } = true;
+
+    /// <summary>Most tokens one forward pass takes; longer inputs run in chunks.</summary>
+    public int MaxChunkTokens { get; init; } = 2048;
+
+    /// <summary>Tokens of latent cache on the device, over all sequences; a page holds <see cref="PageTokens"/>.</summary>
+    public int KvCacheTokens { get; init; } = 65536;
+
+    public int PageTokens { get; init; } = 64;
+
+    /// <summary>Sequences that may hold a cache at once.</summary>
+    public int MaxSequences { get; init; } = 256;
+
+    /// <summary>At this many tokens in a pass and above, dense products go through cuBLASLt (bf16 path only).</summary>
+    public int CublasMinTokens { get; init; } = 32;
+
+    /// <summary>Capture decode steps as CUDA graphs and replay them (fewer launch gaps).</summary>
+    public bool CudaGraphs { get; init; } = true;
+
+    /// <summary>Folders to look for NVRTC and cuBLASLt in, before the usual toolkit folders.</summary>
+    public IReadOnlyList<string> LibraryFolders { get; init; } = [];
+
+    /// <summary>Where compiled kernels are kept between runs (null: compile every time).</summary>
+    public string? KernelCacheFolder { get; init; }
+}

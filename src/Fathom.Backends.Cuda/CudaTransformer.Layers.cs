@@ -1,0 +1,168 @@
+using Fathom.Model;
+
+namespace Fathom.Backends.Cuda;
+
+/// <summary>The kernel sequence of one pass; written like the math of Transformer/DecoderLayer on the host.</summary>
+public sealed partial class CudaTransformer
+{
+    private void Body(int n, StepInputs layout, int splits, int headRows)
+    {
+        var c = _c;
+        int hidden = c.HiddenSize, heads = c.NumAttentionHeads, qk = c.QkHeadDim, latent = c.KvLoraRank, width = c.KvCacheWidth;
+        int pairs = c.QkRopeHeadDim / 2;
+        float eps = (float)c.RmsNormEps;
+        bool lt = _lt is not null && n >= _options.CublasMinTokens;
+        ulong inputs = _b.Inputs;
+        ulong ids = inputs + (ulong)layout.Ids, seqOf = inputs + (ulong)layout.Seq, lenOf = inputs + (ulong)layout.Len;
+        ulong slotOf = inputs + (ulong)layout.Slots, cos = inputs + (ulong)layout.Cos, sin = inputs + (ulong)layout.Sin;
+        ulong chunk = inputs + (ulong)layout.Chunk;
+
+        _gpu.Launch(_w.Embed.Kind == WeightKind.BF16 ? "embed_bf16" : "embed_f32", (uint)n, 1, 1, 256, 0, ids, _w.Embed.Data, hidden, _b.Hidden, false);
+        for (int l = 0; l < _w.Layers.Length; l++)
+        {
+            var layer = _w.Layers[l];
+            var a = layer.Attention;
+            RmsNorm(_b.Hidden, hidden, 0, layer.InputNorm, hidden, _b.Normed, n);
+
+            // Queries [n, heads, nope + rope], through the q-LoRA when the model has one.
+            if (a.QA is { } qa)
+            {
+                Linear(qa, _b.Normed, _b.QueryLatent, qa.Rows, n, accumulate: false, lt);
+                RmsNorm(_b.QueryLatent, qa.Rows, 0, a.QANorm, qa.Rows, _b.QueryLatent, n);
+                Linear(a.QB!.Value, _b.QueryLatent, _b.Query, heads * qk, n, accumulate: false, lt);
+            }
+            else
+            {
+                Linear(a.Q!.Value, _b.Normed, _b.Query, heads * qk, n, accumulate: false, lt);
+            }
+
+            // The new tokens' latents and roped keys go straight into their cache rows.
+            Linear(a.KvA, _b.Normed, _b.KvA, width, n, accumulate: false, lt);
+            ulong cache = _pool.Layer(l);
+            // Absorbed queries [n, heads, latent | rope]: W_UKᵀ q_nope per head, then the roped q_pe.
+            var kvb = a.KvB;
+            var keyUp = a.KeyUpT;
+            _gpu.Launch(
+                KernelNames.HeadGemm(keyUp.Kind, n), (uint)((latent + 15) / 16), (uint)heads, 1, 256, 0,
+                keyUp.Data, keyUp.Scales, (long)latent, 0L, latent, c.QkNopeHeadDim, 0, 0, 0, _b.Query, (long)qk, (long)heads * qk, _b.AbsorbedQuery, (long)width, (long)heads * width, n, false);
+            _gpu.Launch(
+                "mla_cache_write", (uint)n, 1, 1, 256, 0,
+                _b.KvA, a.KvANorm, eps, latent, pairs, cos, sin, slotOf, cache, _b.Query, heads, qk, c.QkNopeHeadDim, _b.AbsorbedQuery);
+            _gpu.Launch(
+                "mla_attention", (uint)n, (uint)heads, (uint)splits, 128, (uint)((width + AttentionChunkLimit) * sizeof(float)),
+                _b.AbsorbedQuery, cache, width, latent, seqOf, lenOf, _pool.Tables, _pool.PagesPerSequence, _pool.PageTokens, chunk, (float)c.SoftmaxScale, heads, splits, _partial);
+            _gpu.Launch("mla_combine", (uint)(n * heads), 1, 1, 128, (uint)(splits * sizeof(float)), _partial, splits, latent, _b.Mixed, false);
+            _gpu.Launch(
+                KernelNames.HeadGemm(kvb.Kind, n), (uint)((c.VHeadDim + 15) / 16), (uint)heads, 1, 256, 0,
+                kvb.Data, kvb.Scales, (long)(c.QkNopeHeadDim + c.VHeadDim), (long)c.QkNopeHeadDim, c.VHeadDim, latent, kvb.BlockRows, kvb.BlockCols, kvb.ScaleCols,
+                _b.Mixed, (long)latent, (long)heads * latent, _b.Attended, (long)c.VHeadDim, (long)heads * c.VHeadDim, n, false);
+            Linear(a.O, _b.Attended, _b.Hidden, hidden, n, accumulate: true, lt);
+
+            RmsNorm(_b.Hidden, hidden, 0, layer.PostAttentionNorm, hidden, _b.Normed, n);
+            if (layer.Dense is { } dense)
+            {
+                FeedForward(dense, n, _b.Hidden, accumulate: true, lt);
+            }
+            else
+            {
+                Moe(layer.Moe!, n, lt);
+            }
+        }
+
+        if (headRows > 0)
+        {
+            Head(_b.Hidden, inputs + (ulong)layout.Rows, headRows);
+        }
+    }
+
+    private void Moe(CudaMoe moe, int n, bool lt)
+    {
+        var c = _c;
+        int hidden = c.HiddenSize, k = c.NumExpertsPerTok, experts = c.NRoutedExperts;
+        // The router runs in float32 on unrounded products, as Hugging Face's gate does.
+        Gemv(moe.Router, _b.Normed, hidden, _b.RouterLogits, experts, n, accumulate: false, round: false);
+        int method = c.TopKMethod switch { TopKMethod.Greedy => 0, TopKMethod.GroupLimitedGreedy => 1, _ => 2 };
+        _gpu.Launch(
+            "moe_route", (uint)n, 1, 1, 32, 0,
+            _b.RouterLogits, moe.Bias, experts, k, c.NGroup, c.TopKGroup, c.ScoringFunc == ScoringFunction.Sigmoid ? 1 : 0, method, c.NormTopKProb, (float)c.RoutedScalingFactor, _b.ExpertIds, _b.ExpertWeights);
+        _gpu.Launch("moe_sort", 1, 1, 1, 256, 0, _b.ExpertIds, n * k, experts, _b.ExpertOffsets, _b.ExpertOrder, _b.PairRow, _b.ExpertActive);
+        uint chosen = (uint)Math.Min(experts, n * k);
+        var g = moe.ExpertShape;
+        var d = moe.DownShape;
+        int width = g.Rows;
+        _gpu.Launch(
+            KernelNames.MoeGateUp(g.Kind, n), (uint)((width + 7) / 8), chosen, 1, 256, 0,
+            moe.GatePointers, moe.GateScales, moe.UpPointers, moe.UpScales, width, hidden, g.BlockRows, g.BlockCols, g.ScaleCols, _b.Normed, (long)hidden, _b.ExpertOffsets, _b.ExpertActive, _b.ExpertOrder, k, _b.Activation, false);
+        _gpu.Launch(
+            KernelNames.MoeDown(d.Kind, n), (uint)((hidden + 15) / 16), chosen, 1, 256, 0,
+            moe.DownPointers, moe.DownScales, hidden, width, d.BlockRows, d.BlockCols, d.ScaleCols, _b.Activation, _b.ExpertOffsets, _b.ExpertActive, _b.ExpertOut);
+        ulong shared = 0;
+        if (moe.Shared is { } s)
+        {
+            FeedForward(s, n, _b.SharedOut, accumulate: false, lt);
+            shared = _b.SharedOut;
+        }
+
+        _gpu.Launch("moe_combine", (uint)n, (uint)((hidden + 255) / 256), 1, 256, 0, _b.ExpertOut, _b.PairRow, _b.ExpertWeights, k, hidden, shared, _b.Hidden, false);
+    }
+
+    /// <summary>output (+)= down(silu(gate · normed) ⊙ up · normed).</summary>
+    private void FeedForward(CudaFeedForward f, int n, ulong output, bool accumulate, bool lt)
+    {
+        int hidden = _c.HiddenSize, width = f.Gate.Rows;
+        if (lt && f.Gate.Kind != WeightKind.F32)
+        {
+            Linear(f.Gate, _b.Normed, _b.Gate, width, n, accumulate: false, lt);
+            Linear(f.Up, _b.Normed, _b.Up, width, n, accumulate: false, lt);
+            long count = (long)n * width;
+            _gpu.Launch("silu_mul", (uint)Math.Min((count + 255) / 256, 65535), 1, 1, 256, 0, _b.Gate, _b.Up, count, _b.Activation, false);
+        }
+        else
+        {
+            var g = f.Gate;
+            _gpu.Launch(
+                KernelNames.GateUp(g.Kind, n), (uint)((width + 7) / 8), 1, 1, 256, 0,
+                g.Data, g.Scales, f.Up.Data, f.Up.Scales, width, hidden, g.BlockRows, g.BlockCols, g.ScaleCols, _b.Normed, (long)hidden, n, _b.Activation, false);
+        }
+
+        Linear(f.Down, _b.Activation, output, hidden, n, accumulate, lt);
+    }
+
+    /// <summary>Final norm of the chosen rows and the LM head into the logits buffer.</summary>
+    private void Head(ulong hiddenRows, ulong rowIndex, int rows)
+    {
+        int hidden = _c.HiddenSize;
+        RmsNorm(hiddenRows, hidden, rowIndex, _w.FinalNorm, hidden, _b.HeadInput, rows);
+        Linear(_w.LmHead, _b.HeadInput, _b.Logits, VocabSize, rows, accumulate: false, _lt is not null && rows >= _options.CublasMinTokens);
+    }
+
+    private void RmsNorm(ulong x, int ldx, ulong rows, ulong weight, int width, ulong y, int n) =>
+        _gpu.Launch("rmsnorm", (uint)n, 1, 1, 256, 0, x, (long)ldx, rows, weight, width, (float)_c.RmsNormEps, y, (long)width, false);
+
+    /// <summary>y[n, N] (+)= x[n, K] · Wᵀ: cuBLASLt on bf16 copies for large n on the bf16 path, the streaming kernel otherwise.</summary>
+    private void Linear(in DeviceMatrix w, ulong x, ulong y, int ldy, int n, bool accumulate, bool lt)
+    {
+        if (lt && w.Kind != WeightKind.F32)
+        {
+            long count = (long)n * w.Cols;
+            _gpu.Launch("to_bf16", (uint)Math.Min((count + 255) / 256, 65535), 1, 1, 256, 0, x, count, _b.InputBf16);
+            ulong a = w.Data;
+            if (w.Kind == WeightKind.Fp8)
+            {
+                long elements = (long)w.Rows * w.Cols;
+                _gpu.Launch("fp8_to_bf16", (uint)Math.Min((elements + 255) / 256, 65535), 1, 1, 256, 0, w.Data, w.Scales, w.Rows, w.Cols, w.BlockRows, w.BlockCols, w.ScaleCols, _b.WeightBf16);
+                a = _b.WeightBf16;
+            }
+
+            _lt!.Linear(a, w.Rows, w.Cols, _b.InputBf16, n, y, ldy, accumulate, _gpu.Stream);
+            return;
+        }
+
+        Gemv(w, x, w.Cols, y, ldy, n, accumulate, round: false);
+    }
+
+    private void Gemv(in DeviceMatrix w, ulong x, int ldx, ulong y, int ldy, int n, bool accumulate, bool round) =>
+        _gpu.Launch(
+            KernelNames.Gemm(w.Kind, n), (uint)((w.Rows + 15) / 16), 1, 1, 256, 0,
+            w.Data, w.Scales, 0L, w.Rows, w.Cols, w.BlockRows, w.BlockCols, w.ScaleCols, x, (long)ldx, y, (long)ldy, n, accumulate, round);
+}

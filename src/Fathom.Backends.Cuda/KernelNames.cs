@@ -1,0 +1,26 @@
+namespace Fathom.Backends.Cuda;
+
+/// <summary>
+/// Kernel entry points per weight storage type, in the general form (up to 8 activation rows per pass)
+/// and the single-row form decode steps of one token use (so launching builds no strings).
+/// </summary>
+internal static class KernelNames
+{
+    private static readonly string[] GemmNames = ["gemm_f32", "gemm_bf16", "gemm_fp8", "gemm_f32_1", "gemm_bf16_1", "gemm_fp8_1"];
+    private static readonly string[] HeadGemmNames = ["head_gemm_f32", "head_gemm_bf16", "head_gemm_fp8", "head_gemm_f32_1", "head_gemm_bf16_1", "head_gemm_fp8_1"];
+    private static readonly string[] GateUpNames = ["gateup_f32", "gateup_bf16", "gateup_fp8", "gateup_f32_1", "gateup_bf16_1", "gateup_fp8_1"];
+    private static readonly string[] MoeGateUpNames = ["moe_gateup_f32", "moe_gateup_bf16", "moe_gateup_fp8", "moe_gateup_f32_1", "moe_gateup_bf16_1", "moe_gateup_fp8_1"];
+    private static readonly string[] MoeDownNames = ["moe_down_f32", "moe_down_bf16", "moe_down_fp8", "moe_down_f32_1", "moe_down_bf16_1", "moe_down_fp8_1"];
+
+    public static string Gemm(WeightKind kind, int rows = 8) => GemmNames[Index(kind, rows)];
+
+    public static string HeadGemm(WeightKind kind, int rows = 8) => HeadGemmNames[Index(kind, rows)];
+
+    public static string GateUp(WeightKind kind, int rows = 8) => GateUpNames[Index(kind, rows)];
+
+    public static string MoeGateUp(WeightKind kind, int rows = 8) => MoeGateUpNames[Index(kind, rows)];
+
+    public static string MoeDown(WeightKind kind, int rows = 8) => MoeDownNames[Index(kind, rows)];
+
+    private static int Index(WeightKind kind, int rows) => (int)kind + (rows == 1 ? 3 : 0);
+}

@@ -1,0 +1,101 @@
+// MLA attention in the absorbed form over the paged latent cache. The query of each head arrives as
+// [W_UKᵀ q_nope | roped q_pe] (width = latent + rope), so each score is one dot product with a cache
+// row, and the weighted sum of latents is later mapped to values by W_UV (vup kernels).
+
+// One (token, head, split): softmax-weighted sum of the latents of cache positions
+// [split·chunk, min(len, (split + 1)·chunk)), with its running max and sum for the combine step.
+// partial[(t·heads + h)·splits + split] = [max, sum, latent values]. Dynamic shared memory: width +
+// chunk floats.
+extern "C" __global__ void __launch_bounds__(128) mla_attention(const float* q, const float* cache, int width, int latent, const int* tokenSeq,
+                                                const int* tokenLen, const int* tables, int maxPages, int pageSize,
+                                                const int* chunkPtr, float scale, int heads, int splits, float* partial)
+{
+    extern __shared__ float sm[];
+    __shared__ float red[32];
+    int t = blockIdx.x, h = blockIdx.y, s = blockIdx.z;
+    int chunk = *chunkPtr, len = tokenLen[t];
+    int p0 = s * chunk, p1 = min(len, p0 + chunk);
+    float* part = partial + (((long long)t * heads + h) * splits + s) * (latent + 2);
+    if (p0 >= p1)
+    {
+        if (threadIdx.x == 0)
+        {
+            part[0] = NEG_INF;
+            part[1] = 0.f;
+        }
+        return;
+    }
+    float* qs = sm;
+    float* sc = sm + width;
+    const float* qrow = q + ((long long)t * heads + h) * width;
+    for (int c = threadIdx.x; c < width; c += blockDim.x) qs[c] = qrow[c];
+    __syncthreads();
+    const int* table = tables + (long long)tokenSeq[t] * maxPages;
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+    for (int p = p0 + warp; p < p1; p += warps)
+    {
+        const float* row = cache + ((long long)table[p / pageSize] * pageSize + p % pageSize) * width;
+        float d = 0.f;
+        for (int c = lane; c < width; c += 32) d += qs[c] * row[c];
+        d = warp_sum(d);
+        if (lane == 0) sc[p - p0] = d * scale;
+    }
+    __syncthreads();
+    float mx = NEG_INF;
+    for (int i = threadIdx.x; i < p1 - p0; i += blockDim.x) mx = fmaxf(mx, sc[i]);
+    mx = block_max(mx, red);
+    float sum = 0.f;
+    for (int i = threadIdx.x; i < p1 - p0; i += blockDim.x)
+    {
+        float e = expf(sc[i] - mx);
+        sc[i] = e;
+        sum += e;
+    }
+    sum = block_sum(sum, red);
+    __syncthreads();
+    for (int c = threadIdx.x; c < latent; c += blockDim.x)
+    {
+        float a = 0.f;
+        for (int p = p0; p < p1; p++)
+            a += sc[p - p0] * cache[((long long)table[p / pageSize] * pageSize + p % pageSize) * width + c];
+        part[2 + c] = a;
+    }
+    if (threadIdx.x == 0)
+    {
+        part[0] = mx;
+        part[1] = sum;
+    }
+}
+
+// Merges the splits of each (token, head): out[t, h, :] = Σ_s e^(m_s − M) · acc_s / Σ_s e^(m_s − M) · l_s.
+// The split weights are computed once into shared memory; then every column is an independent sum.
+extern "C" __global__ void mla_combine(const float* partial, int splits, int latent, float* out, int roundOut)
+{
+    extern __shared__ float weight[];
+    __shared__ float red[32];
+    long long th = blockIdx.x;
+    const float* p = partial + th * splits * (latent + 2);
+    float M = NEG_INF;
+    for (int s = threadIdx.x; s < splits; s += blockDim.x)
+        if (p[s * (latent + 2) + 1] > 0.f) M = fmaxf(M, p[s * (latent + 2)]);
+    M = block_max(M, red);
+    float L = 0.f;
+    for (int s = threadIdx.x; s < splits; s += blockDim.x)
+    {
+        float l = p[s * (latent + 2) + 1];
+        float f = l > 0.f ? expf(p[s * (latent + 2)] - M) : 0.f;
+        weight[s] = f;
+        L += l * f;
+    }
+    L = block_sum(L, red);
+    __syncthreads();
+    float inv = 1.f / L;
+    for (int c = threadIdx.x; c < latent; c += blockDim.x)
+    {
+        float a = 0.f;
+        for (int s = 0; s < splits; s++)
+            if (weight[s] != 0.f) a += p[s * (latent + 2) + 2 + c] * weight[s];
+        float v = a * inv;
+        out[th * latent + c] = roundOut ? round_bf16(v) : v;
+    }
+}

@@ -1,0 +1,81 @@
+// Shared helpers of the Fathom kernels. Compiled with NVRTC, so no CUDA headers are included: the few
+// conversions needed are written out here.
+typedef unsigned char u8;
+typedef unsigned short u16;
+typedef unsigned int u32;
+typedef unsigned long long u64;
+
+// Weight storage types (WeightKind in C#).
+#define WT_F32 0
+#define WT_BF16 1
+#define WT_FP8 2
+
+#define NEG_INF (-__int_as_float(0x7f800000))
+
+__device__ __forceinline__ float bf16_to_f(u32 bits16) { return __uint_as_float(bits16 << 16); }
+
+// Round to nearest even to bfloat16 and back: activations of the bf16 path keep float32 storage but
+// carry bf16 values, so every consumer sees exactly what a bf16 tensor would hold.
+__device__ __forceinline__ float round_bf16(float f)
+{
+    u32 u = __float_as_uint(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return f;
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return __uint_as_float(u & 0xffff0000u);
+}
+
+__device__ __forceinline__ u16 to_bf16_bits(float f) { return (u16)(__float_as_uint(round_bf16(f)) >> 16); }
+
+// An e4m3 byte placed into a float's sign/exponent/mantissa fields: the value times 2^-120 (normal and
+// subnormal codes alike, as long as denormals are not flushed). Callers fold 2^120 into the block scale.
+__device__ __forceinline__ float fp8_raw(u32 b) { return __uint_as_float(((b & 0x80u) << 24) | ((b & 0x7fu) << 20)); }
+#define FP8_UNBIAS 1.329227995784916e36f
+
+__device__ __forceinline__ float warp_sum(float v)
+{
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+__device__ __forceinline__ float warp_max(float v)
+{
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+// One element of a weight in any storage type (for the small per-head products, not the streaming ones).
+__device__ __forceinline__ float weight_at(const void* w, const float* scales, int type, long long row, int col, int ld,
+                                           int blockRows, int blockCols, int scaleCols)
+{
+    if (type == WT_BF16) return bf16_to_f(((const u16*)w)[row * ld + col]);
+    if (type == WT_F32) return ((const float*)w)[row * ld + col];
+    float s = scales[(row / blockRows) * scaleCols + col / blockCols];
+    return fp8_raw(((const u8*)w)[row * ld + col]) * (s * FP8_UNBIAS);
+}
+
+// Block-wide sum for blockDim.x a multiple of 32 (≤ 1024); every thread gets the total.
+__device__ __forceinline__ float block_sum(float v, float* shared32)
+{
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    v = warp_sum(v);
+    __syncthreads();
+    if (lane == 0) shared32[warp] = v;
+    __syncthreads();
+    int warps = blockDim.x >> 5;
+    v = lane < warps ? shared32[lane] : 0.f;
+    return warp_sum(v);
+}
+
+__device__ __forceinline__ float block_max(float v, float* shared32)
+{
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    v = warp_max(v);
+    __syncthreads();
+    if (lane == 0) shared32[warp] = v;
+    __syncthreads();
+    int warps = blockDim.x >> 5;
+    v = lane < warps ? shared32[lane] : NEG_INF;
+    return warp_max(v);
+}

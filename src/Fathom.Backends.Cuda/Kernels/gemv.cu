@@ -1,0 +1,306 @@
+// Weight-streaming products for few activation rows (decode and small batches): y = x · Wᵀ with W
+// [N, K] in its stored type (f32, bf16, or e4m3 with block scales) and float32 activations. A warp owns
+// RW weight rows and reads each once, 16 bytes per lane per load with U loads per row issued before any
+// is used (enough bytes in flight to saturate HBM), for up to MT activation rows at a time; larger M
+// re-reads the rows from L2 per chunk of MT. MT = 1 (decode) keeps registers, and so occupancy, low.
+#define U 4
+
+template <int WT> struct WeightTraits;
+template <> struct WeightTraits<WT_BF16> { static const int PerVector = 8; static const int Bytes = 2; };
+template <> struct WeightTraits<WT_F32> { static const int PerVector = 4; static const int Bytes = 4; };
+template <> struct WeightTraits<WT_FP8> { static const int PerVector = 16; static const int Bytes = 1; };
+
+template <int WT>
+__device__ __forceinline__ void unpack(const uint4& q, float (&w)[WeightTraits<WT>::PerVector])
+{
+    if (WT == WT_BF16)
+    {
+        u32 v[4] = {q.x, q.y, q.z, q.w};
+#pragma unroll
+        for (int j = 0; j < 4; j++)
+        {
+            w[2 * j] = __uint_as_float(v[j] << 16);
+            w[2 * j + 1] = __uint_as_float(v[j] & 0xffff0000u);
+        }
+    }
+    else if (WT == WT_F32)
+    {
+        w[0] = __uint_as_float(q.x);
+        w[1] = __uint_as_float(q.y);
+        w[2] = __uint_as_float(q.z);
+        w[3] = __uint_as_float(q.w);
+    }
+    else
+    {
+        u32 v[4] = {q.x, q.y, q.z, q.w};
+#pragma unroll
+        for (int j = 0; j < 4; j++)
+        {
+#if __CUDA_ARCH__ >= 890
+            // Hardware e4m3 → f16 pairs (exact), then f16 → f32 (exact): the true value, no 2^-120 bias.
+            u32 lo, hi;
+            unsigned short a = (unsigned short)(v[j] & 0xffffu), b = (unsigned short)(v[j] >> 16);
+            asm("cvt.rn.f16x2.e4m3x2 %0, %1;" : "=r"(lo) : "h"(a));
+            asm("cvt.rn.f16x2.e4m3x2 %0, %1;" : "=r"(hi) : "h"(b));
+            asm("cvt.f32.f16 %0, %1;" : "=f"(w[4 * j]) : "h"((unsigned short)(lo & 0xffffu)));
+            asm("cvt.f32.f16 %0, %1;" : "=f"(w[4 * j + 1]) : "h"((unsigned short)(lo >> 16)));
+            asm("cvt.f32.f16 %0, %1;" : "=f"(w[4 * j + 2]) : "h"((unsigned short)(hi & 0xffffu)));
+            asm("cvt.f32.f16 %0, %1;" : "=f"(w[4 * j + 3]) : "h"((unsigned short)(hi >> 16)));
+#else
+            w[4 * j] = fp8_raw(v[j]) * FP8_UNBIAS;
+            w[4 * j + 1] = fp8_raw(v[j] >> 8) * FP8_UNBIAS;
+            w[4 * j + 2] = fp8_raw(v[j] >> 16) * FP8_UNBIAS;
+            w[4 * j + 3] = fp8_raw(v[j] >> 24) * FP8_UNBIAS;
+#endif
+        }
+    }
+}
+
+__device__ __forceinline__ float weight_scalar(int wt, const u8* row, int k)
+{
+    if (wt == WT_BF16) return bf16_to_f(((const u16*)row)[k]);
+    if (wt == WT_F32) return ((const float*)row)[k];
+    return fp8_raw(row[k]);
+}
+
+// acc[r][i] += W_row_r · x_i for RW rows (row pointers; null for a missing row) and m ≤ MT activation
+// rows; FP8 rows come with their scale row (one scale per blockCols columns). All lanes get the sums.
+template <int WT, int MT, int RW>
+__device__ __forceinline__ void rows_dots(const u8* const (&rows)[RW], const float* const (&srows)[RW], int K, int blockCols,
+                                          const float* const (&xs)[MT], int m, float (&acc)[RW][MT])
+{
+    const int E = WeightTraits<WT>::PerVector;
+    const int STEP = 32 * E;
+    int lane = threadIdx.x & 31;
+    bool aligned = (K % E) == 0 && (WT != WT_FP8 || (blockCols % 16) == 0);
+#pragma unroll
+    for (int i = 0; i < MT; i++)
+        if (i < m && (((unsigned long long)xs[i]) & 15)) aligned = false;
+    int vecK = aligned ? K : 0;
+    for (int k0 = lane * E; k0 < vecK; k0 += STEP * U)
+    {
+        uint4 q[RW][U];
+#pragma unroll
+        for (int r = 0; r < RW; r++)
+        {
+#pragma unroll
+            for (int u = 0; u < U; u++)
+            {
+                int k = k0 + u * STEP;
+                q[r][u] = (rows[r] && k < vecK) ? __ldg((const uint4*)(rows[r] + (long long)k * WeightTraits<WT>::Bytes)) : make_uint4(0, 0, 0, 0);
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < U; u++)
+        {
+            int k = k0 + u * STEP;
+            if (k >= vecK) break;
+            float s[RW];
+#pragma unroll
+            for (int r = 0; r < RW; r++) s[r] = (WT == WT_FP8 && rows[r]) ? __ldg(srows[r] + k / blockCols) : 1.f;
+#pragma unroll
+            for (int i = 0; i < MT; i++)
+            {
+                if (i < m)
+                {
+                    float xv[E];
+#pragma unroll
+                    for (int j = 0; j < E; j += 4)
+                    {
+                        float4 a = *(const float4*)(xs[i] + k + j);
+                        xv[j] = a.x;
+                        xv[j + 1] = a.y;
+                        xv[j + 2] = a.z;
+                        xv[j + 3] = a.w;
+                    }
+#pragma unroll
+                    for (int r = 0; r < RW; r++)
+                    {
+                        float w[E];
+                        unpack<WT>(q[r][u], w);
+                        float p = 0.f;
+#pragma unroll
+                        for (int j = 0; j < E; j++) p += w[j] * xv[j];
+                        acc[r][i] += WT == WT_FP8 ? s[r] * p : p;
+                    }
+                }
+            }
+        }
+    }
+    for (int k = vecK + lane; k < K; k += 32)
+    {
+#pragma unroll
+        for (int r = 0; r < RW; r++)
+        {
+            if (!rows[r]) continue;
+            float wv = weight_scalar(WT, rows[r], k);
+            if (WT == WT_FP8) wv *= srows[r][k / blockCols] * FP8_UNBIAS;
+#pragma unroll
+            for (int i = 0; i < MT; i++)
+                if (i < m) acc[r][i] += wv * xs[i][k];
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < RW; r++)
+#pragma unroll
+        for (int i = 0; i < MT; i++)
+            if (i < m) acc[r][i] = warp_sum(acc[r][i]);
+}
+
+__device__ __forceinline__ const float* scale_row(const float* scales, long long row, int blockRows, int scaleCols)
+{
+    return scales ? scales + (row / blockRows) * scaleCols : nullptr;
+}
+
+// y[M, ldy] (columns [0, N)) = x[M, ldx] · W[rowOffset .. rowOffset + N)ᵀ, optionally added to y. Each
+// warp owns 2 consecutive rows.
+template <int WT, int MT>
+__device__ __forceinline__ void gemm_body(const void* w, const float* scales, long long rowOffset, int N, int K, int blockRows,
+                                          int blockCols, int scaleCols, const float* x, long long ldx, float* y, long long ldy,
+                                          int M, int accumulate, int roundOut)
+{
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    int r0 = (blockIdx.x * (blockDim.x >> 5) + warp) * 2;
+    if (r0 >= N) return;
+    const u8* rows[2];
+    const float* srows[2];
+#pragma unroll
+    for (int r = 0; r < 2; r++)
+    {
+        long long row = rowOffset + r0 + r;
+        rows[r] = r0 + r < N ? (const u8*)w + row * K * WeightTraits<WT>::Bytes : nullptr;
+        srows[r] = WT == WT_FP8 ? scale_row(scales, row, blockRows, scaleCols) : nullptr;
+    }
+    for (int m0 = 0; m0 < M; m0 += MT)
+    {
+        int m = min(MT, M - m0);
+        const float* xs[MT];
+        float acc[2][MT];
+#pragma unroll
+        for (int i = 0; i < MT; i++)
+        {
+            xs[i] = x + (long long)(m0 + min(i, m - 1)) * ldx;
+            acc[0][i] = 0.f;
+            acc[1][i] = 0.f;
+        }
+        rows_dots<WT, MT, 2>(rows, srows, K, blockCols, xs, m, acc);
+        if (lane == 0)
+        {
+#pragma unroll
+            for (int r = 0; r < 2; r++)
+            {
+                if (!rows[r]) continue;
+#pragma unroll
+                for (int i = 0; i < MT; i++)
+                {
+                    if (i < m)
+                    {
+                        float* out = y + (long long)(m0 + i) * ldy + r0 + r;
+                        float v = accumulate ? *out + acc[r][i] : acc[r][i];
+                        *out = roundOut ? round_bf16(v) : v;
+                    }
+                }
+            }
+        }
+    }
+}
+
+// act[start + j, r] = silu(x_j · gate_r) · (x_j · up_r) for the rows j of one group; x_j is row
+// order[start + j] / topk of x, or row j when order is null. A warp streams row r of gate and of up.
+template <int WT, int MT>
+__device__ __forceinline__ void gateup_body(const void* gw, const float* gs, const void* uw, const float* us, int I, int K,
+                                            int blockRows, int blockCols, int scaleCols, const float* x, long long ldx,
+                                            const int* order, int topk, int start, int count, float* act, int roundOut)
+{
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    int r = blockIdx.x * (blockDim.x >> 5) + warp;
+    if (r >= I) return;
+    const u8* rows[2] = {(const u8*)gw + (long long)r * K * WeightTraits<WT>::Bytes, (const u8*)uw + (long long)r * K * WeightTraits<WT>::Bytes};
+    const float* srows[2] = {WT == WT_FP8 ? scale_row(gs, r, blockRows, scaleCols) : nullptr,
+                             WT == WT_FP8 ? scale_row(us, r, blockRows, scaleCols) : nullptr};
+    for (int m0 = 0; m0 < count; m0 += MT)
+    {
+        int m = min(MT, count - m0);
+        const float* xs[MT];
+        float acc[2][MT];
+#pragma unroll
+        for (int i = 0; i < MT; i++)
+        {
+            int j = start + m0 + min(i, m - 1);
+            int row = order ? order[j] / topk : j;
+            xs[i] = x + (long long)row * ldx;
+            acc[0][i] = 0.f;
+            acc[1][i] = 0.f;
+        }
+        rows_dots<WT, MT, 2>(rows, srows, K, blockCols, xs, m, acc);
+        if (lane == 0)
+        {
+#pragma unroll
+            for (int i = 0; i < MT; i++)
+            {
+                if (i < m)
+                {
+                    float g = acc[0][i], u = acc[1][i];
+                    float v = g / (1.f + expf(-g)) * u;
+                    act[(long long)(start + m0 + i) * I + r] = roundOut ? round_bf16(v) : v;
+                }
+            }
+        }
+    }
+}
+
+#define GEMV_KERNELS(SUFFIX, WT, MT)                                                                                          \
+    extern "C" __global__ void __launch_bounds__(256) gemm_##SUFFIX(const void* w, const float* scales, long long rowOffset,   \
+                                                                    int N, int K, int blockRows, int blockCols, int scaleCols,\
+                                                                    const float* x, long long ldx, float* y, long long ldy,  \
+                                                                    int M, int accumulate, int roundOut)                     \
+    {                                                                                                                         \
+        gemm_body<WT, MT>(w, scales, rowOffset, N, K, blockRows, blockCols, scaleCols, x, ldx, y, ldy, M, accumulate, roundOut); \
+    }                                                                                                                         \
+    /* Per-head products (blockIdx.y = head h): rows [h·headRows + rowOffset, + N) of W times the head's slice */           \
+    /* of each activation row (x + h·xHead, stride ldx) into y + h·yHead (stride ldy). */                                     \
+    extern "C" __global__ void __launch_bounds__(256) head_gemm_##SUFFIX(const void* w, const float* scales, long long headRows, \
+                                                  long long rowOffset, int N, int K, int blockRows, int blockCols,          \
+                                                  int scaleCols, const float* x, long long xHead, long long ldx, float* y,   \
+                                                  long long yHead, long long ldy, int M, int roundOut)                       \
+    {                                                                                                                         \
+        int h = blockIdx.y;                                                                                                   \
+        gemm_body<WT, MT>(w, scales, h * headRows + rowOffset, N, K, blockRows, blockCols, scaleCols, x + h * xHead, ldx,     \
+                          y + h * yHead, ldy, M, 0, roundOut);                                                                \
+    }                                                                                                                         \
+    extern "C" __global__ void __launch_bounds__(256) gateup_##SUFFIX(const void* gw, const float* gs, const void* uw, const float* us, \
+                                                   int I, int K, int blockRows, int blockCols, int scaleCols, const float* x, \
+                                                   long long ldx, int M, float* act, int roundOut)                           \
+    {                                                                                                                         \
+        gateup_body<WT, MT>(gw, gs, uw, us, I, K, blockRows, blockCols, scaleCols, x, ldx, 0, 1, 0, M, act, roundOut);      \
+    }                                                                                                                         \
+    /* blockIdx.y picks the j-th expert that has tokens (active[0] of them, ids from active[1]); its (token, slot) */        \
+    /* pairs are order[offsets[e] .. offsets[e + 1]). */                                                                      \
+    extern "C" __global__ void __launch_bounds__(256) moe_gateup_##SUFFIX(const u64* gws, const u64* gss, const u64* uws,      \
+                                                       const u64* uss, int I, int K, int blockRows, int blockCols,           \
+                                                       int scaleCols, const float* x, long long ldx, const int* offsets,     \
+                                                       const int* active, const int* order, int topk, float* act, int roundOut) \
+    {                                                                                                                         \
+        if ((int)blockIdx.y >= active[0]) return;                                                                             \
+        int e = active[1 + blockIdx.y];                                                                                       \
+        int start = offsets[e], count = offsets[e + 1] - start;                                                               \
+        gateup_body<WT, MT>((const void*)gws[e], (const float*)gss[e], (const void*)uws[e], (const float*)uss[e], I, K,      \
+                            blockRows, blockCols, scaleCols, x, ldx, order, topk, start, count, act, roundOut);              \
+    }                                                                                                                         \
+    extern "C" __global__ void __launch_bounds__(256) moe_down_##SUFFIX(const u64* dws, const u64* dss, int H, int I,          \
+                                                     int blockRows, int blockCols, int scaleCols, const float* act,          \
+                                                     const int* offsets, const int* active, float* out)                      \
+    {                                                                                                                         \
+        if ((int)blockIdx.y >= active[0]) return;                                                                             \
+        int e = active[1 + blockIdx.y];                                                                                       \
+        int start = offsets[e], count = offsets[e + 1] - start;                                                               \
+        gemm_body<WT, MT>((const void*)dws[e], (const float*)dss[e], 0, H, I, blockRows, blockCols, scaleCols,              \
+                          act + (long long)start * I, I, out + (long long)start * H, H, count, 0, 0);                        \
+    }
+
+GEMV_KERNELS(f32, WT_F32, 8)
+GEMV_KERNELS(bf16, WT_BF16, 8)
+GEMV_KERNELS(fp8, WT_FP8, 8)
+GEMV_KERNELS(f32_1, WT_F32, 1)
+GEMV_KERNELS(bf16_1, WT_BF16, 1)
+GEMV_KERNELS(fp8_1, WT_FP8, 1)

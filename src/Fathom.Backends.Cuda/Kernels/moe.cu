@@ -1,0 +1,201 @@
+// Expert choice and the bookkeeping around the grouped expert products, all on the device so a decode
+// step never waits for the host.
+
+#define MAX_EXPERTS 512
+#define MAX_GROUPS 64
+
+// DeepSeek's router, one warp per token, in the order of the host Router: score (0 softmax, 1 sigmoid),
+// add the bias for selection, keep the best groups (method 1: group_limited_greedy, 2: noaux_tc, 0:
+// plain top-k), top-k with ties to the lower index, weights from the unbiased scores, optional
+// normalisation, scaling.
+extern "C" __global__ void moe_route(const float* logits, const float* bias, int E, int k, int nGroup, int topkGroup, int scoring,
+                                     int method, int normalize, float routedScale, int* ids, float* weights)
+{
+    __shared__ float scores[MAX_EXPERTS];
+    __shared__ float choice[MAX_EXPERTS];
+    __shared__ unsigned char taken[MAX_EXPERTS];
+    __shared__ float groupScore[MAX_GROUPS];
+    __shared__ int kept[MAX_GROUPS];
+    int lane = threadIdx.x, t = blockIdx.x;
+    const float* l = logits + (long long)t * E;
+    if (scoring == 1)
+    {
+        for (int e = lane; e < E; e += 32) scores[e] = 1.f / (1.f + expf(-l[e]));
+    }
+    else
+    {
+        float mx = NEG_INF;
+        for (int e = lane; e < E; e += 32) mx = fmaxf(mx, l[e]);
+        mx = warp_max(mx);
+        double sum = 0;
+        for (int e = lane; e < E; e += 32) sum += exp((double)(l[e] - mx));
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+        for (int e = lane; e < E; e += 32) scores[e] = (float)(exp((double)(l[e] - mx)) / sum);
+    }
+    __syncwarp();
+    for (int e = lane; e < E; e += 32)
+    {
+        choice[e] = bias ? scores[e] + bias[e] : scores[e];
+        taken[e] = 0;
+    }
+    __syncwarp();
+    if (nGroup > 1 && method != 0)
+    {
+        int per = E / nGroup;
+        for (int g = lane; g < nGroup; g += 32)
+        {
+            if (method == 2)
+            {
+                float best = NEG_INF, second = NEG_INF;
+                for (int e = g * per; e < (g + 1) * per; e++)
+                {
+                    float v = choice[e];
+                    if (v > best) { second = best; best = v; }
+                    else if (v > second) second = v;
+                }
+                groupScore[g] = per > 1 ? best + second : best;
+            }
+            else
+            {
+                float best = NEG_INF;
+                for (int e = g * per; e < (g + 1) * per; e++) best = fmaxf(best, scores[e]);
+                groupScore[g] = best;
+            }
+            kept[g] = 0;
+        }
+        __syncwarp();
+        if (lane == 0)
+        {
+            for (int j = 0; j < topkGroup; j++)
+            {
+                int bestGroup = -1;
+                for (int g = 0; g < nGroup; g++)
+                    if (!kept[g] && (bestGroup < 0 || groupScore[g] > groupScore[bestGroup])) bestGroup = g;
+                kept[bestGroup] = 1;
+            }
+        }
+        __syncwarp();
+        for (int e = lane; e < E; e += 32)
+            if (!kept[e / per]) choice[e] = 0.f;
+        __syncwarp();
+    }
+    int* out = ids + (long long)t * k;
+    for (int j = 0; j < k; j++)
+    {
+        // The best untaken expert; on equal values the lower index wins (as the host's top-k).
+        float bv = NEG_INF;
+        int bi = 0x7fffffff;
+        for (int e = lane; e < E; e += 32)
+        {
+            if (taken[e]) continue;
+            float v = choice[e];
+            if (bi == 0x7fffffff || v > bv) { bv = v; bi = e; }
+        }
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1)
+        {
+            float ov = __shfl_xor_sync(0xffffffffu, bv, o);
+            int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+            if (oi != 0x7fffffff && (bi == 0x7fffffff || ov > bv || (ov == bv && oi < bi))) { bv = ov; bi = oi; }
+        }
+        if (lane == 0)
+        {
+            out[j] = bi;
+            taken[bi] = 1;
+        }
+        __syncwarp();
+    }
+    if (lane == 0)
+    {
+        float* w = weights + (long long)t * k;
+        double sum = 0;
+        for (int j = 0; j < k; j++)
+        {
+            w[j] = scores[out[j]];
+            sum += w[j];
+        }
+        float denominator = (float)sum + 1e-20f;
+        for (int j = 0; j < k; j++)
+        {
+            float v = normalize && k > 1 ? w[j] / denominator : w[j];
+            w[j] = v * routedScale;
+        }
+    }
+}
+
+// Counting sort of the (token, slot) pairs by expert, stable in pair order: offsets[E + 1], order[pair
+// rank] = pair, pairRow[pair] = its rank (the row of its expert output), and active = [count, experts
+// with tokens...] so the expert kernels launch only as many block rows as there can be chosen experts.
+extern "C" __global__ void moe_sort(const int* ids, int pairs, int E, int* offsets, int* order, int* pairRow, int* active)
+{
+    if (pairs <= 1024)
+    {
+        // Small passes (decode): one thread per pair; a pair's rank within its expert counts the earlier
+        // pairs of that expert, which keeps the pair order of the serial sort below.
+        __shared__ int start[MAX_EXPERTS + 1];
+        __shared__ int count[MAX_EXPERTS];
+        for (int e = threadIdx.x; e < E; e += blockDim.x) count[e] = 0;
+        __syncthreads();
+        for (int p = threadIdx.x; p < pairs; p += blockDim.x) atomicAdd(&count[ids[p]], 1);
+        __syncthreads();
+        if (threadIdx.x == 0)
+        {
+            int n = 0;
+            start[0] = 0;
+            for (int e = 0; e < E; e++)
+            {
+                start[e + 1] = start[e] + count[e];
+                if (count[e] > 0) active[1 + n++] = e;
+            }
+            active[0] = n;
+        }
+        __syncthreads();
+        for (int e = threadIdx.x; e <= E; e += blockDim.x) offsets[e] = start[e];
+        for (int p = threadIdx.x; p < pairs; p += blockDim.x)
+        {
+            int e = ids[p], rank = start[e];
+            for (int q = 0; q < p; q++) rank += ids[q] == e;
+            order[rank] = p;
+            pairRow[p] = rank;
+        }
+        return;
+    }
+    if (threadIdx.x != 0 || blockIdx.x != 0) return;
+    for (int e = 0; e <= E; e++) offsets[e] = 0;
+    for (int p = 0; p < pairs; p++) offsets[ids[p] + 1]++;
+    for (int e = 0; e < E; e++) offsets[e + 1] += offsets[e];
+    for (int p = 0; p < pairs; p++)
+    {
+        int e = ids[p];
+        int rank = offsets[e]++;
+        order[rank] = p;
+        pairRow[p] = rank;
+    }
+    for (int e = E; e > 0; e--) offsets[e] = offsets[e - 1];
+    offsets[0] = 0;
+    int n = 0;
+    for (int e = 0; e < E; e++)
+        if (offsets[e + 1] > offsets[e]) active[1 + n++] = e;
+    active[0] = n;
+}
+
+// hidden[t] += shared[t] + Σ_slot weight · expertOut[pairRow[t·k + slot]].
+extern "C" __global__ void moe_combine(const float* expertOut, const int* pairRow, const float* weights, int k, int H, const float* shared,
+                                       float* hidden, int roundOut)
+{
+    int t = blockIdx.x;
+    int c = blockIdx.y * blockDim.x + threadIdx.x;
+    if (c < H)
+    {
+        float v = shared ? shared[(long long)t * H + c] : 0.f;
+        for (int s = 0; s < k; s++)
+        {
+            int p = t * k + s;
+            v += weights[p] * expertOut[(long long)pairRow[p] * H + c];
+        }
+        float* y = hidden + (long long)t * H + c;
+        float r = *y + (roundOut ? round_bf16(v) : v);
+        *y = roundOut ? round_bf16(r) : r;
+    }
+}

@@ -1,0 +1,117 @@
+// Element-wise and per-row kernels of the forward pass: embedding, RMSNorm, RoPE, the MLA cache write,
+// the bf16 conversions that feed cuBLASLt.
+
+extern "C" __global__ void embed_f32(const int* ids, const float* table, int H, float* y, int roundOut)
+{
+    const float* src = table + (long long)ids[blockIdx.x] * H;
+    float* dst = y + (long long)blockIdx.x * H;
+    for (int c = threadIdx.x; c < H; c += blockDim.x) dst[c] = roundOut ? round_bf16(src[c]) : src[c];
+}
+
+extern "C" __global__ void embed_bf16(const int* ids, const u16* table, int H, float* y, int roundOut)
+{
+    const u16* src = table + (long long)ids[blockIdx.x] * H;
+    float* dst = y + (long long)blockIdx.x * H;
+    for (int c = threadIdx.x; c < H; c += blockDim.x) dst[c] = bf16_to_f(src[c]);
+}
+
+// y[r] = w ⊙ x[src(r)] / sqrt(mean(x²) + eps) for rows r of width W; src(r) = rows[r] when rows is given.
+extern "C" __global__ void rmsnorm(const float* x, long long ldx, const int* rows, const float* w, int W, float eps, float* y,
+                                   long long ldy, int roundOut)
+{
+    __shared__ float red[32];
+    int r = blockIdx.x;
+    const float* xr = x + (long long)(rows ? rows[r] : r) * ldx;
+    float* yr = y + (long long)r * ldy;
+    float ss = 0.f;
+    for (int c = threadIdx.x; c < W; c += blockDim.x) ss += xr[c] * xr[c];
+    ss = block_sum(ss, red);
+    float inv = rsqrtf(ss / W + eps);
+    for (int c = threadIdx.x; c < W; c += blockDim.x)
+    {
+        float v = w[c] * (xr[c] * inv);
+        yr[c] = roundOut ? round_bf16(v) : v;
+    }
+}
+
+// Writes each new token's cache row (the normalised latent, then the roped shared key; kv is the kv_a
+// projection [n, latent + 2·pairs], slots[t] the row of the paged cache that token t fills) and ropes
+// every head's query: q_pe of q [n, heads, headDim] rotated into qAbs[t, h, latent…] (row width
+// latent + 2·pairs), after the head's absorbed latent query.
+extern "C" __global__ void mla_cache_write(const float* kv, const float* normW, float eps, int latent, int pairs, const float* cos,
+                                           const float* sin, const long long* slots, float* cache, const float* q, int heads,
+                                           int headDim, int nope, float* qAbs)
+{
+    const int roundOut = 0;
+    __shared__ float red[32];
+    int t = blockIdx.x, width = latent + 2 * pairs;
+    const float* src = kv + (long long)t * width;
+    float* dst = cache + slots[t] * width;
+    float ss = 0.f;
+    for (int c = threadIdx.x; c < latent; c += blockDim.x) ss += src[c] * src[c];
+    ss = block_sum(ss, red);
+    float inv = rsqrtf(ss / latent + eps);
+    for (int c = threadIdx.x; c < latent; c += blockDim.x)
+    {
+        float v = roundOut ? normW[c] * round_bf16(src[c] * inv) : normW[c] * (src[c] * inv);
+        dst[c] = roundOut ? round_bf16(v) : v;
+    }
+    for (int i = threadIdx.x; i < pairs; i += blockDim.x)
+    {
+        float c = cos[(long long)t * pairs + i], s = sin[(long long)t * pairs + i];
+        float a = src[latent + 2 * i], b = src[latent + 2 * i + 1];
+        float x0 = a * c - b * s, x1 = a * s + b * c;
+        dst[latent + 2 * i] = roundOut ? round_bf16(x0) : x0;
+        dst[latent + 2 * i + 1] = roundOut ? round_bf16(x1) : x1;
+    }
+    for (int idx = threadIdx.x; idx < heads * pairs; idx += blockDim.x)
+    {
+        int h = idx / pairs, i = idx - h * pairs;
+        const float* p = q + ((long long)t * heads + h) * headDim + nope + 2 * i;
+        float c = cos[(long long)t * pairs + i], s = sin[(long long)t * pairs + i];
+        float a = p[0], b = p[1];
+        float* o = qAbs + ((long long)t * heads + h) * width + latent + 2 * i;
+        o[0] = a * c - b * s;
+        o[1] = a * s + b * c;
+    }
+}
+
+extern "C" __global__ void to_bf16(const float* x, long long n, u16* y)
+{
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        y[i] = to_bf16_bits(x[i]);
+}
+
+// An e4m3 weight with block scales widened to bf16 (for cuBLASLt at large batch).
+extern "C" __global__ void fp8_to_bf16(const u8* w, const float* scales, int N, int K, int blockRows, int blockCols, int scaleCols,
+                                       u16* y)
+{
+    long long total = (long long)N * K;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x)
+    {
+        int r = (int)(i / K), c = (int)(i - (long long)r * K);
+        float v = fp8_raw(w[i]) * (scales[(r / blockRows) * scaleCols + c / blockCols] * FP8_UNBIAS);
+        y[i] = to_bf16_bits(v);
+    }
+}
+
+// y = silu(g) ⊙ u over n values (the cuBLASLt path of a dense feed-forward).
+extern "C" __global__ void silu_mul(const float* g, const float* u, long long n, float* y, int roundOut)
+{
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+    {
+        float gi = g[i], ui = u[i];
+        float v = gi / (1.f + expf(-gi)) * ui;
+        y[i] = roundOut ? round_bf16(v) : v;
+    }
+}
+
+// y += x (residual add of a cuBLASLt output).
+extern "C" __global__ void add_into(const float* x, long long n, float* y, int roundOut)
+{
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+    {
+        float v = y[i] + (roundOut ? round_bf16(x[i]) : x[i]);
+        y[i] = roundOut ? round_bf16(v) : v;
+    }
+}

@@ -1,0 +1,184 @@
+using Fathom.Backends.Cpu;
+using Fathom.Core;
+using Fathom.TestSupport;
+using Xunit;
+
+namespace Fathom.Backends.Cuda.Tests;
+
+/// <summary>
+/// The weight-streaming product kernels against the reference backend, for every stored type, over
+/// shapes with tails (columns not a multiple of the 16-byte vector, rows not a multiple of 8 warps) and
+/// batches above the 8 rows one pass holds.
+/// </summary>
+public sealed unsafe class GemvKernelTests
+{
+    public static TheoryData<string, int, int, int> Shapes => new()
+    {
+        { "bf16", 37, 256, 1 },
+        { "bf16", 300, 1000, 3 },
+        { "bf16", 129, 2048, 19 },
+        { "f32", 37, 99, 5 },
+        { "f32", 64, 512, 8 },
+        { "fp8", 200, 384, 1 },
+        { "fp8", 130, 1000, 11 },
+        { "fp8", 256, 2048, 9 },
+    };
+
+    [CudaTheory]
+    [MemberData(nameof(Shapes))]
+    public void MatchesTheReferenceBackend(string type, int rows, int cols, int batch)
+    {
+        var random = new Random((rows * 7919) + cols + batch);
+        var weight = RandomWeight(type, rows, cols, random, out var owner);
+        var x = new float[batch * cols];
+        for (int i = 0; i < x.Length; i++)
+        {
+            x[i] = (float)((random.NextDouble() * 2) - 1);
+        }
+
+        var expected = new float[batch * rows];
+        new ReferenceBackend().MatMul(weight, x, expected, batch);
+
+        using var gpu = new CudaContext(0, new CudaOptions { KernelCacheFolder = Path.Combine(Path.GetTempPath(), "fathom-test-kernels") });
+        var w = DeviceMatrix.Upload(gpu, weight, "test weight");
+        ulong dx = gpu.Allocate(x.Length * 4L, "x");
+        ulong dy = gpu.Allocate(expected.Length * 4L, "y");
+        gpu.Upload<float>(dx, x);
+        var poison = Enumerable.Repeat(float.NaN, expected.Length).ToArray();
+        gpu.Upload<float>(dy, poison);
+        gpu.Launch(KernelNames.Gemm(w.Kind, batch), (uint)((rows + 7) / 8), 1, 1, 256, 0, w.Data, w.Scales, 0L, rows, cols, w.BlockRows, w.BlockCols, w.ScaleCols, dx, (long)cols, dy, (long)rows, batch, false, false);
+        var actual = new float[expected.Length];
+        fixed (float* a = actual)
+        {
+            gpu.DownloadAsync(a, dy, actual.Length * 4L);
+            gpu.Synchronize();
+        }
+
+        double diff = 0, norm = 0;
+        for (int i = 0; i < actual.Length; i++)
+        {
+            Assert.False(float.IsNaN(actual[i]), $"output {i} was not written");
+            diff += (actual[i] - (double)expected[i]) * (actual[i] - (double)expected[i]);
+            norm += (double)expected[i] * expected[i];
+        }
+
+        GC.KeepAlive(owner);
+        Assert.True(Math.Sqrt(diff / norm) < 1e-5, $"{type} [{rows}x{cols}] batch {batch}: relative error {Math.Sqrt(diff / norm):E2}");
+    }
+
+    /// <summary>cuBLASLt's bf16 products (the large-batch path) equal the streaming kernel on the same bf16 inputs, also when adding into a strided output.</summary>
+    [CudaTheory]
+    [InlineData(384, 512, 40, false)]
+    [InlineData(1000, 2048, 64, true)]
+    [InlineData(129, 96, 33, false)]
+    [InlineData(256, 64, 33, true)]
+    [InlineData(80, 256, 33, false)]
+    [InlineData(192, 96, 33, false)]
+    [InlineData(512, 256, 300, false)]
+    public void CublasLtMatchesTheStreamingKernel(int rows, int cols, int batch, bool accumulate)
+    {
+        var random = new Random(rows + cols + batch);
+        var weight = RandomWeight("bf16", rows, cols, random, out var owner);
+        var x = new float[batch * cols];
+        for (int i = 0; i < x.Length; i++)
+        {
+            x[i] = BFloat16.ToSingle(BFloat16.FromSingle((float)((random.NextDouble() * 2) - 1)));
+        }
+
+        int ldy = rows + 8;
+        var start = new float[batch * ldy];
+        for (int i = 0; i < start.Length; i++)
+        {
+            start[i] = (float)random.NextDouble();
+        }
+
+        using var gpu = new CudaContext(0, new CudaOptions { KernelCacheFolder = Path.Combine(Path.GetTempPath(), "fathom-test-kernels") });
+        var w = DeviceMatrix.Upload(gpu, weight, "test weight");
+        ulong dx = gpu.Allocate(x.Length * 4L, "x");
+        ulong xb = gpu.Allocate(x.Length * 2L, "x bf16");
+        ulong y1 = gpu.Allocate(start.Length * 4L, "y1");
+        ulong y2 = gpu.Allocate(start.Length * 4L, "y2");
+        ulong workspace = gpu.Allocate(32L << 20, "workspace");
+        gpu.Upload<float>(dx, x);
+        gpu.Upload<float>(y1, start);
+        gpu.Upload<float>(y2, start);
+        gpu.Launch(KernelNames.Gemm(w.Kind), (uint)((rows + 7) / 8), 1, 1, 256, 0, w.Data, w.Scales, 0L, rows, cols, 0, 0, 0, dx, (long)cols, y1, (long)ldy, batch, accumulate, false);
+        gpu.Launch("to_bf16", (uint)((x.Length + 255) / 256), 1, 1, 256, 0, dx, (long)x.Length, xb);
+        using var lt = new Interop.CublasLt([], workspace, 32u << 20);
+        lt.Linear(w.Data, rows, cols, xb, batch, y2, ldy, accumulate, gpu.Stream);
+        var a = new float[start.Length];
+        var b = new float[start.Length];
+        fixed (float* pa = a, pb = b)
+        {
+            gpu.DownloadAsync(pa, y1, a.Length * 4L);
+            gpu.DownloadAsync(pb, y2, b.Length * 4L);
+            gpu.Synchronize();
+        }
+
+        GC.KeepAlive(owner);
+        double diff = 0, norm = 0;
+        for (int i = 0; i < a.Length; i++)
+        {
+            diff += (a[i] - (double)b[i]) * (a[i] - (double)b[i]);
+            norm += (double)a[i] * a[i];
+        }
+
+        Assert.True(Math.Sqrt(diff / norm) < 1e-5, $"[{rows}x{cols}] batch {batch}: cuBLASLt differs from the kernel by {Math.Sqrt(diff / norm):E2}");
+    }
+
+    private static WeightMatrix RandomWeight(string type, int rows, int cols, Random random, out object owner)
+    {
+        switch (type)
+        {
+            case "f32":
+            {
+                var data = PinnedBuffer.Allocate(rows * cols);
+                for (int i = 0; i < data.Length; i++)
+                {
+                    data[i] = (float)((random.NextDouble() * 2) - 1);
+                }
+
+                owner = data;
+                return WeightMatrix.FromPinned(data, rows, cols);
+            }
+
+            case "bf16":
+            {
+                var data = GC.AllocateArray<ushort>(rows * cols, pinned: true);
+                for (int i = 0; i < data.Length; i++)
+                {
+                    data[i] = BFloat16.FromSingle((float)((random.NextDouble() * 2) - 1));
+                }
+
+                owner = data;
+                fixed (ushort* p = data)
+                {
+                    return new WeightMatrix(DType.BF16, p, rows, cols, cols, data);
+                }
+            }
+
+            default:
+            {
+                var data = GC.AllocateArray<byte>(rows * cols, pinned: true);
+                for (int i = 0; i < data.Length; i++)
+                {
+                    byte b = (byte)random.Next(256);
+                    data[i] = (b & 0x7f) == 0x7f ? (byte)0x3c : b; // no NaN codes
+                }
+
+                int blockRows = 128, blockCols = 128;
+                var scales = new float[((rows + blockRows - 1) / blockRows) * ((cols + blockCols - 1) / blockCols)];
+                for (int i = 0; i < scales.Length; i++)
+                {
+                    scales[i] = (float)(0.001 + (random.NextDouble() * 0.01));
+                }
+
+                owner = data;
+                fixed (byte* p = data)
+                {
+                    return new WeightMatrix(DType.F8E4M3, p, rows, cols, cols, data, scales, blockRows, blockCols);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Runs on the GPU machine from the repository root: unpacks the self-contained fathom-gpuhost carried in
+# .devcarry/, then the stages named on the command line:
+#   tests        the [CudaFact]/[CudaTheory] tests (log: $OUT/gpu-tests.log)
+#   bench-bf16   random V2-Lite-shaped bf16 checkpoint: fathom bench + HF transformers baseline
+#   bench-fp8    the same shape in FP8
+#   quick        a 4-layer V2-Lite-shaped bf16 checkpoint, decode only (smoke test)
+set -uo pipefail
+export NCCL_NVLS_ENABLE=0
+root=$(pwd)
+host=$root/.devcarry/host
+if [ ! -x "$host/fathom-gpuhost" ]; then
+  mkdir -p "$host" && tar -xJf "$root/.devcarry/gpuhost.tar.xz" -C "$host" || exit 1
+fi
+for lib in libnvrtc.so.13 libcublasLt.so.13; do
+  if ! ldconfig -p | grep -q "$lib"; then
+    found=$(find /usr/local /opt /usr/lib -name "$lib*" 2>/dev/null | head -1)
+    [ -n "$found" ] && export LD_LIBRARY_PATH="$(dirname "$found"):${LD_LIBRARY_PATH:-}"
+  fi
+done
+echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+fathom() { "$host/fathom-gpuhost" fathom "$@"; }
+out=${OUT:-/tmp/out}
+mkdir -p "$out"
+for stage in "$@"; do
+  echo "=== $stage $(date +%T)"
+  case $stage in
+    tests)
+      "$host/fathom-gpuhost" test 2>&1 | tee "$out/gpu-tests.log" | grep -E "^(FAIL|PASS)|passed" ;;
+    quick)
+      fathom create-random --like v2-lite --layers 4 --dtype bf16 -o /tmp/v2l-quick --force 2>&1 | tail -2
+      fathom bench --device cuda -m /tmp/v2l-quick -p 256 -n 32 -r 2 -b 1,8 2>&1 | tail -20 ;;
+    profile)
+      [ -f /tmp/v2l-quick/config.json ] || fathom create-random --like v2-lite --layers 4 --dtype bf16 -o /tmp/v2l-quick --force 2>&1 | tail -1
+      ncu --metrics gpu__time_duration.sum --launch-skip 700 --launch-count 160 --csv "$host/fathom-gpuhost" fathom bench --device cuda -m /tmp/v2l-quick -p 0 -n 16 -r 1 --no-warmup > "$out/ncu.csv" 2> "$out/ncu.err"
+      python3 - "$out/ncu.csv" <<'PY'
+import csv, sys, collections
+rows = [r for r in csv.reader(open(sys.argv[1])) if len(r) > 10]
+head = rows[0]; k = head.index("Kernel Name"); v = head.index("Metric Value")
+t = collections.defaultdict(float); c = collections.Counter()
+for r in rows[1:]:
+    try: t[r[k]] += float(r[v].replace(",", "")); c[r[k]] += 1
+    except ValueError: pass
+total = sum(t.values())
+for name, ns in sorted(t.items(), key=lambda x: -x[1]): print(f"{ns/1e3:10.1f} us {c[name]:4d}x {ns/total*100:5.1f}%  {name[:60]}")
+print(f"total {total/1e3:.1f} us over {sum(c.values())} kernels")
+PY
+      ;;
+    bench-bf16|bench-fp8)
+      dtype=${stage#bench-}
+      dir=/tmp/v2l-$dtype
+      [ -f "$dir/config.json" ] || fathom create-random --like v2-lite --dtype "$dtype" -o "$dir" --force 2>&1 | tail -1
+      fathom bench --device cuda -m "$dir" -p 2048 -n 64 -r 3 -b 1,8,32,128 -o "$out/bench-$dtype.json" 2>&1 | tail -16
+      if [ "$dtype" = bf16 ]; then
+        PYTHONUNBUFFERED=1 timeout 400 python3 "$root/.devcarry/hf_decode_bench.py" "$dir" 32 8 > "$out/hf-bf16.json" 2> "$out/hf-bf16.err"; tail -3 "$out/hf-bf16.err"; cat "$out/hf-bf16.json"
+      fi ;;
+  esac
+done
