@@ -15,7 +15,7 @@ internal readonly record struct DeviceMatrix(ulong Data, ulong Scales, WeightKin
 {
     public long Bytes => (long)Rows * Cols * (Kind switch { WeightKind.F32 => 4, WeightKind.BF16 => 2, _ => 1 });
 
-    /// <summary>Copies a host weight to the device (F16 widened to F32; other block formats are CPU-only).</summary>
+    /// <summary>Copies a host weight to the device (F16, INT8 and INT4 widened to F32; GGML block formats are CPU-only).</summary>
     public static unsafe DeviceMatrix Upload(CudaContext gpu, in WeightMatrix w, string what)
     {
         if (w.RowStride != w.Cols || w.FirstRow != 0)
@@ -60,8 +60,24 @@ internal readonly record struct DeviceMatrix(ulong Data, ulong Scales, WeightKin
                 return new DeviceMatrix(data, s, WeightKind.Fp8, w.Rows, w.Cols, w.BlockRows, w.BlockCols, scaleCols);
             }
 
+            case DType.I8:
+            case DType.U4:
+            {
+                // INT8 (w8a8_int8) and INT4 (AWQ) checkpoints: dequantized once at upload into float32,
+                // exactly (integer × scale, − zero point); there are no integer kernels on the GPU yet.
+                var widened = new float[count];
+                for (int r = 0; r < w.Rows; r++)
+                {
+                    w.DequantizeRow(r, widened.AsSpan(r * w.Cols, w.Cols));
+                }
+
+                ulong data = gpu.Allocate(count * 4, what);
+                gpu.Upload<float>(data, widened);
+                return new DeviceMatrix(data, 0, WeightKind.F32, w.Rows, w.Cols, 0, 0, 0);
+            }
+
             default:
-                throw new NotSupportedException($"{what} is {w.Type.ToSafeTensors()}: the CUDA backend runs F32, F16, BF16 and block-scaled F8_E4M3 weights (GGML quantizations are CPU-only; drop --quantize)");
+                throw new NotSupportedException($"{what} is {w.Type.ToSafeTensors()}: the CUDA backend runs F32, F16, BF16, block-scaled F8_E4M3, INT8 and AWQ INT4 weights (GGML quantizations are CPU-only; drop --quantize)");
         }
     }
 }
