@@ -181,35 +181,9 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
         ? c
         : throw new ArgumentException($"a {cache.GetType().Name} from another forward pass cannot be used with {Device}", nameof(cache));
 
-    private void Validate(ReadOnlySpan<int> tokens, CudaSequenceCache cache)
-    {
-        if (tokens.Length == 0)
-        {
-            throw new ArgumentException("nothing to run: no tokens", nameof(tokens));
-        }
+    private void Validate(ReadOnlySpan<int> tokens, CudaSequenceCache cache) => ForwardArguments.CheckTokens(tokens, cache, VocabSize);
 
-        if (cache.Length + tokens.Length > cache.Capacity)
-        {
-            throw new ArgumentException($"the sequence would grow to {cache.Length + tokens.Length} tokens, beyond the cache's {cache.Capacity}");
-        }
-
-        foreach (int id in tokens)
-        {
-            if ((uint)id >= (uint)VocabSize)
-            {
-                throw new ArgumentOutOfRangeException(nameof(tokens), $"token id {id} is outside the vocabulary [0, {VocabSize})");
-            }
-        }
-    }
-
-    private void CheckLogits(Span<float> logits, int rows)
-    {
-        long needed = (long)rows * VocabSize;
-        if (logits.Length < needed)
-        {
-            throw new ArgumentException($"logits buffer holds {logits.Length} values, {needed} needed", nameof(logits));
-        }
-    }
+    private void CheckLogits(Span<float> logits, int rows) => ForwardArguments.CheckLogits(logits, rows, VocabSize);
 
     /// <summary>
     /// One pass over the sequences in _stepCaches/_stepCounts whose token ids are <paramref name="tokens"/>

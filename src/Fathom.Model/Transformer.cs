@@ -130,36 +130,9 @@ public sealed class Transformer : IForwardPass
         RunBatch(ids, logits, selection == LogitsSelection.All, mode);
     }
 
-    private void Validate(ReadOnlySpan<int> tokens, IKvCache cache)
-    {
-        int vocab = VocabSize;
-        if (tokens.Length == 0)
-        {
-            throw new ArgumentException("nothing to run: no tokens", nameof(tokens));
-        }
+    private void Validate(ReadOnlySpan<int> tokens, IKvCache cache) => ForwardArguments.CheckTokens(tokens, cache, VocabSize);
 
-        if (cache.Length + tokens.Length > cache.Capacity)
-        {
-            throw new ArgumentException($"the sequence would grow to {cache.Length + tokens.Length} tokens, beyond the cache's {cache.Capacity}");
-        }
-
-        foreach (int id in tokens)
-        {
-            if ((uint)id >= (uint)vocab)
-            {
-                throw new ArgumentOutOfRangeException(nameof(tokens), $"token id {id} is outside the vocabulary [0, {vocab})");
-            }
-        }
-    }
-
-    private void CheckLogits(Span<float> logits, int rows)
-    {
-        long needed = (long)rows * VocabSize;
-        if (logits.Length < needed)
-        {
-            throw new ArgumentException($"logits buffer holds {logits.Length} values, {needed} needed", nameof(logits));
-        }
-    }
+    private void CheckLogits(Span<float> logits, int rows) => ForwardArguments.CheckLogits(logits, rows, VocabSize);
 
     private void RunBatch(ReadOnlySpan<int> tokens, Span<float> logits, bool allRows, MlaMode mode)
     {
