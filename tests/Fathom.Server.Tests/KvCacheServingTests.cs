@@ -90,7 +90,8 @@ public sealed class KvCacheServingTests
 
         var cold = new List<double>();
         var warm = new List<double>();
-        for (int i = 0; i < 3; i++)
+        // Five pairs, compared by their medians, so that one slow step on a busy machine does not decide it.
+        for (int i = 0; i < 5; i++)
         {
             var first = await AskAsync(System(i), "What is a wave?");
             Assert.Equal(0, first.Cached);
@@ -104,6 +105,6 @@ public sealed class KvCacheServingTests
 
         cold.Sort();
         warm.Sort();
-        Assert.True(warm[1] < cold[1], $"time to first token falls with the prefix cache: median {warm[1] * 1000:F1} ms vs {cold[1] * 1000:F1} ms");
+        Assert.True(warm[2] < cold[2], $"time to first token falls with the prefix cache: median {warm[2] * 1000:F1} ms vs {cold[2] * 1000:F1} ms");
     }
 }
