@@ -136,39 +136,9 @@ public static unsafe class ModelQuantizer
         var layers = new LayerWeights[weights.Layers.Length];
         for (int l = 0; l < layers.Length; l++)
         {
-            int layer = l;
-            var source = weights.Layers[l];
-            var a = source.Attention;
-            var attention = a with
-            {
-                QA = a.QA is { } qa ? map(TensorNames.QA(l), qa) : null,
-                QB = a.QB is { } qb ? map(TensorNames.QB(l), qb) : null,
-                Q = a.Q is { } q ? map(TensorNames.Q(l), q) : null,
-                KvA = map(TensorNames.KvA(l), a.KvA),
-                KvB = map(TensorNames.KvB(l), a.KvB),
-                O = map(TensorNames.O(l), a.O),
-            };
-            var dense = source.Dense is { } d ? FeedForward(d, part => TensorNames.Mlp(layer, part), map) : null;
-            MoeWeights? moe = null;
-            if (source.Moe is { } m)
-            {
-                var experts = new FeedForwardWeights[m.Experts.Length];
-                for (int e = 0; e < experts.Length; e++)
-                {
-                    int expert = e;
-                    experts[e] = FeedForward(m.Experts[e], part => TensorNames.Expert(layer, expert, part), map);
-                }
-
-                var shared = m.Shared is { } s ? FeedForward(s, part => TensorNames.SharedExpert(layer, part), map) : null;
-                moe = m with { Experts = experts, Shared = shared };
-            }
-
-            layers[l] = source with { Attention = attention, Dense = dense, Moe = moe };
+            layers[l] = LayerLinears.Map(l, weights.Layers[l], map);
         }
 
         return weights with { Layers = layers, LmHead = map(TensorNames.LmHead, weights.LmHead) };
     }
-
-    private static FeedForwardWeights FeedForward(FeedForwardWeights f, Func<string, string> name, Func<string, WeightMatrix, WeightMatrix> map) =>
-        new(map(name(TensorNames.Gate), f.Gate), map(name(TensorNames.Up), f.Up), map(name(TensorNames.Down), f.Down));
 }

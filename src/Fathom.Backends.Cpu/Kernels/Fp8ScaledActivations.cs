@@ -41,16 +41,13 @@ internal sealed unsafe class Fp8ScaledActivations
     {
         int rowBlock = (w.FirstRow + row) / w.BlockRows;
         int cols = w.Cols;
-        fixed (float* cached = _buffer)
+        if (rowBlock == _rowBlock && x == _source && tokens == _tokens && ReferenceEquals(_scales, w.BlockScales))
         {
-            if (rowBlock == _rowBlock && x == _source && tokens == _tokens && ReferenceEquals(_scales, w.BlockScales))
-            {
-                return cached;
-            }
+            return Start(_buffer);
         }
 
         _buffer = PinnedBuffer.Ensure(_buffer, tokens * cols);
-        float* xs = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_buffer));
+        float* xs = Start(_buffer);
         for (int c0 = 0; c0 < cols; c0 += w.BlockCols)
         {
             float factor = w.ScaleAt(row, c0) * Fp8Lanes.TwoPow120;
@@ -68,4 +65,7 @@ internal sealed unsafe class Fp8ScaledActivations
         _scales = w.BlockScales;
         return xs;
     }
+
+    /// <summary>The first element of a pinned array (it never moves).</summary>
+    private static float* Start(float[] pinned) => (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(pinned));
 }
