@@ -45,13 +45,15 @@ public sealed unsafe class QuantizedKernelPartsTests
         }
     }
 
-    [Fact]
-    public void Q8KActivationsFollowTheSuperBlockRuleAndSumEvery32()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Q8KActivationsFollowTheSuperBlockRuleAndSumEvery32(bool paired)
     {
         const int rows = 2, cols = 512;
         var x = QuantizedWeights.Activations(rows * cols, seed: 3);
         x.AsSpan(256, 256).Clear();
-        var activations = new Q8KActivations();
+        var activations = new Q8KActivations(paired);
         fixed (float* px = x)
         {
             activations.Quantize(px, rows, cols);
@@ -77,7 +79,7 @@ public sealed unsafe class QuantizedKernelPartsTests
                         int col = (b * 256) + (j * 32) + i;
                         int level = (int)MathF.Round(block[(j * 32) + i] * iscale);
                         sum += level;
-                        Assert.Equal(level, activations.Levels[(r * cols) + col]);
+                        Assert.Equal(level, activations.Levels[activations.LevelIndex(r, col)]);
                     }
 
                     Assert.Equal(sum, activations.Sums[(r * (cols / 32)) + (b * 8) + j]);
@@ -85,6 +87,13 @@ public sealed unsafe class QuantizedKernelPartsTests
 
                 Assert.Equal(amax == 0 ? 0 : 1 / iscale, activations.Scales[(r * (cols / 256)) + b]);
             }
+        }
+
+        // Paired: in every 128 levels the two middle runs of 32 trade places; else the natural order.
+        int[] expected = paired ? [0, 64, 32, 96, 128, 192, 160, 224] : [0, 32, 64, 96, 128, 160, 192, 224];
+        for (int run = 0; run < expected.Length; run++)
+        {
+            Assert.Equal(run * 32L, activations.LevelIndex(0, expected[run]));
         }
     }
 
@@ -135,7 +144,7 @@ public sealed unsafe class QuantizedKernelPartsTests
         Assert.True(IntegerDotPaths.IsSupported(IntegerDotPaths.Best));
         if (System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
         {
-            Assert.Equal(IntegerDotPath.AvxVnni, IntegerDotPaths.Best);
+            Assert.Equal(System.Runtime.Intrinsics.X86.Avx512BW.IsSupported ? IntegerDotPath.Avx512 : IntegerDotPath.AvxVnni, IntegerDotPaths.Best);
         }
     }
 }

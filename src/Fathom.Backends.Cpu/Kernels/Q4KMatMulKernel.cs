@@ -37,10 +37,11 @@ internal sealed unsafe class Q4KMatMulKernel : IMatMulKernel
         }
 
         _path = path;
+        Activations = new Q8KActivations(paired: path == IntegerDotPath.Avx512);
     }
 
     /// <summary>The activations as the last <see cref="Prepare"/> quantized them.</summary>
-    internal Q8KActivations Activations { get; } = new();
+    internal Q8KActivations Activations { get; }
 
     public void Prepare(in WeightMatrix w, float* x, int rows) => Activations.Quantize(x, rows, w.Cols);
 
@@ -48,11 +49,14 @@ internal sealed unsafe class Q4KMatMulKernel : IMatMulKernel
     {
         switch (_path)
         {
+            case IntegerDotPath.Avx512:
+                Run<WideQ4KSums>(w, rows, y, start, end);
+                break;
             case IntegerDotPath.AvxVnni:
-                Run<VnniQ4KSum>(w, rows, y, start, end);
+                Run<NarrowQ4KSums<VnniQ4KSum>>(w, rows, y, start, end);
                 break;
             case IntegerDotPath.Avx2:
-                Run<Avx2Q4KSum>(w, rows, y, start, end);
+                Run<NarrowQ4KSums<Avx2Q4KSum>>(w, rows, y, start, end);
                 break;
             default:
                 RunPortable(w, rows, y, start, end);
@@ -75,9 +79,10 @@ internal sealed unsafe class Q4KMatMulKernel : IMatMulKernel
         mins = (u1 & 0x3F3F3F3F) | ((ulong)highMins << 32);
     }
 
-    private void Run<TSum>(in WeightMatrix w, int rows, float* y, int start, int end)
-        where TSum : struct, IQ4KSubBlockSum
+    private void Run<TBody>(in WeightMatrix w, int rows, float* y, int start, int end)
+        where TBody : struct, IQ4KBlockSums
     {
+        var a = Activations;
         int cols = w.Cols, outs = w.Rows, blocks = cols / Block;
         int chunk = Math.Max(4, ChunkBytes / Math.Max(cols, 1) / 4 * 4);
         for (int r0 = 0; r0 < rows; r0 += chunk)
@@ -89,19 +94,19 @@ internal sealed unsafe class Q4KMatMulKernel : IMatMulKernel
                 int r = r0;
                 for (; r + 4 <= r1; r += 4)
                 {
-                    Dot<TSum, FourRows>(wr, blocks, r, y + ((long)r * outs) + o, outs);
+                    Dot<TBody, FourRows>(a, wr, blocks, r, y + ((long)r * outs) + o, outs);
                 }
 
                 switch (r1 - r)
                 {
                     case 3:
-                        Dot<TSum, ThreeRows>(wr, blocks, r, y + ((long)r * outs) + o, outs);
+                        Dot<TBody, ThreeRows>(a, wr, blocks, r, y + ((long)r * outs) + o, outs);
                         break;
                     case 2:
-                        Dot<TSum, TwoRows>(wr, blocks, r, y + ((long)r * outs) + o, outs);
+                        Dot<TBody, TwoRows>(a, wr, blocks, r, y + ((long)r * outs) + o, outs);
                         break;
                     case 1:
-                        Dot<TSum, OneRow>(wr, blocks, r, y + ((long)r * outs) + o, outs);
+                        Dot<TBody, OneRow>(a, wr, blocks, r, y + ((long)r * outs) + o, outs);
                         break;
                 }
             }
@@ -109,17 +114,15 @@ internal sealed unsafe class Q4KMatMulKernel : IMatMulKernel
     }
 
     /// <summary>One weight row against TRows activation rows starting at <paramref name="row"/>; y[k·outs] gets row + k.</summary>
-    private void Dot<TSum, TRows>(byte* w, int blocks, int row, float* y, int outs)
-        where TSum : struct, IQ4KSubBlockSum
+    private static void Dot<TBody, TRows>(Q8KActivations a, byte* w, int blocks, int row, float* y, int outs)
+        where TBody : struct, IQ4KBlockSums
         where TRows : struct, IQuantizedRowTile
     {
         nint cols = blocks * Block, sumStride = blocks * SubBlocks;
-        sbyte* x0 = Activations.Levels + (row * cols);
-        float* s0 = Activations.Scales + ((nint)row * blocks);
-        short* m0 = Activations.Sums + (row * sumStride);
-        nint x2 = 2 * cols, x3 = 3 * cols, s1 = blocks, s2 = 2 * s1, s3 = 3 * s1, m2 = 2 * sumStride, m3 = 3 * sumStride;
-        var nibble = Vector256.Create((byte)0x0F);
-        var pickStep = Vector256.Create((byte)2);
+        sbyte* x0 = a.Levels + (row * cols);
+        float* s0 = a.Scales + ((nint)row * blocks);
+        short* m0 = a.Sums + (row * sumStride);
+        nint s1 = blocks, s2 = 2 * s1, s3 = 3 * s1, m2 = 2 * sumStride, m3 = 3 * sumStride;
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
         Vector128<float> c0 = default, c1 = default, c2 = default, c3 = default;
         for (int b = 0; b < blocks; b++, w += BlockBytes, x0 += Block, s0++, m0 += SubBlocks)
@@ -129,44 +132,8 @@ internal sealed unsafe class Q4KMatMulKernel : IMatMulKernel
             var d = QuantizedLanes.UpperHalvesToSingle(Vector256.ShiftLeft(halves, 16));
             var dmin = -QuantizedLanes.UpperHalvesToSingle(halves).GetLower();
             UnpackScaleMins(w + Q4K.ScalesOffset, out ulong packedScales, out ulong packedMins);
-            var scales16 = Sse41.ConvertToVector128Int16(Vector128.CreateScalar(packedScales).AsByte());
-            var scales = Vector256.Create(scales16, scales16).AsByte();
             var mins = Sse41.ConvertToVector128Int16(Vector128.CreateScalar(packedMins).AsByte());
-
-            // pshufb patterns picking int16 lane j of the scales into every lane: bytes (2j, 2j+1) repeated.
-            var pickLow = Vector256.Create((ushort)0x0100).AsByte();
-            Vector256<int> i0 = default, i1 = default, i2 = default, i3 = default;
-            byte* q = w + Q4K.QuantsOffset;
-            sbyte* x = x0;
-            for (int g = 0; g < 4; g++, q += 32, x += 64)
-            {
-                var bits = Vector256.Load(q);
-                var low = bits & nibble;
-                var high = Avx2.ShiftRightLogical(bits.AsUInt16(), 4).AsByte() & nibble;
-                var pickHigh = pickLow + pickStep;
-                var scaleLow = Avx2.Shuffle(scales, pickLow).AsInt16();
-                var scaleHigh = Avx2.Shuffle(scales, pickHigh).AsInt16();
-                pickLow = pickHigh + pickStep;
-                i0 = TSum.Add(i0, Avx2.MultiplyAddAdjacent(low, Vector256.Load(x)), scaleLow);
-                i0 = TSum.Add(i0, Avx2.MultiplyAddAdjacent(high, Vector256.Load(x + 32)), scaleHigh);
-                if (TRows.Count > 1)
-                {
-                    i1 = TSum.Add(i1, Avx2.MultiplyAddAdjacent(low, Vector256.Load(x + cols)), scaleLow);
-                    i1 = TSum.Add(i1, Avx2.MultiplyAddAdjacent(high, Vector256.Load(x + cols + 32)), scaleHigh);
-                }
-
-                if (TRows.Count > 2)
-                {
-                    i2 = TSum.Add(i2, Avx2.MultiplyAddAdjacent(low, Vector256.Load(x + x2)), scaleLow);
-                    i2 = TSum.Add(i2, Avx2.MultiplyAddAdjacent(high, Vector256.Load(x + x2 + 32)), scaleHigh);
-                }
-
-                if (TRows.Count > 3)
-                {
-                    i3 = TSum.Add(i3, Avx2.MultiplyAddAdjacent(low, Vector256.Load(x + x3)), scaleLow);
-                    i3 = TSum.Add(i3, Avx2.MultiplyAddAdjacent(high, Vector256.Load(x + x3 + 32)), scaleHigh);
-                }
-            }
+            TBody.Sums<TRows>(w + Q4K.QuantsOffset, x0, cols, packedScales, out var i0, out var i1, out var i2, out var i3);
 
             a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i0), d * Vector256.Create(s0[0]), a0);
             c0 = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(Sse2.MultiplyAddAdjacent(mins, Vector128.Load(m0))), dmin * Vector128.Create(s0[0]), c0);

@@ -9,7 +9,12 @@ namespace Fathom.Backends.Cpu.Kernels;
 /// float32 scale d = max|x| / 127 (halves round to even), plus the level sum of every 32 (one per Q4_K
 /// sub-block), which the kernel multiplies by the sub-block's min. Buffers grow on demand and are reused.
 /// </summary>
-internal sealed unsafe class Q8KActivations
+/// <param name="paired">
+/// Levels in the order the 512-bit kernel reads them: in every 128 levels the two middle runs of 32 trade
+/// places (0–31, 64–95, 32–63, 96–127), so that one 64-byte load matches the low nibbles of two Q4_K quant
+/// groups and the next one their high nibbles. The sums stay in sub-block order.
+/// </param>
+internal sealed unsafe class Q8KActivations(bool paired = false)
 {
     public const int Block = 256;
 
@@ -59,13 +64,34 @@ internal sealed unsafe class Q8KActivations
         Cols = cols;
         for (long b = 0; b < blocks; b++)
         {
-            Scales[b] = QuantizeBlock(x + (b * Block), Levels + (b * Block), Sums + (b * (Block / SubBlock)));
+            sbyte* q = Levels + (b * Block);
+            Scales[b] = QuantizeBlock(x + (b * Block), q, Sums + (b * (Block / SubBlock)));
+            if (paired)
+            {
+                for (int half = 0; half < Block; half += 4 * SubBlock)
+                {
+                    var second = Vector256.Load(q + half + SubBlock);
+                    Vector256.Load(q + half + (2 * SubBlock)).Store(q + half + SubBlock);
+                    second.Store(q + half + (2 * SubBlock));
+                }
+            }
         }
+    }
+
+    /// <summary>Whether the levels are in the 512-bit kernel's order.</summary>
+    public bool Paired => paired;
+
+    /// <summary>Where level (row, col) is stored, relative to <see cref="Levels"/>.</summary>
+    public long LevelIndex(int row, int col)
+    {
+        int run = (col / SubBlock) % 4;
+        int stored = paired && (run == 1 || run == 2) ? col + ((run == 1 ? 1 : -1) * SubBlock) : col;
+        return ((long)row * Cols) + stored;
     }
 
     /// <summary>The value activation element (row, col) now stands for: d · q.</summary>
     public float Value(int row, int col) =>
-        Scales[((long)row * (Cols / Block)) + (col / Block)] * Levels[((long)row * Cols) + col];
+        Scales[((long)row * (Cols / Block)) + (col / Block)] * Levels[LevelIndex(row, col)];
 
     private static float QuantizeBlock(float* x, sbyte* q, short* sums)
     {

@@ -35,8 +35,8 @@ internal sealed unsafe class Q8_0MatMulKernel : IMatMulKernel
             throw new PlatformNotSupportedException($"{path} is not supported on this CPU");
         }
 
-        _path = path;
-        Activations = new Q8_0Activations(offset: path == IntegerDotPath.AvxVnni);
+        _path = IntegerDotPaths.Narrow(path);
+        Activations = new Q8_0Activations(offset: _path == IntegerDotPath.AvxVnni);
     }
 
     /// <summary>The activations as the last <see cref="Prepare"/> quantized them.</summary>
