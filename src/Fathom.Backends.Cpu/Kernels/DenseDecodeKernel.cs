@@ -77,13 +77,24 @@ internal static unsafe class DenseDecodeKernel<TLanes>
 
         for (int r = 0; r < rows; r += 4)
         {
-            // Groups of four activation rows; a short last group repeats its last row and drops those sums.
-            int n = Math.Min(4, rows - r);
-            float* x0 = x + ((long)r * cols);
-            float* x1 = x0 + ((long)Math.Min(1, n - 1) * cols);
-            float* x2 = x0 + ((long)Math.Min(2, n - 1) * cols);
-            float* x3 = x0 + ((long)Math.Min(3, n - 1) * cols);
-            Rows4x4<TRow>(w, o, x0, x1, x2, x3, n, cols, y + ((long)r * outs) + o, outs, prefetch: r == 0);
+            // Groups of four activation rows, the last one as short as it is (no arithmetic for rows that are not there).
+            float* xr = x + ((long)r * cols);
+            float* yr = y + ((long)r * outs) + o;
+            switch (Math.Min(4, rows - r))
+            {
+                case 4:
+                    RowsGroup<TRow, FourRows>(w, o, xr, cols, yr, outs, prefetch: r == 0);
+                    break;
+                case 3:
+                    RowsGroup<TRow, ThreeRows>(w, o, xr, cols, yr, outs, prefetch: r == 0);
+                    break;
+                case 2:
+                    RowsGroup<TRow, TwoRows>(w, o, xr, cols, yr, outs, prefetch: r == 0);
+                    break;
+                default:
+                    RowsGroup<TRow, OneRow>(w, o, xr, cols, yr, outs, prefetch: r == 0);
+                    break;
+            }
         }
     }
 
@@ -123,15 +134,17 @@ internal static unsafe class DenseDecodeKernel<TLanes>
     }
 
     /// <summary>
-    /// Four weight rows against four activation rows, each weight vector widened once for all four; the
-    /// first <paramref name="n"/> activation rows' sums are written. Every (weight row, activation row)
-    /// pair accumulates in the same order as in <see cref="Rows4x1{TRow}"/> and the tiled path.
+    /// Four weight rows against <typeparamref name="TRows"/> (1–4) activation rows at x, x + cols, ..., each
+    /// weight vector widened once for all of them; sums go to y, y + outs, .... Every (weight row, activation
+    /// row) pair accumulates in the same order as in <see cref="Rows4x1{TRow}"/> and the tiled path.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Rows4x4<TRow>(in WeightMatrix w, int o, float* x0, float* x1, float* x2, float* x3, int n, int cols, float* y, int outs, bool prefetch)
+    private static void RowsGroup<TRow, TRows>(in WeightMatrix w, int o, float* x, int cols, float* y, int outs, bool prefetch)
         where TRow : struct, IStoredRow
+        where TRows : struct, IQuantizedRowTile
     {
         byte* p0 = w.RowPointer(o), p1 = w.RowPointer(o + 1), p2 = w.RowPointer(o + 2), p3 = w.RowPointer(o + 3);
+        float* x1 = x + cols, x2 = x1 + cols, x3 = x2 + cols;
         long ahead = 4L * w.RowStride * TRow.ElementBytes;
         int step = TLanes.Count, lineElements = 64 / TRow.ElementBytes;
         TLanes a00 = default, a01 = default, a02 = default, a03 = default;
@@ -153,40 +166,51 @@ internal static unsafe class DenseDecodeKernel<TLanes>
             var v1 = TRow.Widen<TLanes>(p1, c);
             var v2 = TRow.Widen<TLanes>(p2, c);
             var v3 = TRow.Widen<TLanes>(p3, c);
-            var u = TLanes.Load(x0 + c);
+            var u = TLanes.Load(x + c);
             a00 = TLanes.MultiplyAdd(v0, u, a00);
             a01 = TLanes.MultiplyAdd(v1, u, a01);
             a02 = TLanes.MultiplyAdd(v2, u, a02);
             a03 = TLanes.MultiplyAdd(v3, u, a03);
-            u = TLanes.Load(x1 + c);
-            a10 = TLanes.MultiplyAdd(v0, u, a10);
-            a11 = TLanes.MultiplyAdd(v1, u, a11);
-            a12 = TLanes.MultiplyAdd(v2, u, a12);
-            a13 = TLanes.MultiplyAdd(v3, u, a13);
-            u = TLanes.Load(x2 + c);
-            a20 = TLanes.MultiplyAdd(v0, u, a20);
-            a21 = TLanes.MultiplyAdd(v1, u, a21);
-            a22 = TLanes.MultiplyAdd(v2, u, a22);
-            a23 = TLanes.MultiplyAdd(v3, u, a23);
-            u = TLanes.Load(x3 + c);
-            a30 = TLanes.MultiplyAdd(v0, u, a30);
-            a31 = TLanes.MultiplyAdd(v1, u, a31);
-            a32 = TLanes.MultiplyAdd(v2, u, a32);
-            a33 = TLanes.MultiplyAdd(v3, u, a33);
+            if (TRows.Count > 1)
+            {
+                u = TLanes.Load(x1 + c);
+                a10 = TLanes.MultiplyAdd(v0, u, a10);
+                a11 = TLanes.MultiplyAdd(v1, u, a11);
+                a12 = TLanes.MultiplyAdd(v2, u, a12);
+                a13 = TLanes.MultiplyAdd(v3, u, a13);
+            }
+
+            if (TRows.Count > 2)
+            {
+                u = TLanes.Load(x2 + c);
+                a20 = TLanes.MultiplyAdd(v0, u, a20);
+                a21 = TLanes.MultiplyAdd(v1, u, a21);
+                a22 = TLanes.MultiplyAdd(v2, u, a22);
+                a23 = TLanes.MultiplyAdd(v3, u, a23);
+            }
+
+            if (TRows.Count > 3)
+            {
+                u = TLanes.Load(x3 + c);
+                a30 = TLanes.MultiplyAdd(v0, u, a30);
+                a31 = TLanes.MultiplyAdd(v1, u, a31);
+                a32 = TLanes.MultiplyAdd(v2, u, a32);
+                a33 = TLanes.MultiplyAdd(v3, u, a33);
+            }
         }
 
         Store(y, a00, a01, a02, a03);
-        if (n > 1)
+        if (TRows.Count > 1)
         {
             Store(y + outs, a10, a11, a12, a13);
         }
 
-        if (n > 2)
+        if (TRows.Count > 2)
         {
             Store(y + (2L * outs), a20, a21, a22, a23);
         }
 
-        if (n > 3)
+        if (TRows.Count > 3)
         {
             Store(y + (3L * outs), a30, a31, a32, a33);
         }
