@@ -139,22 +139,34 @@ public sealed partial class CudaTransformer
     private void RmsNorm(ulong x, int ldx, ulong rows, ulong weight, int width, ulong y, int n) =>
         _gpu.Launch("rmsnorm", (uint)n, 1, 1, 256, 0, x, (long)ldx, rows, weight, width, (float)_c.RmsNormEps, y, (long)width, false);
 
-    /// <summary>y[n, N] (+)= x[n, K] · Wᵀ: cuBLASLt on bf16 copies for large n on the bf16 path, the streaming kernel otherwise.</summary>
+    /// <summary>
+    /// y[n, N] (+)= x[n, K] · Wᵀ: on the tensor-core path cuBLASLt products of bf16 pairs (x = x_hi + x_lo,
+    /// and for FP8 W = W_hi + W_lo; a BF16 W is exact as it is), accumulated in float32 as x_hi·W_hi +
+    /// x_lo·W_hi (+ x_hi·W_lo); the streaming kernel otherwise.
+    /// </summary>
     private void Linear(in DeviceMatrix w, ulong x, ulong y, int ldy, int n, bool accumulate, bool lt)
     {
         if (lt && w.Kind != WeightKind.F32)
         {
             long count = (long)n * w.Cols;
-            _gpu.Launch("to_bf16", (uint)Math.Min((count + 255) / 256, 65535), 1, 1, 256, 0, x, count, _b.InputBf16);
-            ulong a = w.Data;
+            ulong xHi = _b.InputBf16, xLo = _b.InputBf16 + Buffers.AlignedBytes(count * 2);
+            _gpu.Launch("to_bf16_pair", (uint)Math.Min((count + 255) / 256, 65535), 1, 1, 256, 0, x, count, xHi, xLo);
+            ulong wHi = w.Data, wLo = 0;
             if (w.Kind == WeightKind.Fp8)
             {
                 long elements = (long)w.Rows * w.Cols;
-                _gpu.Launch("fp8_to_bf16", (uint)Math.Min((elements + 255) / 256, 65535), 1, 1, 256, 0, w.Data, w.Scales, w.Rows, w.Cols, w.BlockRows, w.BlockCols, w.ScaleCols, _b.WeightBf16);
-                a = _b.WeightBf16;
+                wHi = _b.WeightBf16;
+                wLo = _b.WeightBf16 + Buffers.AlignedBytes(elements * 2);
+                _gpu.Launch("fp8_to_bf16_pair", (uint)Math.Min((elements + 255) / 256, 65535), 1, 1, 256, 0, w.Data, w.Scales, w.Rows, w.Cols, w.BlockRows, w.BlockCols, w.ScaleCols, wHi, wLo);
             }
 
-            _lt!.Linear(a, w.Rows, w.Cols, _b.InputBf16, n, y, ldy, accumulate, _gpu.Stream);
+            _lt!.Linear(wHi, w.Rows, w.Cols, xHi, n, y, ldy, accumulate, _gpu.Stream);
+            _lt.Linear(wHi, w.Rows, w.Cols, xLo, n, y, ldy, accumulate: true, _gpu.Stream);
+            if (wLo != 0)
+            {
+                _lt.Linear(wLo, w.Rows, w.Cols, xHi, n, y, ldy, accumulate: true, _gpu.Stream);
+            }
+
             return;
         }
 

@@ -7,7 +7,7 @@ namespace Fathom.Model.Tests;
 
 /// <summary>
 /// Every golden checkpoint's logits against Hugging Face transformers' float64 ones: the float32 paths
-/// (CPU and GPU) within 1e-4, the GPU's bf16-activation path within 2e-2 (bf16 keeps 8 bits of mantissa).
+/// (CPU and GPU) within 1e-4, the GPU's tensor-core path (activations as bf16 pairs) within 2e-2.
 /// </summary>
 public sealed class GoldenLogitsTests(ITestOutputHelper output)
 {
