@@ -160,13 +160,7 @@ public sealed partial class CudaTransformer
                 _gpu.Launch("fp8_to_bf16_pair", (uint)Math.Min((elements + 255) / 256, 65535), 1, 1, 256, 0, w.Data, w.Scales, w.Rows, w.Cols, w.BlockRows, w.BlockCols, w.ScaleCols, wHi, wLo);
             }
 
-            _lt!.Linear(wHi, w.Rows, w.Cols, xHi, n, y, ldy, accumulate, _gpu.Stream);
-            _lt.Linear(wHi, w.Rows, w.Cols, xLo, n, y, ldy, accumulate: true, _gpu.Stream);
-            if (wLo != 0)
-            {
-                _lt.Linear(wLo, w.Rows, w.Cols, xHi, n, y, ldy, accumulate: true, _gpu.Stream);
-            }
-
+            _lt!.LinearPair(wHi, wLo, w.Rows, w.Cols, xHi, xLo, n, y, ldy, accumulate, _gpu.Stream);
             return;
         }
 

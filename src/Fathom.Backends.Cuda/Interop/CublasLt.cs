@@ -59,6 +59,21 @@ internal sealed unsafe class CublasLt : IDisposable
             $"cublasLtMatmul [{m}x{k}]·[{n}x{k}]ᵀ");
     }
 
+    /// <summary>
+    /// y[M, ldy] (+)= x · Wᵀ with x = x_hi + x_lo and W = W_hi (+ W_lo when <paramref name="wLo"/> is not 0),
+    /// each a bf16 plane: x_hi·W_hi + x_lo·W_hi (+ x_hi·W_lo) accumulated in float32, about 16 significant
+    /// bits of each input instead of 8 (x_lo·W_lo is below float32's own rounding of the sum).
+    /// </summary>
+    public void LinearPair(ulong wHi, ulong wLo, int n, int k, ulong xHi, ulong xLo, int m, ulong y, long ldy, bool accumulate, nint stream)
+    {
+        Linear(wHi, n, k, xHi, m, y, ldy, accumulate, stream);
+        Linear(wHi, n, k, xLo, m, y, ldy, accumulate: true, stream);
+        if (wLo != 0)
+        {
+            Linear(wLo, n, k, xHi, m, y, ldy, accumulate: true, stream);
+        }
+    }
+
     private Plan PlanFor(int n, int k, int m, long ldy)
     {
         if (_plans.TryGetValue((n, k, m, ldy), out var plan))
