@@ -21,6 +21,9 @@ public sealed record CudaOptions
     /// <summary>Tokens of latent cache on the device, over all sequences; a page holds <see cref="PageTokens"/>.</summary>
     public int KvCacheTokens { get; init; } = 65536;
 
+    /// <summary>When set, the latent cache takes this many bytes instead of <see cref="KvCacheTokens"/> tokens (whole tokens, all layers).</summary>
+    public long? KvCacheBytes { get; init; }
+
     public int PageTokens { get; init; } = 64;
 
     /// <summary>Sequences that may hold a cache at once.</summary>

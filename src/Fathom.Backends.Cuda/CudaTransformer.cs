@@ -53,8 +53,11 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
             long before = _gpu.AllocatedBytes;
             _w = new CudaModelWeights(_gpu, model.Weights, _c);
             WeightBytes = _gpu.AllocatedBytes - before;
-            int maxContext = Math.Min(_c.MaxPositionEmbeddings, options.KvCacheTokens);
-            _pool = new CudaKvPool(_gpu, _c.NumHiddenLayers, _c.KvCacheWidth, options.PageTokens, options.KvCacheTokens, options.MaxSequences, maxContext);
+            int kvTokens = options.KvCacheBytes is long bytes
+                ? (int)Math.Clamp(bytes / ((long)_c.NumHiddenLayers * _c.KvCacheWidth * sizeof(float)), 1, int.MaxValue / 2)
+                : options.KvCacheTokens;
+            int maxContext = Math.Min(_c.MaxPositionEmbeddings, kvTokens);
+            _pool = new CudaKvPool(_gpu, _c.NumHiddenLayers, _c.KvCacheWidth, options.PageTokens, kvTokens, options.MaxSequences, maxContext);
             _rope = new YarnRope(_c);
             _round = options.Bf16Activations;
             before = _gpu.AllocatedBytes;
@@ -104,7 +107,17 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
     /// <summary>Measured device copy bandwidth (read + write bytes/s) over 1 GiB buffers.</summary>
     public double MeasureCopyBandwidth() => _gpu.MeasureCopyBandwidth(1L << 30);
 
-    public ISequenceCache CreateCache(int capacity) => new CudaSequenceCache(_pool, this, capacity);
+    public ISequenceCache CreateCache(int capacity) => new CudaOwnedSequenceCache(_pool, this, capacity);
+
+    /// <summary>
+    /// Sets aside pages of the device latent cache for a caller's page accounting; the page size is the
+    /// one the pass was opened with (<see cref="CudaOptions.PageTokens"/>).
+    /// </summary>
+    public IPagedKvPool CreatePagedPool(int pageCount, int pageSize)
+    {
+        _gpu.MakeCurrent();
+        return new CudaPagedPool(_pool, this, pageCount, pageSize);
+    }
 
     public void Forward(ReadOnlySpan<int> tokens, ISequenceCache cache, Span<float> logits, LogitsSelection selection = LogitsSelection.Last)
     {

@@ -13,7 +13,16 @@ public sealed record ModelOptions(string? Model, string? Tokenizer, int Threads,
 
     /// <summary>On a GPU: tensor-core products on bf16 pairs for large passes (fast path) or float32 streaming throughout.</summary>
     public bool Bf16Activations { get; init; } = true;
+
+    /// <summary>
+    /// On a GPU: how the device latent cache is laid out when a command keeps its own page accounting
+    /// (serve sizes it to its KV budget and page size); null keeps the pass's defaults.
+    /// </summary>
+    public GpuCacheLayout? GpuCache { get; init; }
 }
+
+/// <summary>The device latent cache of a GPU pass: bytes in all, tokens per page, sequences at once.</summary>
+public sealed record GpuCacheLayout(long Bytes, int PageTokens, int MaxSequences);
 
 /// <summary>The shared options, added to each command that loads a model.</summary>
 public sealed class ModelOptionSet

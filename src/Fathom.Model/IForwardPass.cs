@@ -21,6 +21,13 @@ public interface IForwardPass
     ISequenceCache CreateCache(int capacity);
 
     /// <summary>
+    /// Storage of <paramref name="pageCount"/> pages of <paramref name="pageSize"/> tokens whose page
+    /// tables a caller keeps (a serving engine's paged cache); sequences over it run in <see cref="Forward(ReadOnlySpan{BatchEntry}, Span{float}, LogitsSelection)"/>.
+    /// Throws <see cref="ArgumentException"/> when the pass cannot hold that many pages of that size.
+    /// </summary>
+    IPagedKvPool CreatePagedPool(int pageCount, int pageSize);
+
+    /// <summary>
     /// Runs <paramref name="tokens"/> at positions cache.Length… , appends them to the cache, and writes
     /// logits: [vocab] for <see cref="LogitsSelection.Last"/>, [tokens, vocab] for <see cref="LogitsSelection.All"/>.
     /// </summary>

@@ -14,8 +14,8 @@ rm -f "$dest"/rt-* "$dest"/app.tar.xz "$dest"/rt.sha
 cd "$src"
 ls -1 | grep -E '^(Fathom|fathom)' > /tmp/pack-app.list
 ls -1 | grep -vxF -f /tmp/pack-app.list > /tmp/pack-rt.list
-tar -cf - -T /tmp/pack-app.list | xz -9e > "$dest/app.tar.xz"
-tar --sort=name --mtime=@0 --owner=0 --group=0 -cf - -T /tmp/pack-rt.list | xz -9e -T1 > /tmp/pack-rt.tar.xz
+tar -cf - -T /tmp/pack-app.list | xz -6 > "$dest/app.tar.xz"
+tar --sort=name --mtime=@0 --owner=0 --group=0 -cf - -T /tmp/pack-rt.list | xz -6 -T2 > /tmp/pack-rt.tar.xz
 sha256sum /tmp/pack-rt.tar.xz | cut -c1-64 > "$dest/rt.sha"
 split -b 1950000 -d -a 2 /tmp/pack-rt.tar.xz "$dest/rt-"
 ls -l "$dest"

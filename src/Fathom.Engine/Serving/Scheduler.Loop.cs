@@ -124,7 +124,7 @@ public sealed partial class Scheduler
         for (int i = 0; i < _plan.Count; i++)
         {
             var seq = _plan.Sequence(i);
-            _entries[i] = new BatchEntry(seq.Pending(_plan.Tokens(i)), seq.Cache);
+            _entries[i] = new BatchEntry(seq.Pending(_plan.Tokens(i)), seq.Cache.Storage);
         }
 
         try
