@@ -13,6 +13,7 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
 {
     private const int LogitChunk = 256;
     private const int AttentionChunkLimit = 4096;
+    private const int CandidateLimit = 128;
 
     private readonly CudaContext _gpu;
     private readonly ModelConfig _c;
@@ -25,6 +26,8 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
     private readonly Buffers _b;
     private readonly nint _hostInputs;
     private readonly float* _hostLogits;
+    private readonly byte* _hostCandidates;
+    private readonly ulong _candidates;
     private readonly Dictionary<(int Tokens, int Rows, int Splits), nint> _graphs = [];
     private readonly List<CudaSequenceCache> _stepCaches = [];
     private readonly List<int> _stepCounts = [];
@@ -70,6 +73,8 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
             var inputs = new StepInputs(options.MaxChunkTokens, _c.QkRopeHeadDim / 2);
             _hostInputs = _gpu.AllocateHost(inputs.Bytes);
             _hostLogits = (float*)_gpu.AllocateHost((long)LogitChunk * _c.VocabSize * sizeof(float));
+            _hostCandidates = (byte*)_gpu.AllocateHost(CandidateBytes);
+            _candidates = _gpu.Allocate(CandidateBytes, "logit candidates");
             ScratchBytes = _gpu.AllocatedBytes - before;
         }
         catch
@@ -86,6 +91,12 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
     public int MaxChunkTokens => _options.MaxChunkTokens;
 
     public string Device => $"cuda:{_gpu.Ordinal} ({_gpu.Name})";
+
+    /// <summary>Candidates per row that <see cref="Forward(ReadOnlySpan{BatchEntry}, LogitCandidates, int)"/> returns at most (bounded by the vocabulary).</summary>
+    public int MaxCandidates => Math.Min(CandidateLimit, _c.VocabSize);
+
+    /// <summary>[LogitChunk, limit] values, [LogitChunk, limit] ids, [LogitChunk] log-sum-exp.</summary>
+    private static long CandidateBytes => ((long)LogitChunk * CandidateLimit * 8) + (LogitChunk * 4);
 
     public string DeviceName => _gpu.Name;
 
@@ -142,6 +153,34 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
 
     public void Forward(ReadOnlySpan<BatchEntry> batch, Span<float> logits, LogitsSelection selection = LogitsSelection.Last)
     {
+        int total = StageBatch(batch);
+        CheckLogits(logits, selection == LogitsSelection.All ? total : batch.Length);
+        var ids = new Span<int>((void*)(_hostInputs + (nint)new StepInputs(total, _c.QkRopeHeadDim / 2).Ids), total);
+        Run(ids, logits, selection == LogitsSelection.All);
+    }
+
+    /// <summary>
+    /// One pass with one logits row per sequence, of which only each row's <paramref name="k"/> largest
+    /// values (and the row's log-sum-exp) come back: a selection kernel on the device instead of the
+    /// whole vocabulary over PCIe.
+    /// </summary>
+    public void Forward(ReadOnlySpan<BatchEntry> batch, LogitCandidates candidates, int k)
+    {
+        ArgumentNullException.ThrowIfNull(candidates);
+        if (k < 1 || k > MaxCandidates)
+        {
+            throw new ArgumentOutOfRangeException(nameof(k), k, $"between 1 and {MaxCandidates} candidates per row");
+        }
+
+        int total = StageBatch(batch);
+        candidates.Reset(batch.Length, k);
+        var ids = new Span<int>((void*)(_hostInputs + (nint)new StepInputs(total, _c.QkRopeHeadDim / 2).Ids), total);
+        Run(ids, default, false, candidates);
+    }
+
+    /// <summary>Checks a batch, records its caches for the pass and stages its token ids; returns the token count.</summary>
+    private int StageBatch(ReadOnlySpan<BatchEntry> batch)
+    {
         if (batch.IsEmpty)
         {
             throw new ArgumentException("the batch is empty", nameof(batch));
@@ -177,7 +216,6 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
             throw new ArgumentException($"the batch holds {total} tokens, more than the {MaxChunkTokens} one pass takes; split it", nameof(batch));
         }
 
-        CheckLogits(logits, selection == LogitsSelection.All ? total : batch.Length);
         var inputs = new StepInputs(total, _c.QkRopeHeadDim / 2);
         var ids = new Span<int>((void*)(_hostInputs + (nint)inputs.Ids), total);
         int row = 0;
@@ -187,7 +225,7 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
             row += entry.Tokens.Length;
         }
 
-        Run(ids, logits, selection == LogitsSelection.All);
+        return total;
     }
 
     private CudaSequenceCache Own(ISequenceCache cache) => cache is CudaSequenceCache c && ReferenceEquals(c.Owner, this)
@@ -202,7 +240,7 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
     /// One pass over the sequences in _stepCaches/_stepCounts whose token ids are <paramref name="tokens"/>
     /// (they may already lie in the staging buffer).
     /// </summary>
-    private void Run(ReadOnlySpan<int> tokens, Span<float> logits, bool allRows)
+    private void Run(ReadOnlySpan<int> tokens, Span<float> logits, bool allRows, LogitCandidates? candidates = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         _gpu.MakeCurrent();
@@ -275,7 +313,11 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
             Body(n, layout, splits, headRows);
         }
 
-        if (!logits.IsEmpty)
+        if (candidates is not null)
+        {
+            CopyCandidates(candidates, logitRows);
+        }
+        else if (!logits.IsEmpty)
         {
             if (allRows)
             {
@@ -300,6 +342,19 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
         {
             _stepCaches[s].Advance(_stepCounts[s]);
         }
+    }
+
+    private void CopyCandidates(LogitCandidates candidates, int rows)
+    {
+        int k = candidates.K;
+        ulong values = _candidates, ids = _candidates + (ulong)((long)rows * k * 4), lse = ids + (ulong)((long)rows * k * 4);
+        _gpu.Launch("logit_candidates", (uint)rows, 1, 1, 1024, 0, _b.Logits, VocabSize, k, values, ids, lse);
+        long bytes = ((long)rows * k * 8) + (rows * 4L);
+        _gpu.DownloadAsync(_hostCandidates, _candidates, bytes);
+        _gpu.Synchronize();
+        new ReadOnlySpan<float>(_hostCandidates, rows * k).CopyTo(candidates.AllValues);
+        new ReadOnlySpan<int>(_hostCandidates + ((long)rows * k * 4), rows * k).CopyTo(candidates.AllIds);
+        new ReadOnlySpan<float>(_hostCandidates + ((long)rows * k * 8), rows).CopyTo(candidates.LogSumExp);
     }
 
     private void CopyLogits(Span<float> logits, int rows)

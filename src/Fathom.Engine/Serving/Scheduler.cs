@@ -26,6 +26,8 @@ public sealed partial class Scheduler : IDisposable
     private readonly Thread _thread;
     private readonly BatchEntry[] _entries;
     private readonly float[] _logits;
+    private readonly LogitCandidates? _candidates;
+    private bool _stepCandidates;
     private long _nextId;
     private int _queued;
     private volatile bool _draining;
@@ -56,6 +58,7 @@ public sealed partial class Scheduler : IDisposable
 
         _entries = new BatchEntry[Math.Min(options.MaxBatch, stepTokens)];
         _logits = new float[_entries.Length * transformer.VocabSize];
+        _candidates = transformer.MaxCandidates > 0 ? new LogitCandidates(_entries.Length, transformer.MaxCandidates) : null;
         Statistics = new EngineStatistics { PageCount = _kv.PageCount, PageSize = _kv.PageSize };
         _thread = new Thread(Loop) { IsBackground = true, Name = "fathom-scheduler" };
         _thread.Start();
