@@ -295,7 +295,10 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
         EnsurePartial((long)n * heads * splits * (_c.KvLoraRank + 2));
         _gpu.UploadAsync(_b.Inputs, host, layout.Bytes);
 
-        bool graph = _options.CudaGraphs && !allRows && n <= 256;
+        // Only decode steps (one token per sequence) are captured: their shapes repeat every step, while a
+        // serving step that mixes prefill chunks has a new token count almost every time (a graph per
+        // count would pile up device memory and capture time for no replay).
+        bool graph = _options.CudaGraphs && !allRows && n <= 256 && n == logitRows;
         int headRows = allRows ? 0 : logitRows;
         if (graph)
         {
