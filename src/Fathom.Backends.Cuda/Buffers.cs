@@ -63,6 +63,21 @@ internal sealed class Buffers
             Up = F(t * ffnWidth, "up products");
             InputBf16 = gpu.Allocate((long)AlignedBytes(Math.Max(t, logitRows) * widest * 2) * 2, "bf16-pair activations");
             long largestFp8 = 0;
+            long pairs = t * k;
+            foreach (var layer in w.Layers)
+            {
+                if (layer.Moe is { } moe)
+                {
+                    // The tensor-core expert path: gathered hidden rows [pairs, H] as a bf16 pair, and room
+                    // for an FP8 expert widened to a pair.
+                    MoeInputBf16 = MoeInputBf16 != 0 ? MoeInputBf16 : gpu.Allocate((long)AlignedBytes(pairs * c.HiddenSize * 2) * 2, "bf16-pair expert inputs");
+                    if (moe.ExpertShape.Kind == WeightKind.Fp8)
+                    {
+                        largestFp8 = Math.Max(largestFp8, Math.Max((long)moe.ExpertShape.Rows * moe.ExpertShape.Cols, (long)moe.DownShape.Rows * moe.DownShape.Cols));
+                    }
+                }
+            }
+
             foreach (var m in AllDense(w))
             {
                 if (m.Kind == WeightKind.Fp8)
@@ -129,6 +144,9 @@ internal sealed class Buffers
     public ulong Up { get; }
 
     public ulong InputBf16 { get; }
+
+    /// <summary>Hidden rows gathered in expert order as bf16 pairs (0 without MoE layers or bf16 path).</summary>
+    public ulong MoeInputBf16 { get; }
 
     public ulong WeightBf16 { get; }
 

@@ -27,6 +27,8 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
     private readonly nint _hostInputs;
     private readonly float* _hostLogits;
     private readonly byte* _hostCandidates;
+    private readonly int* _hostOffsets;
+    private bool _eager;
     private readonly ulong _candidates;
     private readonly Dictionary<(int Tokens, int Rows, int Splits), nint> _graphs = [];
     private readonly List<CudaSequenceCache> _stepCaches = [];
@@ -74,6 +76,7 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
             _hostInputs = _gpu.AllocateHost(inputs.Bytes);
             _hostLogits = (float*)_gpu.AllocateHost((long)LogitChunk * _c.VocabSize * sizeof(float));
             _hostCandidates = (byte*)_gpu.AllocateHost(CandidateBytes);
+            _hostOffsets = (int*)_gpu.AllocateHost((Math.Max(1, _c.NRoutedExperts) + 1) * sizeof(int));
             _candidates = _gpu.Allocate(CandidateBytes, "logit candidates");
             ScratchBytes = _gpu.AllocatedBytes - before;
         }
@@ -300,6 +303,8 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
         // count would pile up device memory and capture time for no replay).
         bool graph = _options.CudaGraphs && !allRows && n <= 256 && n == logitRows;
         int headRows = allRows ? 0 : logitRows;
+        // The grouped tensor-core expert path reads the expert offsets on the host: not inside a capture.
+        _eager = !graph;
         if (graph)
         {
             var key = (n, headRows, splits);
