@@ -21,9 +21,6 @@ public sealed record ModelOptions(string? Model, string? Tokenizer, int Threads,
     public GpuCacheLayout? GpuCache { get; init; }
 }
 
-/// <summary>The device latent cache of a GPU pass: bytes in all, tokens per page, sequences at once.</summary>
-public sealed record GpuCacheLayout(long Bytes, int PageTokens, int MaxSequences);
-
 /// <summary>The shared options, added to each command that loads a model.</summary>
 public sealed class ModelOptionSet
 {
