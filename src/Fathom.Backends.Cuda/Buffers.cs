@@ -5,7 +5,7 @@ namespace Fathom.Backends.Cuda;
 /// <summary>
 /// Device working memory of a pass, sized once for the largest pass (so captured graphs keep valid
 /// addresses): activations [tokens, ...], expert routing, the staging area of the per-pass inputs, the
-/// logits of up to <c>logitRows</c> rows, and the bf16 copies cuBLASLt reads.
+/// logits of up to <c>logitRows</c> rows, and the bf16-pair copies cuBLASLt reads.
 /// </summary>
 internal sealed class Buffers
 {
@@ -61,8 +61,23 @@ internal sealed class Buffers
             long widest = Math.Max(Math.Max(c.HiddenSize, qLora), Math.Max((long)heads * c.VHeadDim, ffnWidth));
             Gate = F(t * ffnWidth, "gate products");
             Up = F(t * ffnWidth, "up products");
-            InputBf16 = gpu.Allocate(Math.Max(t, logitRows) * widest * 2, "bf16 activations");
+            InputBf16 = gpu.Allocate((long)AlignedBytes(Math.Max(t, logitRows) * widest * 2) * 2, "bf16-pair activations");
             long largestFp8 = 0;
+            long pairs = t * k;
+            foreach (var layer in w.Layers)
+            {
+                if (layer.Moe is { } moe)
+                {
+                    // The tensor-core expert path: gathered hidden rows [pairs, H] as a bf16 pair, and room
+                    // for an FP8 expert widened to a pair.
+                    MoeInputBf16 = MoeInputBf16 != 0 ? MoeInputBf16 : gpu.Allocate((long)AlignedBytes(pairs * c.HiddenSize * 2) * 2, "bf16-pair expert inputs");
+                    if (moe.ExpertShape.Kind == WeightKind.Fp8)
+                    {
+                        largestFp8 = Math.Max(largestFp8, Math.Max((long)moe.ExpertShape.Rows * moe.ExpertShape.Cols, (long)moe.DownShape.Rows * moe.DownShape.Cols));
+                    }
+                }
+            }
+
             foreach (var m in AllDense(w))
             {
                 if (m.Kind == WeightKind.Fp8)
@@ -71,10 +86,16 @@ internal sealed class Buffers
                 }
             }
 
-            WeightBf16 = largestFp8 > 0 ? gpu.Allocate(largestFp8 * 2, "bf16 copy of an FP8 weight") : 0;
+            WeightBf16 = largestFp8 > 0 ? gpu.Allocate((long)AlignedBytes(largestFp8 * 2) * 2, "bf16-pair copy of an FP8 weight") : 0;
             Workspace = gpu.Allocate(WorkspaceBytes, "cuBLASLt workspace");
         }
     }
+
+    /// <summary>
+    /// Bytes rounded up to 256: where the second plane of a bf16 pair starts, so that both planes keep the
+    /// 256-byte alignment cuBLASLt's heuristic assumes of its operands.
+    /// </summary>
+    public static ulong AlignedBytes(long bytes) => (ulong)((bytes + 255) & ~255L);
 
     public ulong Hidden { get; }
 
@@ -123,6 +144,9 @@ internal sealed class Buffers
     public ulong Up { get; }
 
     public ulong InputBf16 { get; }
+
+    /// <summary>Hidden rows gathered in expert order as bf16 pairs (0 without MoE layers or bf16 path).</summary>
+    public ulong MoeInputBf16 { get; }
 
     public ulong WeightBf16 { get; }
 

@@ -10,7 +10,7 @@ namespace Fathom.Backends.Cuda;
 /// </summary>
 internal sealed unsafe class CudaContext : IDisposable
 {
-    private static readonly string[] Sources = ["common.cuh", "gemv.cu", "ops.cu", "attention.cu", "moe.cu"];
+    private static readonly string[] Sources = ["common.cuh", "gemv.cu", "ops.cu", "attention.cu", "moe.cu", "sampling.cu"];
 
     private readonly nint _context;
     private readonly nint _module;

@@ -28,7 +28,8 @@ internal sealed record CudaMoe(
     ulong DownScales,
     DeviceMatrix ExpertShape,
     DeviceMatrix DownShape,
-    CudaFeedForward? Shared);
+    CudaFeedForward? Shared,
+    CudaFeedForward[] Experts);
 
 internal sealed record CudaLayer(ulong InputNorm, CudaAttention Attention, ulong PostAttentionNorm, CudaFeedForward? Dense, CudaMoe? Moe);
 
@@ -88,10 +89,12 @@ internal sealed unsafe class CudaModelWeights
             var upScales = new ulong[e];
             var downs = new ulong[e];
             var downScales = new ulong[e];
+            var experts = new CudaFeedForward[e];
             DeviceMatrix first = default, firstDown = default;
             for (int i = 0; i < e; i++)
             {
                 var ffn = Ffn(gpu, m.Experts[i], $"{p}.mlp.experts.{i}");
+                experts[i] = ffn;
                 if (i == 0)
                 {
                     first = ffn.Gate;
@@ -122,7 +125,8 @@ internal sealed unsafe class CudaModelWeights
                 Table(gpu, downScales),
                 first,
                 firstDown,
-                m.Shared is { } s ? Ffn(gpu, s, $"{p}.mlp.shared_experts") : null);
+                m.Shared is { } s ? Ffn(gpu, s, $"{p}.mlp.shared_experts") : null,
+                experts);
         }
 
         return new CudaLayer(

@@ -8,7 +8,8 @@ public sealed record CudaOptions
 
     /// <summary>
     /// Products of <see cref="CublasMinTokens"/> rows or more run through cuBLASLt on the tensor cores with
-    /// activations rounded to bfloat16 (and FP8 weights widened to bf16). False: float32 activations in
+    /// activations carried as bfloat16 pairs (hi + lo, 16 significant bits; FP8 weights widened to a pair
+    /// as well, BF16 weights are exact). False: float32 activations in
     /// every product (the precise path). Smaller passes (decode) stream the weights with float32
     /// activations either way.
     /// </summary>
@@ -19,6 +20,9 @@ public sealed record CudaOptions
 
     /// <summary>Tokens of latent cache on the device, over all sequences; a page holds <see cref="PageTokens"/>.</summary>
     public int KvCacheTokens { get; init; } = 65536;
+
+    /// <summary>When set, the latent cache takes this many bytes instead of <see cref="KvCacheTokens"/> tokens (whole tokens, all layers).</summary>
+    public long? KvCacheBytes { get; init; }
 
     public int PageTokens { get; init; } = 64;
 

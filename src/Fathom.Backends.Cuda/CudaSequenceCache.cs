@@ -2,62 +2,38 @@ using Fathom.Model;
 
 namespace Fathom.Backends.Cuda;
 
-/// <summary>One sequence's pages of the device latent cache; pages are taken as the sequence grows.</summary>
-public sealed class CudaSequenceCache : ISequenceCache
+/// <summary>
+/// One sequence's row of the device page table and its length. Two kinds: <see cref="CudaOwnedSequenceCache"/>
+/// takes pages from the pool as it grows (generate, chat); <see cref="CudaPagedSequenceCache"/> is given
+/// its pages by a caller that keeps the page accounting (the serving engine).
+/// </summary>
+public abstract class CudaSequenceCache : ISequenceCache
 {
-    private readonly CudaKvPool _pool;
-    private readonly int[] _pages;
-    private int _pageCount;
-    private bool _disposed;
-
-    internal CudaSequenceCache(CudaKvPool pool, object owner, int capacity)
+    private protected CudaSequenceCache(CudaKvPool pool, object owner)
     {
-        if (capacity <= 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "the cache needs room for at least one token");
-        }
-
-        if (capacity > pool.PagesPerSequence * pool.PageTokens)
-        {
-            throw new ArgumentOutOfRangeException(nameof(capacity), capacity, $"the GPU cache holds at most {pool.PagesPerSequence * pool.PageTokens} tokens per sequence");
-        }
-
-        _pool = pool;
+        Pool = pool;
         Owner = owner;
-        Capacity = capacity;
-        _pages = new int[(capacity + pool.PageTokens - 1) / pool.PageTokens];
-        Slot = pool.TakeSlot();
     }
 
     public int Length { get; private set; }
 
-    public int Capacity { get; }
+    public abstract int Capacity { get; }
 
     internal object Owner { get; }
 
+    private protected CudaKvPool Pool { get; }
+
     /// <summary>This sequence's row of the page table.</summary>
-    internal int Slot { get; }
+    internal abstract int Slot { get; }
 
-    internal void EnsurePages(int tokens)
-    {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        int needed = (tokens + _pool.PageTokens - 1) / _pool.PageTokens;
-        int had = _pageCount;
-        if (needed <= had)
-        {
-            return;
-        }
+    /// <summary>Device pages in position order.</summary>
+    private protected abstract ReadOnlySpan<int> DevicePages { get; }
 
-        while (_pageCount < needed)
-        {
-            _pages[_pageCount++] = _pool.TakePage();
-        }
-
-        _pool.WriteTable(Slot, _pages.AsSpan(0, _pageCount), had);
-    }
+    /// <summary>Makes the page table hold pages for <paramref name="tokens"/> positions (on the device too) before a pass writes them.</summary>
+    internal abstract void EnsurePages(int tokens);
 
     /// <summary>The cache row (within a layer's pool) of a position.</summary>
-    internal long RowOf(int position) => ((long)_pages[position / _pool.PageTokens] * _pool.PageTokens) + (position % _pool.PageTokens);
+    internal long RowOf(int position) => ((long)DevicePages[position / Pool.PageTokens] * Pool.PageTokens) + (position % Pool.PageTokens);
 
     internal void Advance(int count)
     {
@@ -69,9 +45,64 @@ public sealed class CudaSequenceCache : ISequenceCache
         Length += count;
     }
 
+    private protected void SetLength(int length) => Length = length;
+
     public void Truncate(int length) => Advance(Math.Min(length, Length) - Length);
 
-    public void Dispose()
+    public abstract void Dispose();
+}
+
+/// <summary>A sequence that takes pages of the device latent cache as it grows and returns them when disposed.</summary>
+public sealed class CudaOwnedSequenceCache : CudaSequenceCache
+{
+    private readonly int[] _pages;
+    private readonly int _slot;
+    private int _pageCount;
+    private bool _disposed;
+
+    internal CudaOwnedSequenceCache(CudaKvPool pool, object owner, int capacity)
+        : base(pool, owner)
+    {
+        if (capacity <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "the cache needs room for at least one token");
+        }
+
+        if (capacity > pool.PagesPerSequence * pool.PageTokens)
+        {
+            throw new ArgumentOutOfRangeException(nameof(capacity), capacity, $"the GPU cache holds at most {pool.PagesPerSequence * pool.PageTokens} tokens per sequence");
+        }
+
+        Capacity = capacity;
+        _pages = new int[(capacity + pool.PageTokens - 1) / pool.PageTokens];
+        _slot = pool.TakeSlot();
+    }
+
+    public override int Capacity { get; }
+
+    internal override int Slot => _slot;
+
+    private protected override ReadOnlySpan<int> DevicePages => _pages.AsSpan(0, _pageCount);
+
+    internal override void EnsurePages(int tokens)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        int needed = (tokens + Pool.PageTokens - 1) / Pool.PageTokens;
+        int had = _pageCount;
+        if (needed <= had)
+        {
+            return;
+        }
+
+        while (_pageCount < needed)
+        {
+            _pages[_pageCount++] = Pool.TakePage();
+        }
+
+        Pool.WriteTable(Slot, _pages.AsSpan(0, _pageCount), had);
+    }
+
+    public override void Dispose()
     {
         if (_disposed)
         {
@@ -81,10 +112,10 @@ public sealed class CudaSequenceCache : ISequenceCache
         _disposed = true;
         foreach (int page in _pages.AsSpan(0, _pageCount))
         {
-            _pool.ReturnPage(page);
+            Pool.ReturnPage(page);
         }
 
         _pageCount = 0;
-        _pool.ReturnSlot(Slot);
+        Pool.ReturnSlot(_slot);
     }
 }

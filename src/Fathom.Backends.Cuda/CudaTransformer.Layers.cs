@@ -86,6 +86,29 @@ public sealed partial class CudaTransformer
             "moe_route", (uint)n, 1, 1, 32, 0,
             _b.RouterLogits, moe.Bias, experts, k, c.NGroup, c.TopKGroup, c.ScoringFunc == ScoringFunction.Sigmoid ? 1 : 0, method, c.NormTopKProb, (float)c.RoutedScalingFactor, _b.ExpertIds, _b.ExpertWeights);
         _gpu.Launch("moe_sort", 1, 1, 1, 256, 0, _b.ExpertIds, n * k, experts, _b.ExpertOffsets, _b.ExpertOrder, _b.PairRow, _b.ExpertActive);
+        if (lt && _eager && moe.ExpertShape.Kind != WeightKind.F32)
+        {
+            GroupedExperts(moe, n);
+        }
+        else
+        {
+            StreamedExperts(moe, n);
+        }
+
+        ulong shared = 0;
+        if (moe.Shared is { } s)
+        {
+            FeedForward(s, n, _b.SharedOut, accumulate: false, lt);
+            shared = _b.SharedOut;
+        }
+
+        _gpu.Launch("moe_combine", (uint)n, (uint)((hidden + 255) / 256), 1, 256, 0, _b.ExpertOut, _b.PairRow, _b.ExpertWeights, k, hidden, shared, _b.Hidden, false);
+    }
+
+    /// <summary>Expert products by the weight-streaming kernels: every chosen expert's rows once per pass.</summary>
+    private void StreamedExperts(CudaMoe moe, int n)
+    {
+        int hidden = _c.HiddenSize, k = _c.NumExpertsPerTok, experts = _c.NRoutedExperts;
         uint chosen = (uint)Math.Min(experts, n * k);
         var g = moe.ExpertShape;
         var d = moe.DownShape;
@@ -96,14 +119,65 @@ public sealed partial class CudaTransformer
         _gpu.Launch(
             KernelNames.MoeDown(d.Kind, n), (uint)((hidden + 15) / 16), chosen, 1, 256, 0,
             moe.DownPointers, moe.DownScales, hidden, width, d.BlockRows, d.BlockCols, d.ScaleCols, _b.Activation, _b.ExpertOffsets, _b.ExpertActive, _b.ExpertOut);
-        ulong shared = 0;
-        if (moe.Shared is { } s)
+    }
+
+    /// <summary>
+    /// Expert products on the tensor cores for large passes (prefill): the hidden rows gathered in expert
+    /// order as bf16 pairs, then per expert with tokens one cuBLASLt pair product each for gate, up and
+    /// down over its slice of rows (the offsets come back to the host first, so not in a captured graph).
+    /// Same layouts as the streaming kernels: activations and outputs in pair-rank order.
+    /// </summary>
+    private unsafe void GroupedExperts(CudaMoe moe, int n)
+    {
+        int hidden = _c.HiddenSize, k = _c.NumExpertsPerTok, experts = _c.NRoutedExperts, width = moe.ExpertShape.Rows, pairs = n * k;
+        _gpu.DownloadAsync(_hostOffsets, _b.ExpertOffsets, (experts + 1) * sizeof(int));
+        ulong xHi = _b.MoeInputBf16, xLo = _b.MoeInputBf16 + Buffers.AlignedBytes((long)pairs * hidden * 2);
+        _gpu.Launch("moe_gather_pair", (uint)pairs, 1, 1, 256, 0, _b.Normed, (long)hidden, _b.ExpertOrder, k, pairs, hidden, xHi, xLo);
+        _gpu.Synchronize();
+        for (int e = 0; e < experts; e++)
         {
-            FeedForward(s, n, _b.SharedOut, accumulate: false, lt);
-            shared = _b.SharedOut;
+            int start = _hostOffsets[e], count = _hostOffsets[e + 1] - start;
+            if (count == 0)
+            {
+                continue;
+            }
+
+            var f = moe.Experts[e];
+            ulong rowsHi = xHi + (ulong)((long)start * hidden * 2), rowsLo = xLo + (ulong)((long)start * hidden * 2);
+            ExpertPair(f.Gate, rowsHi, rowsLo, count, _b.Gate + (ulong)((long)start * width * 4), width);
+            ExpertPair(f.Up, rowsHi, rowsLo, count, _b.Up + (ulong)((long)start * width * 4), width);
         }
 
-        _gpu.Launch("moe_combine", (uint)n, (uint)((hidden + 255) / 256), 1, 256, 0, _b.ExpertOut, _b.PairRow, _b.ExpertWeights, k, hidden, shared, _b.Hidden, false);
+        long total = (long)pairs * width;
+        _gpu.Launch("silu_mul", (uint)Math.Min((total + 255) / 256, 65535), 1, 1, 256, 0, _b.Gate, _b.Up, total, _b.Activation, false);
+        ulong aHi = _b.InputBf16, aLo = _b.InputBf16 + Buffers.AlignedBytes(total * 2);
+        _gpu.Launch("to_bf16_pair", (uint)Math.Min((total + 255) / 256, 65535), 1, 1, 256, 0, _b.Activation, total, aHi, aLo);
+        for (int e = 0; e < experts; e++)
+        {
+            int start = _hostOffsets[e], count = _hostOffsets[e + 1] - start;
+            if (count == 0)
+            {
+                continue;
+            }
+
+            ulong offset = (ulong)((long)start * width * 2);
+            ExpertPair(moe.Experts[e].Down, aHi + offset, aLo + offset, count, _b.ExpertOut + (ulong)((long)start * hidden * 4), hidden);
+        }
+    }
+
+    /// <summary>y[count, ldy] = x · Wᵀ for one expert's rows, x a bf16 pair; an FP8 W is widened to a pair first.</summary>
+    private void ExpertPair(in DeviceMatrix w, ulong xHi, ulong xLo, int count, ulong y, int ldy)
+    {
+        ulong wHi = w.Data, wLo = 0;
+        if (w.Kind == WeightKind.Fp8)
+        {
+            long elements = (long)w.Rows * w.Cols;
+            wHi = _b.WeightBf16;
+            wLo = _b.WeightBf16 + Buffers.AlignedBytes(elements * 2);
+            _gpu.Launch("fp8_to_bf16_pair", (uint)Math.Min((elements + 255) / 256, 65535), 1, 1, 256, 0, w.Data, w.Scales, w.Rows, w.Cols, w.BlockRows, w.BlockCols, w.ScaleCols, wHi, wLo);
+        }
+
+        _lt!.LinearPair(wHi, wLo, w.Rows, w.Cols, xHi, xLo, count, y, ldy, accumulate: false, _gpu.Stream, loose: true);
     }
 
     /// <summary>output (+)= down(silu(gate · normed) ⊙ up · normed).</summary>
@@ -139,22 +213,28 @@ public sealed partial class CudaTransformer
     private void RmsNorm(ulong x, int ldx, ulong rows, ulong weight, int width, ulong y, int n) =>
         _gpu.Launch("rmsnorm", (uint)n, 1, 1, 256, 0, x, (long)ldx, rows, weight, width, (float)_c.RmsNormEps, y, (long)width, false);
 
-    /// <summary>y[n, N] (+)= x[n, K] · Wᵀ: cuBLASLt on bf16 copies for large n on the bf16 path, the streaming kernel otherwise.</summary>
+    /// <summary>
+    /// y[n, N] (+)= x[n, K] · Wᵀ: on the tensor-core path cuBLASLt products of bf16 pairs (x = x_hi + x_lo,
+    /// and for FP8 W = W_hi + W_lo; a BF16 W is exact as it is), accumulated in float32 as x_hi·W_hi +
+    /// x_lo·W_hi (+ x_hi·W_lo); the streaming kernel otherwise.
+    /// </summary>
     private void Linear(in DeviceMatrix w, ulong x, ulong y, int ldy, int n, bool accumulate, bool lt)
     {
         if (lt && w.Kind != WeightKind.F32)
         {
             long count = (long)n * w.Cols;
-            _gpu.Launch("to_bf16", (uint)Math.Min((count + 255) / 256, 65535), 1, 1, 256, 0, x, count, _b.InputBf16);
-            ulong a = w.Data;
+            ulong xHi = _b.InputBf16, xLo = _b.InputBf16 + Buffers.AlignedBytes(count * 2);
+            _gpu.Launch("to_bf16_pair", (uint)Math.Min((count + 255) / 256, 65535), 1, 1, 256, 0, x, count, xHi, xLo);
+            ulong wHi = w.Data, wLo = 0;
             if (w.Kind == WeightKind.Fp8)
             {
                 long elements = (long)w.Rows * w.Cols;
-                _gpu.Launch("fp8_to_bf16", (uint)Math.Min((elements + 255) / 256, 65535), 1, 1, 256, 0, w.Data, w.Scales, w.Rows, w.Cols, w.BlockRows, w.BlockCols, w.ScaleCols, _b.WeightBf16);
-                a = _b.WeightBf16;
+                wHi = _b.WeightBf16;
+                wLo = _b.WeightBf16 + Buffers.AlignedBytes(elements * 2);
+                _gpu.Launch("fp8_to_bf16_pair", (uint)Math.Min((elements + 255) / 256, 65535), 1, 1, 256, 0, w.Data, w.Scales, w.Rows, w.Cols, w.BlockRows, w.BlockCols, w.ScaleCols, wHi, wLo);
             }
 
-            _lt!.Linear(a, w.Rows, w.Cols, _b.InputBf16, n, y, ldy, accumulate, _gpu.Stream);
+            _lt!.LinearPair(wHi, wLo, w.Rows, w.Cols, xHi, xLo, n, y, ldy, accumulate, _gpu.Stream);
             return;
         }
 

@@ -13,6 +13,7 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
 {
     private const int LogitChunk = 256;
     private const int AttentionChunkLimit = 4096;
+    private const int CandidateLimit = 128;
 
     private readonly CudaContext _gpu;
     private readonly ModelConfig _c;
@@ -25,6 +26,10 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
     private readonly Buffers _b;
     private readonly nint _hostInputs;
     private readonly float* _hostLogits;
+    private readonly byte* _hostCandidates;
+    private readonly int* _hostOffsets;
+    private bool _eager;
+    private readonly ulong _candidates;
     private readonly Dictionary<(int Tokens, int Rows, int Splits), nint> _graphs = [];
     private readonly List<CudaSequenceCache> _stepCaches = [];
     private readonly List<int> _stepCounts = [];
@@ -53,8 +58,11 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
             long before = _gpu.AllocatedBytes;
             _w = new CudaModelWeights(_gpu, model.Weights, _c);
             WeightBytes = _gpu.AllocatedBytes - before;
-            int maxContext = Math.Min(_c.MaxPositionEmbeddings, options.KvCacheTokens);
-            _pool = new CudaKvPool(_gpu, _c.NumHiddenLayers, _c.KvCacheWidth, options.PageTokens, options.KvCacheTokens, options.MaxSequences, maxContext);
+            int kvTokens = options.KvCacheBytes is long bytes
+                ? (int)Math.Clamp(bytes / ((long)_c.NumHiddenLayers * _c.KvCacheWidth * sizeof(float)), 1, int.MaxValue / 2)
+                : options.KvCacheTokens;
+            int maxContext = Math.Min(_c.MaxPositionEmbeddings, kvTokens);
+            _pool = new CudaKvPool(_gpu, _c.NumHiddenLayers, _c.KvCacheWidth, options.PageTokens, kvTokens, options.MaxSequences, maxContext);
             _rope = new YarnRope(_c);
             _round = options.Bf16Activations;
             before = _gpu.AllocatedBytes;
@@ -67,6 +75,9 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
             var inputs = new StepInputs(options.MaxChunkTokens, _c.QkRopeHeadDim / 2);
             _hostInputs = _gpu.AllocateHost(inputs.Bytes);
             _hostLogits = (float*)_gpu.AllocateHost((long)LogitChunk * _c.VocabSize * sizeof(float));
+            _hostCandidates = (byte*)_gpu.AllocateHost(CandidateBytes);
+            _hostOffsets = (int*)_gpu.AllocateHost((Math.Max(1, _c.NRoutedExperts) + 1) * sizeof(int));
+            _candidates = _gpu.Allocate(CandidateBytes, "logit candidates");
             ScratchBytes = _gpu.AllocatedBytes - before;
         }
         catch
@@ -83,6 +94,12 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
     public int MaxChunkTokens => _options.MaxChunkTokens;
 
     public string Device => $"cuda:{_gpu.Ordinal} ({_gpu.Name})";
+
+    /// <summary>Candidates per row that <see cref="Forward(ReadOnlySpan{BatchEntry}, LogitCandidates, int)"/> returns at most (bounded by the vocabulary).</summary>
+    public int MaxCandidates => Math.Min(CandidateLimit, _c.VocabSize);
+
+    /// <summary>[LogitChunk, limit] values, [LogitChunk, limit] ids, [LogitChunk] log-sum-exp.</summary>
+    private static long CandidateBytes => ((long)LogitChunk * CandidateLimit * 8) + (LogitChunk * 4);
 
     public string DeviceName => _gpu.Name;
 
@@ -104,7 +121,17 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
     /// <summary>Measured device copy bandwidth (read + write bytes/s) over 1 GiB buffers.</summary>
     public double MeasureCopyBandwidth() => _gpu.MeasureCopyBandwidth(1L << 30);
 
-    public ISequenceCache CreateCache(int capacity) => new CudaSequenceCache(_pool, this, capacity);
+    public ISequenceCache CreateCache(int capacity) => new CudaOwnedSequenceCache(_pool, this, capacity);
+
+    /// <summary>
+    /// Sets aside pages of the device latent cache for a caller's page accounting; the page size is the
+    /// one the pass was opened with (<see cref="CudaOptions.PageTokens"/>).
+    /// </summary>
+    public IPagedKvPool CreatePagedPool(int pageCount, int pageSize)
+    {
+        _gpu.MakeCurrent();
+        return new CudaPagedPool(_pool, this, pageCount, pageSize);
+    }
 
     public void Forward(ReadOnlySpan<int> tokens, ISequenceCache cache, Span<float> logits, LogitsSelection selection = LogitsSelection.Last)
     {
@@ -128,6 +155,34 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
     }
 
     public void Forward(ReadOnlySpan<BatchEntry> batch, Span<float> logits, LogitsSelection selection = LogitsSelection.Last)
+    {
+        int total = StageBatch(batch);
+        CheckLogits(logits, selection == LogitsSelection.All ? total : batch.Length);
+        var ids = new Span<int>((void*)(_hostInputs + (nint)new StepInputs(total, _c.QkRopeHeadDim / 2).Ids), total);
+        Run(ids, logits, selection == LogitsSelection.All);
+    }
+
+    /// <summary>
+    /// One pass with one logits row per sequence, of which only each row's <paramref name="k"/> largest
+    /// values (and the row's log-sum-exp) come back: a selection kernel on the device instead of the
+    /// whole vocabulary over PCIe.
+    /// </summary>
+    public void Forward(ReadOnlySpan<BatchEntry> batch, LogitCandidates candidates, int k)
+    {
+        ArgumentNullException.ThrowIfNull(candidates);
+        if (k < 1 || k > MaxCandidates)
+        {
+            throw new ArgumentOutOfRangeException(nameof(k), k, $"between 1 and {MaxCandidates} candidates per row");
+        }
+
+        int total = StageBatch(batch);
+        candidates.Reset(batch.Length, k);
+        var ids = new Span<int>((void*)(_hostInputs + (nint)new StepInputs(total, _c.QkRopeHeadDim / 2).Ids), total);
+        Run(ids, default, false, candidates);
+    }
+
+    /// <summary>Checks a batch, records its caches for the pass and stages its token ids; returns the token count.</summary>
+    private int StageBatch(ReadOnlySpan<BatchEntry> batch)
     {
         if (batch.IsEmpty)
         {
@@ -164,7 +219,6 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
             throw new ArgumentException($"the batch holds {total} tokens, more than the {MaxChunkTokens} one pass takes; split it", nameof(batch));
         }
 
-        CheckLogits(logits, selection == LogitsSelection.All ? total : batch.Length);
         var inputs = new StepInputs(total, _c.QkRopeHeadDim / 2);
         var ids = new Span<int>((void*)(_hostInputs + (nint)inputs.Ids), total);
         int row = 0;
@@ -174,7 +228,7 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
             row += entry.Tokens.Length;
         }
 
-        Run(ids, logits, selection == LogitsSelection.All);
+        return total;
     }
 
     private CudaSequenceCache Own(ISequenceCache cache) => cache is CudaSequenceCache c && ReferenceEquals(c.Owner, this)
@@ -189,7 +243,7 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
     /// One pass over the sequences in _stepCaches/_stepCounts whose token ids are <paramref name="tokens"/>
     /// (they may already lie in the staging buffer).
     /// </summary>
-    private void Run(ReadOnlySpan<int> tokens, Span<float> logits, bool allRows)
+    private void Run(ReadOnlySpan<int> tokens, Span<float> logits, bool allRows, LogitCandidates? candidates = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         _gpu.MakeCurrent();
@@ -244,8 +298,13 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
         EnsurePartial((long)n * heads * splits * (_c.KvLoraRank + 2));
         _gpu.UploadAsync(_b.Inputs, host, layout.Bytes);
 
-        bool graph = _options.CudaGraphs && !allRows && n <= 256;
+        // Only decode steps (one token per sequence) are captured: their shapes repeat every step, while a
+        // serving step that mixes prefill chunks has a new token count almost every time (a graph per
+        // count would pile up device memory and capture time for no replay).
+        bool graph = _options.CudaGraphs && !allRows && n <= 256 && n == logitRows;
         int headRows = allRows ? 0 : logitRows;
+        // The grouped tensor-core expert path reads the expert offsets on the host: not inside a capture.
+        _eager = !graph;
         if (graph)
         {
             var key = (n, headRows, splits);
@@ -262,7 +321,11 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
             Body(n, layout, splits, headRows);
         }
 
-        if (!logits.IsEmpty)
+        if (candidates is not null)
+        {
+            CopyCandidates(candidates, logitRows);
+        }
+        else if (!logits.IsEmpty)
         {
             if (allRows)
             {
@@ -287,6 +350,19 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
         {
             _stepCaches[s].Advance(_stepCounts[s]);
         }
+    }
+
+    private void CopyCandidates(LogitCandidates candidates, int rows)
+    {
+        int k = candidates.K;
+        ulong values = _candidates, ids = _candidates + (ulong)((long)rows * k * 4), lse = ids + (ulong)((long)rows * k * 4);
+        _gpu.Launch("logit_candidates", (uint)rows, 1, 1, 1024, 0, _b.Logits, VocabSize, k, values, ids, lse);
+        long bytes = ((long)rows * k * 8) + (rows * 4L);
+        _gpu.DownloadAsync(_hostCandidates, _candidates, bytes);
+        _gpu.Synchronize();
+        new ReadOnlySpan<float>(_hostCandidates, rows * k).CopyTo(candidates.AllValues);
+        new ReadOnlySpan<int>(_hostCandidates + ((long)rows * k * 4), rows * k).CopyTo(candidates.AllIds);
+        new ReadOnlySpan<float>(_hostCandidates + ((long)rows * k * 8), rows).CopyTo(candidates.LogSumExp);
     }
 
     private void CopyLogits(Span<float> logits, int rows)

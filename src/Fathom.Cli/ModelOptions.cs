@@ -11,8 +11,14 @@ public sealed record ModelOptions(string? Model, string? Tokenizer, int Threads,
     /// <summary>Where the forward pass runs: cpu, or a CUDA device.</summary>
     public DeviceChoice Device { get; init; } = DeviceChoice.Cpu;
 
-    /// <summary>On a GPU: round activations to bf16 (fast path) or keep float32 throughout.</summary>
+    /// <summary>On a GPU: tensor-core products on bf16 pairs for large passes (fast path) or float32 streaming throughout.</summary>
     public bool Bf16Activations { get; init; } = true;
+
+    /// <summary>
+    /// On a GPU: how the device latent cache is laid out when a command keeps its own page accounting
+    /// (serve sizes it to its KV budget and page size); null keeps the pass's defaults.
+    /// </summary>
+    public GpuCacheLayout? GpuCache { get; init; }
 }
 
 /// <summary>The shared options, added to each command that loads a model.</summary>
@@ -30,7 +36,7 @@ public sealed class ModelOptionSet
 
     public Option<string> Device { get; } = new("--device") { Description = "cpu, or cuda[:N] to run on NVIDIA GPU N (weights, activations and the KV cache on the GPU).", DefaultValueFactory = _ => "cpu" };
 
-    public Option<string> Activations { get; } = new("--activations") { Description = "On a GPU: f32 (float32 throughout, the exact path) or bf16 (activations rounded to bfloat16 for tensor-core products of 32+ rows; faster prefill, outside the 2e-2 tolerance on some golden passes).", DefaultValueFactory = _ => "f32" };
+    public Option<string> Activations { get; } = new("--activations") { Description = "On a GPU: f32 (float32 throughout, the exact path) or bf16 (tensor-core products for passes of 32+ rows, activations carried as bfloat16 pairs: faster prefill).", DefaultValueFactory = _ => "f32" };
 
     public Option<string> Load { get; } = new("--load") { Description = "memory (read the weights into RAM once: steadier and faster), mmap (map the files: for models larger than RAM), or auto (memory when the files fit comfortably in available RAM).", DefaultValueFactory = _ => "auto" };
 

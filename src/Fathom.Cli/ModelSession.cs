@@ -94,8 +94,12 @@ public sealed class ModelSession : IDisposable
         string cacheHome = Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } xdg
             ? xdg
             : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
+        var layout = options.GpuCache;
         return new CudaOptions
         {
+            KvCacheBytes = layout?.Bytes,
+            PageTokens = layout?.PageTokens ?? new CudaOptions().PageTokens,
+            MaxSequences = layout?.MaxSequences ?? new CudaOptions().MaxSequences,
             Device = options.Device.Ordinal,
             Bf16Activations = options.Bf16Activations,
             LibraryFolders = folders,

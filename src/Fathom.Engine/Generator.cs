@@ -14,6 +14,8 @@ public sealed class Generator
     private readonly TextTokenizer? _tokenizer;
     private readonly HashSet<int> _eosIds;
     private readonly float[] _logits;
+    private readonly LogitCandidates? _candidates;
+    private readonly int[] _next = new int[1];
 
     public Generator(IForwardPass transformer, TextTokenizer? tokenizer)
     {
@@ -26,6 +28,7 @@ public sealed class Generator
         }
 
         _logits = new float[transformer.VocabSize];
+        _candidates = transformer.MaxCandidates > 0 ? new LogitCandidates(1, transformer.MaxCandidates) : null;
     }
 
     public IForwardPass Transformer => _transformer;
@@ -81,7 +84,10 @@ public sealed class Generator
 
         long start = Stopwatch.GetTimestamp();
         int[] fresh = [.. prompt.Skip(reused)];
-        _transformer.Forward(fresh, session.Cache, _logits);
+        // Only the candidates the sampler needs come back when the pass can select them (a GPU pass).
+        int k = sampler.CandidatesNeeded;
+        k = _candidates is not null && k > 0 && k <= _transformer.MaxCandidates ? k : 0;
+        bool fromCandidates = Run(fresh, session.Cache, k);
         session.Append(fresh);
         var prefillTime = Stopwatch.GetElapsedTime(start);
 
@@ -93,7 +99,7 @@ public sealed class Generator
         long decodeStart = Stopwatch.GetTimestamp();
         while (true)
         {
-            int next = sampler.Sample(_logits);
+            int next = fromCandidates ? sampler.Sample(_candidates!.Values(0), _candidates.Ids(0)) : sampler.Sample(_logits);
             sampler.Accept(next);
             output.Add(next);
 
@@ -120,7 +126,8 @@ public sealed class Generator
                 break;
             }
 
-            _transformer.Forward(new ReadOnlySpan<int>(ref next), session.Cache, _logits);
+            _next[0] = next;
+            fromCandidates = Run(_next, session.Cache, k);
             session.Append(new ReadOnlySpan<int>(ref next));
         }
 
@@ -143,6 +150,22 @@ public sealed class Generator
             prefillTime,
             Stopwatch.GetElapsedTime(decodeStart),
             sampler.Seed);
+    }
+
+    /// <summary>
+    /// One pass over <paramref name="tokens"/>: its <paramref name="k"/> best candidates when k &gt; 0 and the
+    /// tokens fit one batched pass (true), else the whole last logits row (false).
+    /// </summary>
+    private bool Run(int[] tokens, ISequenceCache cache, int k)
+    {
+        if (k > 0 && tokens.Length <= _transformer.MaxChunkTokens)
+        {
+            _transformer.Forward([new BatchEntry(tokens, cache)], _candidates!, k);
+            return true;
+        }
+
+        _transformer.Forward(tokens, cache, _logits);
+        return false;
     }
 
     private static int CommonPrefix(IReadOnlyList<int> a, IReadOnlyList<int> b)

@@ -61,14 +61,76 @@ public sealed class Sampler
             return ArgMax(logits);
         }
 
-        // Candidates sorted by logit, best first (only the top-k when a top-k is set).
-        int count = _params.TopK > 0 && _params.TopK < _vocab ? SelectTopK(logits, _params.TopK) : SortAll(logits);
+        // Candidates sorted by logit, best first (only the top-k when a top-k is set); _keys holds their logits.
+        int count;
+        if (_params.TopK > 0 && _params.TopK < _vocab)
+        {
+            count = SelectTopK(logits, _params.TopK);
+            for (int i = 0; i < count; i++)
+            {
+                _keys[i] = logits[_candidates[i]];
+            }
+        }
+        else
+        {
+            count = SortAll(logits);
+            for (int i = 0; i < count; i++)
+            {
+                _keys[i] = -_keys[i];
+            }
+        }
+
+        return Draw(count);
+    }
+
+    /// <summary>
+    /// How many of a row's largest logits (<see cref="Model.LogitCandidates"/>) this sampler needs to choose
+    /// exactly as from the whole row: 1 for greedy, top_k for top-k sampling (top-p and min-p then act
+    /// within the top k); 0 when it needs the whole row (penalties over the vocabulary, or sampling
+    /// without a top-k).
+    /// </summary>
+    public int CandidatesNeeded =>
+        _params.RepetitionPenalty != 1 || _params.PresencePenalty != 0 || _params.FrequencyPenalty != 0 ? 0
+        : _params.Temperature == 0 ? 1
+        : _params.TopK > 0 && _params.TopK < _vocab ? _params.TopK
+        : 0;
+
+    /// <summary>
+    /// Picks the next token from a row's largest logits, best first (equal values: lower id first), of
+    /// which there are at least <see cref="CandidatesNeeded"/>: the same token <see cref="Sample(Span{float})"/>
+    /// picks from the whole row, with the same random draws.
+    /// </summary>
+    public int Sample(ReadOnlySpan<float> values, ReadOnlySpan<int> ids)
+    {
+        int needed = CandidatesNeeded;
+        if (needed == 0 || values.Length < needed || ids.Length < needed)
+        {
+            throw new ArgumentException($"these sampling parameters need {(needed == 0 ? "the whole logits row" : $"{needed} candidates")}, got {values.Length}", nameof(values));
+        }
+
+        if (_params.Temperature == 0)
+        {
+            return ids[0];
+        }
+
+        for (int i = 0; i < needed; i++)
+        {
+            _keys[i] = values[i];
+            _candidates[i] = ids[i];
+        }
+
+        return Draw(needed);
+    }
+
+    /// <summary>Samples among the first <paramref name="count"/> candidates, whose logits (best first) are in _keys.</summary>
+    private int Draw(int count)
+    {
         float inverseTemperature = 1f / _params.Temperature;
-        float max = logits[_candidates[0]];
+        float max = _keys[0];
         double total = 0;
         for (int i = 0; i < count; i++)
         {
-            float p = MathF.Exp((logits[_candidates[i]] - max) * inverseTemperature);
+            float p = MathF.Exp((_keys[i] - max) * inverseTemperature);
             _keys[i] = p;
             total += p;
         }

@@ -21,6 +21,13 @@ public interface IForwardPass
     ISequenceCache CreateCache(int capacity);
 
     /// <summary>
+    /// Storage of <paramref name="pageCount"/> pages of <paramref name="pageSize"/> tokens whose page
+    /// tables a caller keeps (a serving engine's paged cache); sequences over it run in <see cref="Forward(ReadOnlySpan{BatchEntry}, Span{float}, LogitsSelection)"/>.
+    /// Throws <see cref="ArgumentException"/> when the pass cannot hold that many pages of that size.
+    /// </summary>
+    IPagedKvPool CreatePagedPool(int pageCount, int pageSize);
+
+    /// <summary>
     /// Runs <paramref name="tokens"/> at positions cache.Length… , appends them to the cache, and writes
     /// logits: [vocab] for <see cref="LogitsSelection.Last"/>, [tokens, vocab] for <see cref="LogitsSelection.All"/>.
     /// </summary>
@@ -32,4 +39,17 @@ public interface IForwardPass
     /// for <see cref="LogitsSelection.All"/>.
     /// </summary>
     void Forward(ReadOnlySpan<BatchEntry> batch, Span<float> logits, LogitsSelection selection = LogitsSelection.Last);
+
+    /// <summary>
+    /// The most candidates per row <see cref="Forward(ReadOnlySpan{BatchEntry}, LogitCandidates, int)"/>
+    /// returns; 0 when the pass only returns whole logits rows (a host pass has them in memory anyway).
+    /// </summary>
+    int MaxCandidates => 0;
+
+    /// <summary>
+    /// As <see cref="Forward(ReadOnlySpan{BatchEntry}, Span{float}, LogitsSelection)"/> with one row per
+    /// sequence, but returns only each row's <paramref name="k"/> largest logits and its log-sum-exp.
+    /// </summary>
+    void Forward(ReadOnlySpan<BatchEntry> batch, LogitCandidates candidates, int k) =>
+        throw new NotSupportedException($"the pass on {Device} returns whole logits rows only (MaxCandidates is 0)");
 }

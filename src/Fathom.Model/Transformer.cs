@@ -53,6 +53,8 @@ public sealed class Transformer : IForwardPass
 
     ISequenceCache IForwardPass.CreateCache(int capacity) => CreateCache(capacity);
 
+    public IPagedKvPool CreatePagedPool(int pageCount, int pageSize) => new PagedKvStorage(_model.Config, pageCount, pageSize);
+
     void IForwardPass.Forward(ReadOnlySpan<int> tokens, ISequenceCache cache, Span<float> logits, LogitsSelection selection) =>
         Forward(tokens, Own(cache), logits, selection);
 

@@ -68,21 +68,25 @@ public sealed unsafe class GemvKernelTests
 
     /// <summary>cuBLASLt's bf16 products (the large-batch path) equal the streaming kernel on the same bf16 inputs, also when adding into a strided output.</summary>
     [CudaTheory]
-    [InlineData(384, 512, 40, false)]
-    [InlineData(1000, 2048, 64, true)]
-    [InlineData(129, 96, 33, false)]
-    [InlineData(256, 64, 33, true)]
-    [InlineData(80, 256, 33, false)]
-    [InlineData(192, 96, 33, false)]
-    [InlineData(512, 256, 300, false)]
-    public void CublasLtMatchesTheStreamingKernel(int rows, int cols, int batch, bool accumulate)
+    [InlineData("bf16", 384, 512, 40, false)]
+    [InlineData("bf16", 1000, 2048, 64, true)]
+    [InlineData("bf16", 129, 96, 33, false)]
+    [InlineData("bf16", 256, 64, 33, true)]
+    [InlineData("bf16", 80, 256, 33, false)]
+    [InlineData("bf16", 192, 96, 33, false)]
+    [InlineData("bf16", 512, 256, 300, false)]
+    [InlineData("fp8", 256, 384, 33, true)]
+    [InlineData("fp8", 200, 256, 65, false)]
+    public void CublasLtPairsMatchTheFloat32StreamingKernel(string type, int rows, int cols, int batch, bool accumulate)
     {
+        // Activations in full float32 precision (not bf16 values): the bf16 pairs must keep about 16
+        // significant bits of each input, so the products agree with the float32 kernel to ~1e-5.
         var random = new Random(rows + cols + batch);
-        var weight = RandomWeight("bf16", rows, cols, random, out var owner);
+        var weight = RandomWeight(type, rows, cols, random, out var owner);
         var x = new float[batch * cols];
         for (int i = 0; i < x.Length; i++)
         {
-            x[i] = BFloat16.ToSingle(BFloat16.FromSingle((float)((random.NextDouble() * 2) - 1)));
+            x[i] = (float)((random.NextDouble() * 2) - 1);
         }
 
         int ldy = rows + 8;
@@ -95,17 +99,26 @@ public sealed unsafe class GemvKernelTests
         using var gpu = new CudaContext(0, new CudaOptions { KernelCacheFolder = Path.Combine(Path.GetTempPath(), "fathom-test-kernels") });
         var w = DeviceMatrix.Upload(gpu, weight, "test weight");
         ulong dx = gpu.Allocate(x.Length * 4L, "x");
-        ulong xb = gpu.Allocate(x.Length * 2L, "x bf16");
+        ulong xHi = gpu.Allocate(x.Length * 2L, "x bf16 hi"), xLo = gpu.Allocate(x.Length * 2L, "x bf16 lo");
+        long elements = (long)rows * cols;
+        ulong wHi = w.Data, wLo = 0;
+        if (w.Kind == WeightKind.Fp8)
+        {
+            wHi = gpu.Allocate(elements * 2, "w bf16 hi");
+            wLo = gpu.Allocate(elements * 2, "w bf16 lo");
+            gpu.Launch("fp8_to_bf16_pair", (uint)((elements + 255) / 256), 1, 1, 256, 0, w.Data, w.Scales, rows, cols, w.BlockRows, w.BlockCols, w.ScaleCols, wHi, wLo);
+        }
+
         ulong y1 = gpu.Allocate(start.Length * 4L, "y1");
         ulong y2 = gpu.Allocate(start.Length * 4L, "y2");
         ulong workspace = gpu.Allocate(32L << 20, "workspace");
         gpu.Upload<float>(dx, x);
         gpu.Upload<float>(y1, start);
         gpu.Upload<float>(y2, start);
-        gpu.Launch(KernelNames.Gemm(w.Kind), (uint)((rows + 7) / 8), 1, 1, 256, 0, w.Data, w.Scales, 0L, rows, cols, 0, 0, 0, dx, (long)cols, y1, (long)ldy, batch, accumulate, false);
-        gpu.Launch("to_bf16", (uint)((x.Length + 255) / 256), 1, 1, 256, 0, dx, (long)x.Length, xb);
+        gpu.Launch(KernelNames.Gemm(w.Kind), (uint)((rows + 7) / 8), 1, 1, 256, 0, w.Data, w.Scales, 0L, rows, cols, w.BlockRows, w.BlockCols, w.ScaleCols, dx, (long)cols, y1, (long)ldy, batch, accumulate, false);
+        gpu.Launch("to_bf16_pair", (uint)((x.Length + 255) / 256), 1, 1, 256, 0, dx, (long)x.Length, xHi, xLo);
         using var lt = new Interop.CublasLt([], workspace, 32u << 20);
-        lt.Linear(w.Data, rows, cols, xb, batch, y2, ldy, accumulate, gpu.Stream);
+        lt.LinearPair(wHi, wLo, rows, cols, xHi, xLo, batch, y2, ldy, accumulate, gpu.Stream);
         var a = new float[start.Length];
         var b = new float[start.Length];
         fixed (float* pa = a, pb = b)
@@ -123,7 +136,7 @@ public sealed unsafe class GemvKernelTests
             norm += (double)a[i] * a[i];
         }
 
-        Assert.True(Math.Sqrt(diff / norm) < 1e-5, $"[{rows}x{cols}] batch {batch}: cuBLASLt differs from the kernel by {Math.Sqrt(diff / norm):E2}");
+        Assert.True(Math.Sqrt(diff / norm) < 1e-5, $"{type} [{rows}x{cols}] batch {batch}: cuBLASLt pairs differ from the kernel by {Math.Sqrt(diff / norm):E2}");
     }
 
     private static WeightMatrix RandomWeight(string type, int rows, int cols, Random random, out object owner)

@@ -8,6 +8,9 @@ namespace Fathom.Engine.Tests;
 /// <summary>Page allocator, prefix cache and the manager that keeps them consistent.</summary>
 public sealed class PagedKvCacheTests
 {
+    /// <summary>The host pass's cache under the accounting record (what a CPU forward pass reads and writes).</summary>
+    private static PagedKvCache Host(PagedSequenceCache sequence) => (PagedKvCache)sequence.Storage;
+
     private static ModelConfig Config() => ModelConfig.Load(Path.Combine(TestPaths.GoldenCase("tiny-v3"), "model", "config.json"));
 
     [Fact]
@@ -78,7 +81,7 @@ public sealed class PagedKvCacheTests
         Assert.Equal(0, kv.AttachPrefix(a, prompt));
         Assert.True(kv.TryReserve(a, prompt.Length));
         Assert.Equal(3, a.Pages.Count);
-        a.Advance(prompt.Length);
+        Host(a).Advance(prompt.Length);
         kv.PublishFullPages(a, prompt);
 
         var b = kv.CreateSequence();
@@ -120,17 +123,17 @@ public sealed class PagedKvCacheTests
         int width = config.KvCacheWidth;
         for (int p = 0; p < 7; p++)
         {
-            seq.Row(1, p).Fill(p + 1);
+            Host(seq).Row(1, p).Fill(p + 1);
         }
 
-        seq.Advance(7);
+        Host(seq).Advance(7);
         var gathered = new float[7 * width];
-        seq.CopyRows(1, 7, gathered);
+        Host(seq).CopyRows(1, 7, gathered);
         for (int p = 0; p < 7; p++)
         {
             Assert.All(gathered.AsSpan(p * width, width).ToArray(), v => Assert.Equal(p + 1, v));
         }
 
-        Assert.Null(seq.ContiguousRows(1));
+        Assert.Null(Host(seq).ContiguousRows(1));
     }
 }

@@ -61,7 +61,7 @@ public sealed class SchedulerTests : IDisposable
     public async Task PreemptedSequencesAreRecomputedAndAnswerTheSame()
     {
         var config = _model.Config;
-        long bytesPerPage = Paging.KvPageStorage.BytesPerToken(config) * 8;
+        long bytesPerPage = Fathom.Model.PagedKvStorage.BytesPerToken(config) * 8;
 
         // 12 pages of 8 tokens: three sequences of 30 + 40 tokens cannot all grow at once.
         using var scheduler = new Scheduler(new Transformer(_model, _backend), null, new EngineOptions { MaxBatch = 3, PageSize = 8, KvCacheBytes = 12 * bytesPerPage, PrefixCaching = false });
@@ -120,13 +120,13 @@ public sealed class SchedulerTests : IDisposable
         var a = new float[transformer.VocabSize];
         var b = new float[transformer.VocabSize];
         kv.TryReserve(paged, 40);
-        transformer.Forward(prompt, paged, a);
+        transformer.Forward(prompt, (IKvCache)paged.Storage, a);
         transformer.Forward(prompt, contiguous, b);
         Assert.Equal(b, a);
         for (int step = 0; step < 8; step++)
         {
             int next = Sampler.ArgMax(a);
-            transformer.Forward([next], paged, a);
+            transformer.Forward([next], (IKvCache)paged.Storage, a);
             transformer.Forward([next], contiguous, b);
             Assert.Equal(b, a);
         }

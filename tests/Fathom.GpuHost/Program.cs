@@ -30,6 +30,7 @@ internal static class GpuTestRunner
         typeof(Fathom.Model.Tests.GoldenCase).Assembly,
         typeof(Fathom.Engine.Tests.GreedyGoldenTests).Assembly,
         typeof(Fathom.Backends.Cuda.Tests.GemvKernelTests).Assembly,
+        typeof(Fathom.Server.Tests.GpuServingTests).Assembly,
     ];
 
     public static int Run(string? filter)
@@ -68,7 +69,11 @@ internal static class GpuTestRunner
                         object instance = Create(type, output);
                         try
                         {
-                            method.Invoke(instance, row);
+                            // async tests: wait for the task as xunit would (its faults surface here).
+                            if (method.Invoke(instance, row) is Task task)
+                            {
+                                task.GetAwaiter().GetResult();
+                            }
                         }
                         finally
                         {

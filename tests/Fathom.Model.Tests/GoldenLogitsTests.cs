@@ -7,7 +7,7 @@ namespace Fathom.Model.Tests;
 
 /// <summary>
 /// Every golden checkpoint's logits against Hugging Face transformers' float64 ones: the float32 paths
-/// (CPU and GPU) within 1e-4, the GPU's bf16-activation path within 2e-2 (bf16 keeps 8 bits of mantissa).
+/// (CPU and GPU) within 1e-4, the GPU's tensor-core path (activations as bf16 pairs) within 2e-2.
 /// </summary>
 public sealed class GoldenLogitsTests(ITestOutputHelper output)
 {
@@ -24,6 +24,38 @@ public sealed class GoldenLogitsTests(ITestOutputHelper output)
     [CudaTheory]
     [MemberData(nameof(Cases))]
     public void Bf16ActivationsOnTheGpuStayWithinTolerance(string name) => Check(name, TestDevice.CudaBf16, 2e-2);
+
+    /// <summary>
+    /// The tensor-core path (dense products and, for passes of 32+ rows, the grouped experts) against the
+    /// float32 streaming path on the same GPU: bf16 pairs keep ~16 bits, so every row within 1e-4.
+    /// </summary>
+    [CudaTheory]
+    [MemberData(nameof(Cases))]
+    public void TensorCorePassEqualsTheFloat32PassOnTheGpu(string name)
+    {
+        using var golden = new GoldenCase(name);
+        using var precise = golden.Open(device: TestDevice.CudaF32);
+        using var fast = golden.Open(device: TestDevice.CudaBf16);
+        int vocab = precise.Vocab;
+        foreach (var (tensor, ids) in golden.Sequences)
+        {
+            var a = new float[ids.Length * vocab];
+            var b = new float[ids.Length * vocab];
+            using (var cache = precise.Forward.CreateCache(ids.Length))
+            {
+                precise.Forward.Forward(ids, cache, a, LogitsSelection.All);
+            }
+
+            using (var cache = fast.Forward.CreateCache(ids.Length))
+            {
+                fast.Forward.Forward(ids, cache, b, LogitsSelection.All);
+            }
+
+            double error = GoldenCase.WorstRowError(b, a, vocab);
+            output.WriteLine($"{name} {tensor} (len {ids.Length}): tensor-core vs float32 worst relative error {error:E2}");
+            Assert.True(error <= 1e-4, $"{name} {tensor}: tensor-core pass differs from the float32 pass by {error:E3}");
+        }
+    }
 
     private void Check(string name, TestDevice device, double tolerance)
     {

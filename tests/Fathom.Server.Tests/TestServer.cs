@@ -17,13 +17,14 @@ public sealed class TestServer : IAsyncDisposable
 
     private readonly TinyChatModel _files;
     private readonly LoadedModel _model;
-    private readonly Core.IBackend _backend;
+    private readonly IDisposable _backend;
 
-    private TestServer(TinyChatModel files, LoadedModel model, Core.IBackend backend, Scheduler scheduler, FathomServer server, string? apiKey)
+    private TestServer(TinyChatModel files, LoadedModel model, IDisposable backend, string device, Scheduler scheduler, FathomServer server, string? apiKey)
     {
         _files = files;
         _model = model;
         _backend = backend;
+        Device = device;
         Scheduler = scheduler;
         Server = server;
         BaseAddress = new Uri(server.Addresses[0] + "/");
@@ -36,6 +37,9 @@ public sealed class TestServer : IAsyncDisposable
 
     public string ModelDirectory => _files.Directory;
 
+    /// <summary>Where the forward pass runs ("cpu", "cuda:0 (...)").</summary>
+    public string Device { get; }
+
     public Scheduler Scheduler { get; }
 
     public FathomServer Server { get; }
@@ -45,17 +49,37 @@ public sealed class TestServer : IAsyncDisposable
     public HttpClient Http { get; }
 
     /// <param name="slow">Run on the reference backend (plain loops), so that generation takes long enough to be interrupted.</param>
-    public static async Task<TestServer> StartAsync(EngineOptions? engine = null, string? apiKey = null, long maxBodyBytes = 8L << 20, bool slow = false)
+    /// <param name="gpu">Run on GPU 0 (float32 activations, as `fathom generate --device cuda`), the KV pages in device memory.</param>
+    public static async Task<TestServer> StartAsync(EngineOptions? engine = null, string? apiKey = null, long maxBodyBytes = 8L << 20, bool slow = false, bool gpu = false)
     {
         var files = new TinyChatModel();
         var model = LoadedModel.Load(files.Directory, new LoadOptions());
-        Core.IBackend backend = slow ? new ReferenceBackend() : new CpuBackend(2);
+        engine ??= new EngineOptions { KvCacheBytes = 16L << 20 };
+        IForwardPass forward;
+        IDisposable backend;
+        if (gpu)
+        {
+            var cuda = new Backends.Cuda.CudaTransformer(model, new Backends.Cuda.CudaOptions
+            {
+                Bf16Activations = false,
+                KvCacheBytes = engine.KvCacheBytes,
+                PageTokens = engine.PageSize,
+                KernelCacheFolder = Path.Combine(Path.GetTempPath(), "fathom-test-kernels"),
+            });
+            (forward, backend) = (cuda, cuda);
+        }
+        else
+        {
+            var cpu = slow ? (Core.IBackend)new ReferenceBackend() : new CpuBackend(2);
+            (forward, backend) = (new Transformer(model, cpu), cpu as IDisposable ?? new NoResources());
+        }
+
         var tokenizer = TextTokenizer.Load(files.Directory);
-        var scheduler = new Scheduler(new Transformer(model, backend), tokenizer, engine ?? new EngineOptions { KvCacheBytes = 16L << 20 });
+        var scheduler = new Scheduler(forward, tokenizer, engine);
         var server = new FathomServer(new ServerOptions { Port = 0, ApiKey = apiKey, MaxBodyBytes = maxBodyBytes, ShutdownGrace = TimeSpan.FromSeconds(1) });
         await server.StartAsync();
         server.SetModel(new ServedModel(ModelName, scheduler, tokenizer));
-        return new TestServer(files, model, backend, scheduler, server, apiKey);
+        return new TestServer(files, model, backend, forward.Device, scheduler, server, apiKey);
     }
 
     public Task<HttpResponseMessage> PostJsonAsync(string path, string json, CancellationToken cancellation = default) =>
@@ -84,8 +108,16 @@ public sealed class TestServer : IAsyncDisposable
         await Server.StopAsync();
         await Server.DisposeAsync();
         Scheduler.Dispose();
-        (_backend as IDisposable)?.Dispose();
+        _backend.Dispose();
         _model.Dispose();
         _files.Dispose();
+    }
+}
+
+/// <summary>Nothing to dispose (a backend that holds no resources).</summary>
+internal sealed class NoResources : IDisposable
+{
+    public void Dispose()
+    {
     }
 }

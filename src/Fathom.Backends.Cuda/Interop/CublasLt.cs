@@ -13,6 +13,7 @@ internal sealed unsafe class CublasLt : IDisposable
     private const int DescTransA = 3;
     private const int DescTransB = 4;
     private const int PreferenceMaxWorkspace = 1;
+    private const int PreferenceMinAlignmentA = 5;
     private const int HeuristicResultBytes = 96;
     private static readonly string[] Names = ["libcublasLt.so.13", "libcublasLt.so.12", "libcublasLt.so"];
 
@@ -28,7 +29,7 @@ internal sealed unsafe class CublasLt : IDisposable
     private readonly nint _handle;
     private readonly ulong _workspace;
     private readonly nuint _workspaceBytes;
-    private readonly Dictionary<(int N, int K, int M, long Ldy), Plan> _plans = [];
+    private readonly Dictionary<(int N, int K, int M, long Ldy, bool Loose), Plan> _plans = [];
 
     public CublasLt(IEnumerable<string> folders, ulong workspace, nuint workspaceBytes)
     {
@@ -50,18 +51,37 @@ internal sealed unsafe class CublasLt : IDisposable
     }
 
     /// <summary>y[M, ldy] (columns [0, N)) = x[M, K] · W[N, K]ᵀ (+ y when <paramref name="accumulate"/>), bf16 inputs, float32 output.</summary>
-    public void Linear(ulong weightBf16, int n, int k, ulong xBf16, int m, ulong y, long ldy, bool accumulate, nint stream)
+    /// <remarks>
+    /// <paramref name="loose"/>: operands may be aligned to only 16 bytes (row slices of a grouped buffer),
+    /// so the plan is chosen among the algorithms that allow that instead of cuBLASLt's default 256.
+    /// </remarks>
+    public void Linear(ulong weightBf16, int n, int k, ulong xBf16, int m, ulong y, long ldy, bool accumulate, nint stream, bool loose = false)
     {
-        var plan = PlanFor(n, k, m, ldy);
+        var plan = PlanFor(n, k, m, ldy, loose);
         float alpha = 1f, beta = accumulate ? 1f : 0f;
         Check(
             _matmul(_handle, plan.Desc, &alpha, weightBf16, plan.A, xBf16, plan.B, &beta, y, plan.C, y, plan.C, (void*)plan.Algo, _workspace, _workspaceBytes, stream),
             $"cublasLtMatmul [{m}x{k}]·[{n}x{k}]ᵀ");
     }
 
-    private Plan PlanFor(int n, int k, int m, long ldy)
+    /// <summary>
+    /// y[M, ldy] (+)= x · Wᵀ with x = x_hi + x_lo and W = W_hi (+ W_lo when <paramref name="wLo"/> is not 0),
+    /// each a bf16 plane: x_hi·W_hi + x_lo·W_hi (+ x_hi·W_lo) accumulated in float32, about 16 significant
+    /// bits of each input instead of 8 (x_lo·W_lo is below float32's own rounding of the sum).
+    /// </summary>
+    public void LinearPair(ulong wHi, ulong wLo, int n, int k, ulong xHi, ulong xLo, int m, ulong y, long ldy, bool accumulate, nint stream, bool loose = false)
     {
-        if (_plans.TryGetValue((n, k, m, ldy), out var plan))
+        Linear(wHi, n, k, xHi, m, y, ldy, accumulate, stream, loose);
+        Linear(wHi, n, k, xLo, m, y, ldy, accumulate: true, stream, loose);
+        if (wLo != 0)
+        {
+            Linear(wLo, n, k, xHi, m, y, ldy, accumulate: true, stream, loose);
+        }
+    }
+
+    private Plan PlanFor(int n, int k, int m, long ldy, bool loose)
+    {
+        if (_plans.TryGetValue((n, k, m, ldy, loose), out var plan))
         {
             return plan;
         }
@@ -77,6 +97,15 @@ internal sealed unsafe class CublasLt : IDisposable
         Check(_prefCreate(&pref), "cublasLtMatmulPreferenceCreate");
         ulong bytes = _workspaceBytes;
         Check(_prefSet(pref, PreferenceMaxWorkspace, &bytes, sizeof(ulong)), "cublasLtMatmulPreferenceSetAttribute");
+        if (loose)
+        {
+            uint alignment = 16;
+            for (int operand = 0; operand < 4; operand++)
+            {
+                Check(_prefSet(pref, PreferenceMinAlignmentA + operand, &alignment, sizeof(uint)), "cublasLtMatmulPreferenceSetAttribute(MIN_ALIGNMENT)");
+            }
+        }
+
         void* results = NativeMemoryHold(HeuristicResultBytes);
         int found;
         Check(_heuristic(_handle, desc, a, b, c, c, pref, 1, results, &found), "cublasLtMatmulAlgoGetHeuristic");
@@ -86,7 +115,7 @@ internal sealed unsafe class CublasLt : IDisposable
         }
 
         plan = new Plan(desc, a, b, c, (nint)results);
-        _plans[(n, k, m, ldy)] = plan;
+        _plans[(n, k, m, ldy, loose)] = plan;
         return plan;
     }
 

@@ -199,3 +199,20 @@ extern "C" __global__ void moe_combine(const float* expertOut, const int* pairRo
         *y = roundOut ? round_bf16(r) : r;
     }
 }
+
+// The tensor-core expert path: row j of [pairs, H] (pairs in expert order) is the hidden row of pair
+// order[j] (token order[j] / topk), written as a bf16 pair (hi, lo; see to_bf16_pair).
+extern "C" __global__ void moe_gather_pair(const float* x, long long ldx, const int* order, int topk, int pairs, int H, u16* hi, u16* lo)
+{
+    int j = blockIdx.x;
+    if (j >= pairs) return;
+    const float* src = x + (long long)(order[j] / topk) * ldx;
+    long long base = (long long)j * H;
+    for (int c = threadIdx.x; c < H; c += blockDim.x)
+    {
+        float v = src[c];
+        u16 h = to_bf16_bits(v);
+        hi[base + c] = h;
+        lo[base + c] = to_bf16_bits(v - bf16_to_f(h));
+    }
+}

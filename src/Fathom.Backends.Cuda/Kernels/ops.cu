@@ -1,5 +1,5 @@
 // Element-wise and per-row kernels of the forward pass: embedding, RMSNorm, RoPE, the MLA cache write,
-// the bf16 conversions that feed cuBLASLt.
+// the bf16-pair conversions that feed cuBLASLt.
 
 extern "C" __global__ void embed_f32(const int* ids, const float* table, int H, float* y, int roundOut)
 {
@@ -76,22 +76,34 @@ extern "C" __global__ void mla_cache_write(const float* kv, const float* normW, 
     }
 }
 
-extern "C" __global__ void to_bf16(const float* x, long long n, u16* y)
+// A float32 value as the sum of two bfloat16 terms, hi = bf16(x) and lo = bf16(x - hi): 16 significant
+// bits, so tensor-core products of hi and lo together lose about 2^-17 of each input instead of the 2^-9
+// of one bf16 rounding (which is enough to flip a near-tied MoE routing choice and, through attention,
+// every later position). The n values of x go to hi[0, n) and lo[0, n).
+extern "C" __global__ void to_bf16_pair(const float* x, long long n, u16* hi, u16* lo)
 {
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
-        y[i] = to_bf16_bits(x[i]);
+    {
+        float v = x[i];
+        u16 h = to_bf16_bits(v);
+        hi[i] = h;
+        lo[i] = to_bf16_bits(v - bf16_to_f(h));
+    }
 }
 
-// An e4m3 weight with block scales widened to bf16 (for cuBLASLt at large batch).
-extern "C" __global__ void fp8_to_bf16(const u8* w, const float* scales, int N, int K, int blockRows, int blockCols, int scaleCols,
-                                       u16* y)
+// An e4m3 weight with block scales widened to a pair of bf16 planes (for cuBLASLt at large batch): the
+// e4m3 value itself fits bf16 exactly, its product with a float32 block scale does not.
+extern "C" __global__ void fp8_to_bf16_pair(const u8* w, const float* scales, int N, int K, int blockRows, int blockCols, int scaleCols,
+                                            u16* hi, u16* lo)
 {
     long long total = (long long)N * K;
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x)
     {
         int r = (int)(i / K), c = (int)(i - (long long)r * K);
         float v = fp8_raw(w[i]) * (scales[(r / blockRows) * scaleCols + c / blockCols] * FP8_UNBIAS);
-        y[i] = to_bf16_bits(v);
+        u16 h = to_bf16_bits(v);
+        hi[i] = h;
+        lo[i] = to_bf16_bits(v - bf16_to_f(h));
     }
 }
 

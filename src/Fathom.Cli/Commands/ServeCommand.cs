@@ -44,7 +44,10 @@ public static class ServeCommand
                 Port = result.GetValue(port) is var p && p is >= 0 and <= 65535 ? p : throw new CliException($"--port must be in [0, 65535] (got {p})"),
                 ApiKey = result.GetValue(apiKey) ?? NonEmpty(Environment.GetEnvironmentVariable("FATHOM_API_KEY")),
             };
-            return Run(console, models.Read(result), engineOptions, serverOptions, result.GetValue(name));
+            // On a GPU the scheduler's pages live in the device latent cache: lay it out to the KV budget and page size.
+            var modelOptions = models.Read(result);
+            modelOptions = modelOptions with { GpuCache = new GpuCacheLayout(engineOptions.KvCacheBytes, engineOptions.PageSize, Math.Max(256, engineOptions.MaxBatch)) };
+            return Run(console, modelOptions, engineOptions, serverOptions, result.GetValue(name));
         });
         return command;
     }
@@ -109,15 +112,12 @@ public static class ServeCommand
 
             console.Error.WriteLine($"listening on {string.Join(", ", server.Addresses)} (health: /health; loading the model)");
             using var session = ModelSession.Open(modelOptions, needTokenizer: false);
-            // The scheduler's paged cache lives in host memory, so serving runs on the CPU forward pass.
-            var forward = session.Transformer as Fathom.Model.Transformer
-                ?? throw new CliException($"fathom serve runs on the CPU for now; the model was opened on {session.Transformer.Device} (drop --device)");
-            using var scheduler = new Scheduler(forward, session.Tokenizer, engineOptions);
+            using var scheduler = new Scheduler(session.Transformer, session.Tokenizer, engineOptions);
             string name = servedName ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(session.Directory)));
             server.SetModel(new ServedModel(name, scheduler, session.Tokenizer));
             console.Error.WriteLine(string.Create(
                 CultureInfo.InvariantCulture,
-                $"serving '{name}' from {session.Directory}: KV cache {scheduler.KvTokens} tokens ({scheduler.Statistics.PageCount} pages of {scheduler.Statistics.PageSize}, {scheduler.KvBytes / (1024.0 * 1024.0):F0} MiB), max batch {engineOptions.MaxBatch}, max context {scheduler.MaxContext}, prefix cache {(engineOptions.PrefixCaching ? "on" : "off")}{(session.Tokenizer is null ? ", no tokenizer: token-id prompts only" : string.Empty)}{(serverOptions.ApiKey is null ? string.Empty : ", API key required")}"));
+                $"serving '{name}' from {session.Directory} on {session.Transformer.Device}: KV cache {scheduler.KvTokens} tokens ({scheduler.Statistics.PageCount} pages of {scheduler.Statistics.PageSize}, {scheduler.KvBytes / (1024.0 * 1024.0):F0} MiB), max batch {engineOptions.MaxBatch}, max context {scheduler.MaxContext}, prefix cache {(engineOptions.PrefixCaching ? "on" : "off")}{(session.Tokenizer is null ? ", no tokenizer: token-id prompts only" : string.Empty)}{(serverOptions.ApiKey is null ? string.Empty : ", API key required")}"));
             console.Error.WriteLine($"ready on {string.Join(", ", server.Addresses)}; Ctrl+C stops");
             stop.Token.WaitHandle.WaitOne();
             console.Error.WriteLine($"stopping: finishing requests in flight (up to {serverOptions.ShutdownGrace.TotalSeconds:F0} s), then cancelling the rest");

@@ -14,14 +14,21 @@ public sealed class KvCacheManager
     private long _lookupTokens;
     private long _hitTokens;
 
+    /// <summary>Accounting over pages in host memory (a CPU pass's storage).</summary>
     public KvCacheManager(ModelConfig config, int pageCount, int pageSize, bool prefixCaching = true)
+        : this(new PagedKvStorage(config, pageCount, pageSize), prefixCaching)
     {
-        Storage = new KvPageStorage(config, pageCount, pageSize);
-        _allocator = new PageAllocator(pageCount);
-        _prefix = prefixCaching ? new PrefixCache(pageCount, pageSize) : null;
     }
 
-    public KvPageStorage Storage { get; }
+    /// <summary>Accounting over the pages of <paramref name="storage"/>, wherever the pass keeps them.</summary>
+    public KvCacheManager(IPagedKvPool storage, bool prefixCaching = true)
+    {
+        Storage = storage;
+        _allocator = new PageAllocator(storage.PageCount);
+        _prefix = prefixCaching ? new PrefixCache(storage.PageCount, storage.PageSize) : null;
+    }
+
+    public IPagedKvPool Storage { get; }
 
     public int PageSize => Storage.PageSize;
 
@@ -47,7 +54,7 @@ public sealed class KvCacheManager
 
     public int PagesFor(int tokens) => (tokens + PageSize - 1) / PageSize;
 
-    public PagedSequenceCache CreateSequence() => new(Storage);
+    public PagedSequenceCache CreateSequence() => new(Storage.CreateSequence());
 
     /// <summary>
     /// Starts an empty sequence from the longest cached run of full pages of <paramref name="tokens"/>,

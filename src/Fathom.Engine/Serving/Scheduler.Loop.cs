@@ -124,12 +124,22 @@ public sealed partial class Scheduler
         for (int i = 0; i < _plan.Count; i++)
         {
             var seq = _plan.Sequence(i);
-            _entries[i] = new BatchEntry(seq.Pending(_plan.Tokens(i)), seq.Cache);
+            _entries[i] = new BatchEntry(seq.Pending(_plan.Tokens(i)), seq.Cache.Storage);
         }
 
         try
         {
-            _transformer.Forward(_entries.AsSpan(0, _plan.Count), _logits);
+            int k = CandidatesForStep();
+            _stepCandidates = k > 0;
+            if (_stepCandidates)
+            {
+                _transformer.Forward(_entries.AsSpan(0, _plan.Count), _candidates!, k);
+            }
+            else
+            {
+                _transformer.Forward(_entries.AsSpan(0, _plan.Count), _logits);
+            }
+
             Statistics.Step(_plan.Count, _planner.Preemptions);
             return true;
         }
@@ -149,6 +159,33 @@ public sealed partial class Scheduler
         }
     }
 
+    /// <summary>
+    /// Candidates per row the step needs when the pass can return only each row's best logits (every
+    /// planned request greedy or top-k without penalties or logprobs); 0: whole logits rows.
+    /// </summary>
+    private int CandidatesForStep()
+    {
+        if (_candidates is null)
+        {
+            return 0;
+        }
+
+        int k = 0;
+        for (int i = 0; i < _plan.Count; i++)
+        {
+            var seq = _plan.Sequence(i);
+            int needed = seq.RawLogits is null ? seq.Sampler.CandidatesNeeded : 0;
+            if (needed == 0 || needed > _candidates.MaxK)
+            {
+                return 0;
+            }
+
+            k = Math.Max(k, needed);
+        }
+
+        return k;
+    }
+
     private void SampleAndPublish()
     {
         int vocab = _transformer.VocabSize;
@@ -161,13 +198,22 @@ public sealed partial class Scheduler
                 continue;   // still prefilling: this chunk's logits are not needed
             }
 
-            var logits = _logits.AsSpan(i * vocab, vocab);
-            if (seq.RawLogits is { } raw)
+            int next;
+            if (_stepCandidates)
             {
-                logits.CopyTo(raw);
+                next = seq.Sampler.Sample(_candidates!.Values(i), _candidates.Ids(i));
+            }
+            else
+            {
+                var logits = _logits.AsSpan(i * vocab, vocab);
+                if (seq.RawLogits is { } raw)
+                {
+                    logits.CopyTo(raw);
+                }
+
+                next = seq.Sampler.Sample(logits);
             }
 
-            int next = seq.Sampler.Sample(logits);
             seq.Sampler.Accept(next);
             seq.Append(next);
             Statistics.Generated();

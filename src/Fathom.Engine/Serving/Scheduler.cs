@@ -12,7 +12,7 @@ namespace Fathom.Engine.Serving;
 /// </summary>
 public sealed partial class Scheduler : IDisposable
 {
-    private readonly Transformer _transformer;
+    private readonly IForwardPass _transformer;
     private readonly TextTokenizer? _tokenizer;
     private readonly EngineOptions _options;
     private readonly KvCacheManager _kv;
@@ -26,25 +26,28 @@ public sealed partial class Scheduler : IDisposable
     private readonly Thread _thread;
     private readonly BatchEntry[] _entries;
     private readonly float[] _logits;
+    private readonly LogitCandidates? _candidates;
+    private bool _stepCandidates;
     private long _nextId;
     private int _queued;
     private volatile bool _draining;
     private volatile bool _stopping;
 
-    public Scheduler(Transformer transformer, TextTokenizer? tokenizer, EngineOptions options)
+    /// <summary>Serves on <paramref name="transformer"/> (host or GPU); the KV pages live where that pass keeps them.</summary>
+    public Scheduler(IForwardPass transformer, TextTokenizer? tokenizer, EngineOptions options)
     {
         options.Validate();
         _transformer = transformer;
         _tokenizer = tokenizer;
         _options = options with { MaxContext = Math.Min(options.MaxContext, transformer.Config.MaxPositionEmbeddings) };
-        long pageBytes = KvPageStorage.BytesPerToken(transformer.Config) * options.PageSize;
+        long pageBytes = PagedKvStorage.BytesPerToken(transformer.Config) * options.PageSize;
         long pages = options.KvCacheBytes / pageBytes;
         if (pages < 1)
         {
             throw Invalid("kv-cache-memory", $"kv-cache-memory of {options.KvCacheBytes} bytes holds no page: one page of {options.PageSize} tokens takes {pageBytes} bytes");
         }
 
-        _kv = new KvCacheManager(transformer.Config, (int)Math.Min(pages, int.MaxValue / 2), options.PageSize, options.PrefixCaching);
+        _kv = new KvCacheManager(transformer.CreatePagedPool((int)Math.Min(pages, int.MaxValue / 2), options.PageSize), options.PrefixCaching);
         int stepTokens = options.MaxStepTokens > 0 ? Math.Min(options.MaxStepTokens, transformer.MaxChunkTokens) : transformer.MaxChunkTokens;
         _planner = new BatchPlanner(_kv, options.MaxBatch, stepTokens);
         _eosIds = [.. transformer.Config.EosTokenIds];
@@ -55,6 +58,7 @@ public sealed partial class Scheduler : IDisposable
 
         _entries = new BatchEntry[Math.Min(options.MaxBatch, stepTokens)];
         _logits = new float[_entries.Length * transformer.VocabSize];
+        _candidates = transformer.MaxCandidates > 0 ? new LogitCandidates(_entries.Length, transformer.MaxCandidates) : null;
         Statistics = new EngineStatistics { PageCount = _kv.PageCount, PageSize = _kv.PageSize };
         _thread = new Thread(Loop) { IsBackground = true, Name = "fathom-scheduler" };
         _thread.Start();
@@ -140,6 +144,7 @@ public sealed partial class Scheduler : IDisposable
         }
 
         _wake.Dispose();
+        _kv.Storage.Dispose();
     }
 
     /// <summary>An argument error naming the API parameter at fault (not a C# parameter).</summary>

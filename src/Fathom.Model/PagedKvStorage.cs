@@ -1,16 +1,15 @@
-using Fathom.Model;
-
-namespace Fathom.Engine.Paging;
+namespace Fathom.Model;
 
 /// <summary>
-/// The values of the paged MLA cache: per layer one array of [pages, page_size, kv_lora_rank + qk_rope_head_dim].
-/// The arrays are allocated uninitialised, so the operating system commits memory only as pages are first written.
+/// The values of a paged MLA cache in host memory: per layer one array of [pages, page_size, kv_lora_rank +
+/// qk_rope_head_dim]. The arrays are allocated uninitialised, so the operating system commits memory only
+/// as pages are first written.
 /// </summary>
-public sealed class KvPageStorage
+public sealed class PagedKvStorage : IPagedKvPool
 {
     private readonly float[][] _layers;
 
-    public KvPageStorage(ModelConfig config, int pageCount, int pageSize)
+    public PagedKvStorage(ModelConfig config, int pageCount, int pageSize)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(pageCount, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(pageSize, 1);
@@ -43,6 +42,13 @@ public sealed class KvPageStorage
 
     /// <summary>Bytes of cache one token takes over all layers.</summary>
     public static long BytesPerToken(ModelConfig config) => (long)config.NumHiddenLayers * config.KvCacheWidth * sizeof(float);
+
+    public IPagedSequenceCache CreateSequence() => new PagedKvCache(this);
+
+    /// <summary>Host arrays: the garbage collector takes them back.</summary>
+    public void Dispose()
+    {
+    }
 
     public Span<float> Row(int layer, int page, int slot) => _layers[layer].AsSpan(((page * PageSize) + slot) * Width, Width);
 
