@@ -81,7 +81,7 @@ public static class BenchCommand
                 ["quantize"] = options.Load.Quantize is { } q ? FormatName(q) : null,
                 ["load"] = LoadName(session.Model.Options.Residency),
                 ["load_seconds"] = Math.Round(loadTime.TotalSeconds, 3),
-                ["backend"] = options.Backend,
+                ["backend"] = options.Device.IsCuda ? "cuda" : options.Backend,
                 ["threads"] = threads,
                 ["prompt_tokens"] = settings.PromptTokens,
                 ["gen_tokens"] = settings.GenTokens,
