@@ -167,9 +167,32 @@ public sealed class FathomServer : IAsyncDisposable
         app.MapPost("/v1/completions", context => GenerateAsync(context, ApiFlavor.Completion, (p, body) => p.ParseCompletion(body)));
         app.MapPost("/generate", context => GenerateAsync(context, ApiFlavor.Simple, (p, body) => p.ParseSimple(body, chat: false)));
         app.MapPost("/chat", context => GenerateAsync(context, ApiFlavor.Simple, (p, body) => p.ParseSimple(body, chat: true)));
-        app.MapFallback(context => throw (HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsPost(context.Request.Method)
-            ? ApiException.NotFound($"no route {context.Request.Method} {context.Request.Path}", code: "unknown_route")
-            : new ApiException(405, $"method {context.Request.Method} is not allowed on {context.Request.Path}", "invalid_request_error", code: "method_not_allowed")));
+        app.MapFallback(context =>
+        {
+            var request = context.Request;
+            if (AllowedMethod(request.Path) is { } allowed)
+            {
+                context.Response.Headers.Allow = allowed;
+                throw new ApiException(405, $"{request.Path} takes {allowed}, not {request.Method}", "invalid_request_error", code: "method_not_allowed");
+            }
+
+            throw HttpMethods.IsGet(request.Method) || HttpMethods.IsPost(request.Method)
+                ? ApiException.NotFound($"no route {request.Method} {request.Path}", code: "unknown_route")
+                : new ApiException(405, $"method {request.Method} is not allowed on {request.Path}", "invalid_request_error", code: "method_not_allowed");
+        });
+    }
+
+    /// <summary>The method a route above answers (a request that reached the fallback used another one); null for unknown paths.</summary>
+    private static string? AllowedMethod(PathString path)
+    {
+        string p = path.Value?.TrimEnd('/') ?? string.Empty;
+        return p switch
+        {
+            "/health" or "/metrics" or "/v1/models" => HttpMethods.Get,
+            "/v1/chat/completions" or "/v1/completions" or "/generate" or "/chat" => HttpMethods.Post,
+            _ when p.StartsWith("/v1/models/", StringComparison.Ordinal) && p.Length > "/v1/models/".Length && p.IndexOf('/', "/v1/models/".Length) < 0 => HttpMethods.Get,
+            _ => null,
+        };
     }
 
     private async Task GenerateAsync(HttpContext context, ApiFlavor flavor, Func<RequestParser, JsonElement, GenerationJob> parse)

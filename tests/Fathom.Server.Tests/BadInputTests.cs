@@ -38,6 +38,8 @@ public sealed class BadInputTests
         { "v1/completions", "{\"prompt\": []}", 400, "prompt", "is empty" },
         { "generate", "{\"text\": \"hi\"}", 400, "prompt", "is required" },
         { "v1/nothing", "{}", 404, null, "no route" },
+        { "health", "{}", 405, null, "/health takes GET, not POST" },
+        { "v1/models/some-model", "{}", 405, null, "takes GET, not POST" },
     };
 
     [Fact]
@@ -51,6 +53,18 @@ public sealed class BadInputTests
             using var response = await server.PostJsonAsync(path, body);
             await AssertErrorAsync(response, status, row[3] as string, message, $"{path} {body}");
             _ = param;
+        }
+
+        // A known route with the wrong method is 405 with the method it takes; an unknown one stays 404.
+        using (var response = await server.Http.GetAsync("v1/chat/completions"))
+        {
+            await AssertErrorAsync(response, 405, null, "/v1/chat/completions takes POST, not GET", "GET v1/chat/completions");
+            Assert.Contains("POST", response.Content.Headers.Allow);
+        }
+
+        using (var response = await server.Http.GetAsync("v1/chat"))
+        {
+            await AssertErrorAsync(response, 404, null, "no route GET /v1/chat", "GET v1/chat");
         }
 
         await AssertStillServesAsync(server);
