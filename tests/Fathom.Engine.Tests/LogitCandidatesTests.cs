@@ -49,6 +49,33 @@ public sealed class LogitCandidatesTests
     }
 
     [Fact]
+    public void LogprobsFromCandidatesEqualThoseOfTheWholeRow()
+    {
+        var random = new Random(3);
+        var logits = new float[500];
+        for (int step = 0; step < 50; step++)
+        {
+            for (int i = 0; i < logits.Length; i++)
+            {
+                logits[i] = MathF.Round((float)(random.NextDouble() * 12) - 6, 1);
+            }
+
+            double max = logits.Max();
+            float lse = (float)(max + Math.Log(logits.Sum(v => Math.Exp(v - max))));
+            int top = step % 6, k = top + 4;
+            var (values, ids) = Best(logits, k);
+            int chosen = ids[step % k];
+            var whole = Fathom.Engine.Serving.LogprobCalculator.Compute(logits, chosen, top);
+            var sparse = Fathom.Engine.Serving.LogprobCalculator.FromCandidates(values, ids, lse, chosen, top);
+            Assert.Equal(whole.Logprob, sparse.Logprob, 1e-5);
+            Assert.Equal(whole.Top.Select(t => t.Id), sparse.Top.Select(t => t.Id));
+            Assert.Equal(whole.Top.Select(t => (double)t.Logprob), sparse.Top.Select(t => (double)t.Logprob), (a, b) => Math.Abs(a - b) < 1e-5);
+        }
+
+        Assert.Throws<InvalidOperationException>(() => Fathom.Engine.Serving.LogprobCalculator.FromCandidates([2f, 1f], [7, 3], 3f, 5, 1));
+    }
+
+    [Fact]
     public void PenaltiesOrSamplingWithoutTopKNeedTheWholeRow()
     {
         Assert.Equal(0, new Sampler(new SamplingParams { Temperature = 0, RepetitionPenalty = 1.1f }, 100).CandidatesNeeded);

@@ -71,6 +71,45 @@ public sealed class GpuServingTests
         Assert.Equal(cold.Ids, ids);
     }
 
+    [CudaFact]
+    public async Task LogprobsFromGpuCandidatesEqualTheCpuServers()
+    {
+        // Greedy with top_logprobs: the GPU step returns only each row's best logits and their log-sum-exp.
+        object Body() => new { messages = new[] { new { role = "user", content = "Name three colours." } }, temperature = 0, max_tokens = 12, logprobs = true, top_logprobs = 4 };
+        async Task<JsonElement[]> TokensAsync(TestServer server)
+        {
+            using var response = await server.PostJsonAsync("v1/chat/completions", Body());
+            string text = await response.Content.ReadAsStringAsync();
+            Assert.True(response.IsSuccessStatusCode, text);
+            using var doc = JsonDocument.Parse(text);
+            return [.. doc.RootElement.GetProperty("choices")[0].GetProperty("logprobs").GetProperty("content").EnumerateArray().Select(e => e.Clone())];
+        }
+
+        JsonElement[] gpu, cpu;
+        await using (var server = await TestServer.StartAsync(new EngineOptions { MaxBatch = 4, KvCacheBytes = 16L << 20 }, gpu: true))
+        {
+            gpu = await TokensAsync(server);
+        }
+
+        await using (var server = await TestServer.StartAsync(new EngineOptions { MaxBatch = 4, KvCacheBytes = 16L << 20 }))
+        {
+            cpu = await TokensAsync(server);
+        }
+
+        Assert.Equal(cpu.Length, gpu.Length);
+        for (int t = 0; t < cpu.Length; t++)
+        {
+            Assert.Equal(cpu[t].GetProperty("token").GetString(), gpu[t].GetProperty("token").GetString());
+            Assert.Equal(cpu[t].GetProperty("logprob").GetDouble(), gpu[t].GetProperty("logprob").GetDouble(), 1e-3);
+            var (a, b) = (cpu[t].GetProperty("top_logprobs"), gpu[t].GetProperty("top_logprobs"));
+            Assert.Equal(4, b.GetArrayLength());
+            for (int j = 0; j < 4; j++)
+            {
+                Assert.Equal(a[j].GetProperty("logprob").GetDouble(), b[j].GetProperty("logprob").GetDouble(), 1e-3);
+            }
+        }
+    }
+
     private static async Task<(int[] Ids, int Cached)> CompletionAsync(TestServer server, int[] prompt)
     {
         using var response = await server.PostJsonAsync("v1/completions", new { prompt, max_tokens = 10, temperature = 0, ignore_eos = true, return_token_ids = true });

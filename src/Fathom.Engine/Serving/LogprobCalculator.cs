@@ -51,4 +51,25 @@ internal static class LogprobCalculator
 
         return new TokenLogprob(chosen, logits[chosen] - logZ, best);
     }
+
+    /// <summary>
+    /// The same from a row's best logits (largest first) and its log-sum-exp; the chosen token must be among
+    /// them (it is whenever it was sampled from them) and <paramref name="top"/> must not exceed their count.
+    /// </summary>
+    public static TokenLogprob FromCandidates(ReadOnlySpan<float> values, ReadOnlySpan<int> ids, float logSumExp, int chosen, int top)
+    {
+        int at = ids.IndexOf(chosen);
+        if (at < 0 || top > ids.Length)
+        {
+            throw new InvalidOperationException($"token {chosen} or the top {top} are not among the {ids.Length} candidates");
+        }
+
+        var best = new List<(int Id, float Logprob)>(Math.Max(top, 0));
+        for (int i = 0; i < top; i++)
+        {
+            best.Add((ids[i], values[i] - logSumExp));
+        }
+
+        return new TokenLogprob(chosen, values[at] - logSumExp, best);
+    }
 }

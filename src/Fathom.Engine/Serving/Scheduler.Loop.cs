@@ -174,7 +174,14 @@ public sealed partial class Scheduler
         for (int i = 0; i < _plan.Count; i++)
         {
             var seq = _plan.Sequence(i);
-            int needed = seq.RawLogits is null ? seq.Sampler.CandidatesNeeded : 0;
+            int needed = seq.Sampler.CandidatesNeeded;
+            if (needed > 0 && seq.Request.TopLogprobs >= 0)
+            {
+                // The chosen token is among the sampler's candidates, so its log-probability is too;
+                // the top log-probabilities are the first candidates.
+                needed = Math.Max(needed, seq.Request.TopLogprobs);
+            }
+
             if (needed == 0 || needed > _candidates.MaxK)
             {
                 return 0;
@@ -199,25 +206,37 @@ public sealed partial class Scheduler
             }
 
             int next;
+            TokenLogprob? logprob = null;
             if (_stepCandidates)
             {
-                next = seq.Sampler.Sample(_candidates!.Values(i), _candidates.Ids(i));
+                var values = _candidates!.Values(i);
+                var ids = _candidates.Ids(i);
+                next = seq.Sampler.Sample(values, ids);
+                if (seq.Request.TopLogprobs >= 0)
+                {
+                    logprob = LogprobCalculator.FromCandidates(values, ids, _candidates.LogSumExp[i], next, seq.Request.TopLogprobs);
+                }
             }
             else
             {
                 var logits = _logits.AsSpan(i * vocab, vocab);
                 if (seq.RawLogits is { } raw)
                 {
+                    // Before sampling: penalties and temperature work on the row in place.
                     logits.CopyTo(raw);
                 }
 
                 next = seq.Sampler.Sample(logits);
+                if (seq.RawLogits is { } rawRow)
+                {
+                    logprob = LogprobCalculator.Compute(rawRow, next, seq.Request.TopLogprobs);
+                }
             }
 
             seq.Sampler.Accept(next);
             seq.Append(next);
             Statistics.Generated();
-            if (Emit(seq, next) is { } reason)
+            if (Emit(seq, next, logprob) is { } reason)
             {
                 Finish(seq, reason);
                 _done.Add(seq);
@@ -233,13 +252,12 @@ public sealed partial class Scheduler
     }
 
     /// <summary>Publishes a sampled token; returns why the request ends, or null to go on.</summary>
-    private FinishReason? Emit(Sequence seq, int next)
+    private FinishReason? Emit(Sequence seq, int next, TokenLogprob? logprob)
     {
         var stop = seq.Request.Stop;
         bool isEos = !stop.IgnoreEos && _eosIds.Contains(next);
         bool isStopToken = stop.StopTokenIds.Contains(next);
         string piece = seq.Decoder is null || isEos || isStopToken ? string.Empty : seq.Stops.Push(seq.Decoder.Push(next));
-        var logprob = seq.RawLogits is { } raw ? LogprobCalculator.Compute(raw, next, seq.Request.TopLogprobs) : null;
         seq.Handle.Publish(new RequestEvent(next, piece, logprob, null));
         if (isEos || isStopToken || seq.Stops.Stopped)
         {
