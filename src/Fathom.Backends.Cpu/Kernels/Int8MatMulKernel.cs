@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -12,45 +11,10 @@ namespace Fathom.Backends.Cpu.Kernels;
 /// rows (decode) widen the int8 bytes in registers, each byte read once; larger batches widen each weight
 /// row once into float32 and take its dot product with every activation row.
 /// </summary>
-internal sealed unsafe class Int8MatMulKernel(int workers) : IMatMulKernel
+internal sealed unsafe class Int8MatMulKernel(int workers) : IntegerRowKernel<Int8MatMulKernel>(workers), IIntegerRowFormat
 {
-    private const int FusedRows = 4;
-    private readonly float[][] _scratch = new float[workers][];
-
-    public void Prepare(in WeightMatrix w, float* x, int rows)
-    {
-    }
-
-    public void Run(in WeightMatrix w, float* x, int rows, float* y, int start, int end, int worker)
-    {
-        int cols = w.Cols, outs = w.Rows;
-        if (rows <= FusedRows && Avx512F.IsSupported && w.BlockCols % 16 == 0 && cols % 16 == 0)
-        {
-            for (int o = start; o < end; o++)
-            {
-                for (int r = 0; r < rows; r++)
-                {
-                    y[((long)r * outs) + o] = FusedRow(w, o, x + ((long)r * cols), cols);
-                }
-            }
-
-            return;
-        }
-
-        var row = _scratch[worker] = PinnedBuffer.Ensure(_scratch[worker], cols);
-        for (int o = start; o < end; o++)
-        {
-            Dequantize(w, o, row);
-            var wr = new ReadOnlySpan<float>(row, 0, cols);
-            for (int r = 0; r < rows; r++)
-            {
-                y[((long)r * outs) + o] = TensorPrimitives.Dot(new ReadOnlySpan<float>(x + ((long)r * cols), cols), wr);
-            }
-        }
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float FusedRow(in WeightMatrix w, int o, float* x, int cols)
+    public static float FusedRow(in WeightMatrix w, int o, float* x, int cols)
     {
         sbyte* p = (sbyte*)w.RowPointer(o);
         var scales = w.BlockScales!;
