@@ -168,16 +168,22 @@ public sealed partial class CudaTransformer
     /// <summary>y[count, ldy] = x · Wᵀ for one expert's rows, x a bf16 pair; an FP8 W is widened to a pair first.</summary>
     private void ExpertPair(in DeviceMatrix w, ulong xHi, ulong xLo, int count, ulong y, int ldy)
     {
-        ulong wHi = w.Data, wLo = 0;
-        if (w.Kind == WeightKind.Fp8)
+        var (wHi, wLo) = WeightPair(w);
+        _lt!.LinearPair(wHi, wLo, w.Rows, w.Cols, xHi, xLo, count, y, ldy, accumulate: false, _gpu.Stream, loose: true);
+    }
+
+    /// <summary>W as a bf16 pair for the tensor cores: a BF16 W as it is (no low part), an FP8 W widened into the pair buffer.</summary>
+    private (ulong Hi, ulong Lo) WeightPair(in DeviceMatrix w)
+    {
+        if (w.Kind != WeightKind.Fp8)
         {
-            long elements = (long)w.Rows * w.Cols;
-            wHi = _b.WeightBf16;
-            wLo = _b.WeightBf16 + Buffers.AlignedBytes(elements * 2);
-            _gpu.Launch("fp8_to_bf16_pair", (uint)Math.Min((elements + 255) / 256, 65535), 1, 1, 256, 0, w.Data, w.Scales, w.Rows, w.Cols, w.BlockRows, w.BlockCols, w.ScaleCols, wHi, wLo);
+            return (w.Data, 0);
         }
 
-        _lt!.LinearPair(wHi, wLo, w.Rows, w.Cols, xHi, xLo, count, y, ldy, accumulate: false, _gpu.Stream, loose: true);
+        long elements = (long)w.Rows * w.Cols;
+        ulong hi = _b.WeightBf16, lo = _b.WeightBf16 + Buffers.AlignedBytes(elements * 2);
+        _gpu.Launch("fp8_to_bf16_pair", (uint)Math.Min((elements + 255) / 256, 65535), 1, 1, 256, 0, w.Data, w.Scales, w.Rows, w.Cols, w.BlockRows, w.BlockCols, w.ScaleCols, hi, lo);
+        return (hi, lo);
     }
 
     /// <summary>output (+)= down(silu(gate · normed) ⊙ up · normed).</summary>
@@ -225,15 +231,7 @@ public sealed partial class CudaTransformer
             long count = (long)n * w.Cols;
             ulong xHi = _b.InputBf16, xLo = _b.InputBf16 + Buffers.AlignedBytes(count * 2);
             _gpu.Launch("to_bf16_pair", (uint)Math.Min((count + 255) / 256, 65535), 1, 1, 256, 0, x, count, xHi, xLo);
-            ulong wHi = w.Data, wLo = 0;
-            if (w.Kind == WeightKind.Fp8)
-            {
-                long elements = (long)w.Rows * w.Cols;
-                wHi = _b.WeightBf16;
-                wLo = _b.WeightBf16 + Buffers.AlignedBytes(elements * 2);
-                _gpu.Launch("fp8_to_bf16_pair", (uint)Math.Min((elements + 255) / 256, 65535), 1, 1, 256, 0, w.Data, w.Scales, w.Rows, w.Cols, w.BlockRows, w.BlockCols, w.ScaleCols, wHi, wLo);
-            }
-
+            var (wHi, wLo) = WeightPair(w);
             _lt!.LinearPair(wHi, wLo, w.Rows, w.Cols, xHi, xLo, n, y, ldy, accumulate, _gpu.Stream);
             return;
         }
