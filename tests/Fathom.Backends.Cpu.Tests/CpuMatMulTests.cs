@@ -9,26 +9,7 @@ public sealed class CpuMatMulTests
 {
     private readonly ReferenceBackend _reference = new();
 
-    public static TheoryData<string, int, string> Cases()
-    {
-        // Every layout on one and three threads with the machine's best kernels, and on three threads with
-        // each other instruction set it can run.
-        var data = new TheoryData<string, int, string>();
-        foreach (string layout in WeightLayouts.All)
-        {
-            foreach (string path in FloatPaths.Supported)
-            {
-                if (path == FloatPaths.Best)
-                {
-                    data.Add(layout, 1, path);
-                }
-
-                data.Add(layout, 3, path);
-            }
-        }
-
-        return data;
-    }
+    public static TheoryData<string, int, string> Cases() => FloatPaths.LayoutCases();
 
     [Theory]
     [MemberData(nameof(Cases))]
