@@ -10,20 +10,14 @@ public interface IParallelJob
 /// <summary>
 /// A persistent pool of worker threads sized to the cores. <see cref="Run"/> hands out chunks of an index
 /// range from a shared counter; the calling thread works too and returns when every chunk is done.
-/// One job runs at a time (calls are serialised). A decode step is hundreds of jobs a few hundred
-/// microseconds long with little serial work between them, so idle workers poll for the next job for a
-/// while (<see cref="SpinTicks"/>) before they sleep, and the caller polls for the last chunk: a kernel
-/// wake-up per job would cost as much as a small job.
+/// One job runs at a time (calls are serialised).
 /// </summary>
 public sealed class WorkerPool : IDisposable
 {
-    private static readonly long SpinTicks = System.Diagnostics.Stopwatch.Frequency / 1000;
-
     private readonly Thread[] _threads;
-    private readonly SemaphoreSlim[] _wakes;
-    private readonly int[] _asleep;
+    private readonly SemaphoreSlim _start = new(0);
+    private readonly ManualResetEventSlim _done = new(false);
     private readonly Lock _runLock = new();
-    private int _generation;
     private IParallelJob? _job;
     private int _count;
     private int _chunk;
@@ -41,8 +35,6 @@ public sealed class WorkerPool : IDisposable
 
         ThreadCount = threads;
         _threads = new Thread[threads - 1];
-        _wakes = [.. Enumerable.Range(0, threads - 1).Select(_ => new SemaphoreSlim(0))];
-        _asleep = new int[threads - 1];
         for (int i = 0; i < _threads.Length; i++)
         {
             int worker = i + 1;
@@ -77,16 +69,18 @@ public sealed class WorkerPool : IDisposable
             _chunk = Math.Max(minChunk, count / (ThreadCount * 4));
             _next = 0;
             _failure = null;
-            _active = _threads.Length + 1;
-            Interlocked.Increment(ref _generation);
-            WakeSleepers();
+            int helpers = Math.Min(_threads.Length, ((count + _chunk - 1) / _chunk) - 1);
+            _active = helpers + 1;
+            _done.Reset();
+            if (helpers > 0)
+            {
+                _start.Release(helpers);
+            }
 
             Work(0);
-            Interlocked.Decrement(ref _active);
-            var spin = default(SpinWait);
-            while (Volatile.Read(ref _active) != 0)
+            if (Interlocked.Decrement(ref _active) != 0)
             {
-                spin.SpinOnce(sleep1Threshold: -1);
+                _done.Wait();
             }
 
             _job = null;
@@ -99,71 +93,19 @@ public sealed class WorkerPool : IDisposable
 
     private void WorkerLoop(int worker)
     {
-        // Generation 0 is the pool before its first job (a thread may start after that job is published).
-        int seen = 0;
         while (true)
         {
-            seen = AwaitJob(worker - 1, seen);
+            _start.Wait();
             if (_disposed)
             {
                 return;
             }
 
             Work(worker);
-            Interlocked.Decrement(ref _active);
-        }
-    }
-
-    /// <summary>Wakes every worker that went to sleep (each has its own semaphore, so no wake-up goes to the wrong one).</summary>
-    private void WakeSleepers()
-    {
-        for (int i = 0; i < _asleep.Length; i++)
-        {
-            if (Interlocked.Exchange(ref _asleep[i], 0) == 1)
+            if (Interlocked.Decrement(ref _active) == 0)
             {
-                _wakes[i].Release();
+                _done.Set();
             }
-        }
-    }
-
-    /// <summary>Waits until a job newer than <paramref name="seen"/> is published; returns its generation.</summary>
-    private int AwaitJob(int index, int seen)
-    {
-        long until = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks;
-        int polls = 0;
-        while (true)
-        {
-            int now = Volatile.Read(ref _generation);
-            if (now != seen || _disposed)
-            {
-                return now;
-            }
-
-            if (++polls % 64 != 0)
-            {
-                Thread.SpinWait(8);
-                continue;
-            }
-
-            if (System.Diagnostics.Stopwatch.GetTimestamp() < until)
-            {
-                // Every few microseconds: give the core away if another thread wants it (more threads than cores).
-                Thread.Yield();
-                continue;
-            }
-
-            // Sleep: announce it, look once more (a job published before the announcement finds nobody
-            // to wake), then wait. A wake-up left over from a sleep that found a job at that last look
-            // only makes the next sleep return early: the loop checks the generation again.
-            Volatile.Write(ref _asleep[index], 1);
-            Interlocked.MemoryBarrier();
-            if (Volatile.Read(ref _generation) == seen && !_disposed)
-            {
-                _wakes[index].Wait();
-            }
-
-            Volatile.Write(ref _asleep[index], 0);
-            until = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks;
         }
     }
 
@@ -198,9 +140,9 @@ public sealed class WorkerPool : IDisposable
         }
 
         _disposed = true;
-        foreach (var wake in _wakes)
+        if (_threads.Length > 0)
         {
-            wake.Release();
+            _start.Release(_threads.Length);
         }
 
         foreach (var t in _threads)
@@ -208,9 +150,7 @@ public sealed class WorkerPool : IDisposable
             t.Join();
         }
 
-        foreach (var wake in _wakes)
-        {
-            wake.Dispose();
-        }
+        _start.Dispose();
+        _done.Dispose();
     }
 }

@@ -78,9 +78,6 @@ internal sealed unsafe class Q8KActivations(bool paired = false)
         }
     }
 
-    /// <summary>Whether the levels are in the 512-bit kernel's order.</summary>
-    public bool Paired => paired;
-
     /// <summary>Where level (row, col) is stored, relative to <see cref="Levels"/>.</summary>
     public long LevelIndex(int row, int col)
     {

@@ -5,19 +5,7 @@ internal static class LogprobCalculator
 {
     public static TokenLogprob Compute(ReadOnlySpan<float> logits, int chosen, int top)
     {
-        float max = float.NegativeInfinity;
-        foreach (float v in logits)
-        {
-            max = Math.Max(max, v);
-        }
-
-        double sum = 0;
-        foreach (float v in logits)
-        {
-            sum += Math.Exp(v - max);
-        }
-
-        float logZ = max + (float)Math.Log(sum);
+        float logZ = (float)PerplexityEvaluator.LogSumExp(logits);
         var best = new List<(int Id, float Logprob)>(top);
         if (top > 0)
         {
