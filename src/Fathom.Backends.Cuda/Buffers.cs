@@ -16,7 +16,7 @@ internal sealed class Buffers
         long t = tokens;
         int heads = c.NumAttentionHeads, k = Math.Max(1, c.NumExpertsPerTok), experts = Math.Max(1, c.NRoutedExperts);
         int qLora = c.QLoraRank ?? 0;
-        long ffnWidth = c.IntermediateSize;
+        long ffnWidth = c.IntermediateSize, sharedWidth = 1;
         foreach (var layer in w.Layers)
         {
             if (layer.Dense is { } d)
@@ -30,6 +30,7 @@ internal sealed class Buffers
                 if (m.Shared is { } s)
                 {
                     ffnWidth = Math.Max(ffnWidth, s.Gate.Rows);
+                    sharedWidth = Math.Max(sharedWidth, s.Gate.Rows);
                 }
             }
         }
@@ -45,6 +46,7 @@ internal sealed class Buffers
         Attended = F(t * heads * c.VHeadDim, "attention outputs");
         Activation = F(t * ffnWidth, "feed-forward activations");
         ExpertOut = F(t * k * c.HiddenSize, "expert outputs");
+        SharedActivation = F(t * sharedWidth, "shared expert activations");
         SharedOut = F(t * c.HiddenSize, "shared expert outputs");
         RouterLogits = F(t * experts, "router logits");
         ExpertIds = F(t * k, "expert choices");
@@ -56,6 +58,9 @@ internal sealed class Buffers
         HeadInput = F((long)logitRows * c.HiddenSize, "final norm rows");
         Logits = F((long)logitRows * c.VocabSize, "logits");
         Inputs = gpu.Allocate(new StepInputs(tokens, c.QkRopeHeadDim / 2).Bytes, "pass inputs");
+        long ticketBytes = (2 + (t * heads)) * sizeof(int);
+        Tickets = gpu.Allocate(ticketBytes, "block tickets");
+        gpu.Zero(Tickets, ticketBytes);
         if (bf16)
         {
             long widest = Math.Max(Math.Max(c.HiddenSize, qLora), Math.Max((long)heads * c.VHeadDim, ffnWidth));
@@ -117,6 +122,9 @@ internal sealed class Buffers
 
     public ulong ExpertOut { get; }
 
+    /// <summary>The shared experts' activations while the routed ones occupy <see cref="Activation"/> (merged launches).</summary>
+    public ulong SharedActivation { get; }
+
     public ulong SharedOut { get; }
 
     public ulong RouterLogits { get; }
@@ -138,6 +146,12 @@ internal sealed class Buffers
     public ulong Logits { get; }
 
     public ulong Inputs { get; }
+
+    /// <summary>
+    /// Counters of the kernels whose last block to finish does a merge step (zero between launches): [0] the
+    /// router's expert sort, [1] the expert combine, [2 + t·heads + h] the attention splits of (t, h).
+    /// </summary>
+    public ulong Tickets { get; }
 
     public ulong Gate { get; }
 

@@ -10,7 +10,7 @@ namespace Fathom.Backends.Cuda;
 /// </summary>
 internal sealed unsafe class CudaContext : IDisposable
 {
-    private static readonly string[] Sources = ["common.cuh", "gemv.cu", "ops.cu", "attention.cu", "moe.cu", "sampling.cu"];
+    private static readonly string[] Sources = ["common.cuh", "moe.cu", "ops.cu", "gemv.cu", "attention.cu", "sampling.cu"];
 
     private readonly nint _context;
     private readonly nint _module;
@@ -54,6 +54,9 @@ internal sealed unsafe class CudaContext : IDisposable
             throw new CudaException($"cuda:{ordinal} ({Name}) has compute capability {major}.{minor}; Fathom's kernels need 8.0 (Ampere) or newer");
         }
 
+        // Hopper and newer: each kernel may be launched while its predecessor drains (the kernels wait
+        // for it with griddepcontrol.wait before touching what it wrote, see common.cuh).
+        ProgrammaticLaunch = options.ProgrammaticLaunch && ComputeCapability >= 90;
         CudaDriver.Check(CudaDriver.cuDevicePrimaryCtxRetain(out _context, device), "cuDevicePrimaryCtxRetain");
         MakeCurrent();
         CudaDriver.Check(CudaDriver.cuStreamCreate(out nint stream, 1), "cuStreamCreate");
@@ -61,7 +64,7 @@ internal sealed unsafe class CudaContext : IDisposable
 
         var nvrtc = new Nvrtc(options.LibraryFolders);
         string source = KernelSource();
-        byte[] cubin = nvrtc.CompileCached(source, "fathom", ComputeCapability, options.KernelCacheFolder, out bool cached);
+        byte[] cubin = nvrtc.CompileCached(source, "fathom", ComputeCapability, options.KernelCacheFolder, out bool cached, ProgrammaticLaunch ? ["-DFATHOM_PDL=1"] : []);
         KernelsFromCache = cached;
         NvrtcVersion = nvrtc.Version;
         fixed (byte* image = cubin)
@@ -83,6 +86,15 @@ internal sealed unsafe class CudaContext : IDisposable
     public long TotalMemory { get; }
 
     public nint Stream { get; }
+
+    /// <summary>Whether this GPU and the options allow launches with the programmatic-stream-serialization attribute.</summary>
+    public bool ProgrammaticLaunch { get; }
+
+    /// <summary>
+    /// Whether the launches from now on carry it (when <see cref="ProgrammaticLaunch"/>): the caller turns it
+    /// off around cuBLASLt work, whose kernels fill the GPU and gain nothing from a neighbour's early blocks.
+    /// </summary>
+    public bool Overlap { get; set; } = true;
 
     public bool KernelsFromCache { get; }
 
@@ -214,6 +226,9 @@ internal sealed unsafe class CudaContext : IDisposable
         }
     }
 
+    /// <summary>Sets <paramref name="bytes"/> of device memory to zero (synchronously).</summary>
+    public void Zero(ulong pointer, long bytes) => CudaDriver.Check(CudaDriver.cuMemsetD8_v2(pointer, 0, (nuint)bytes), "cuMemsetD8");
+
     public void Synchronize() => CudaDriver.Check(CudaDriver.cuStreamSynchronize(Stream), "cuStreamSynchronize");
 
     public void Launch(string kernel, uint gridX, uint gridY, uint gridZ, uint block, uint sharedBytes, params ReadOnlySpan<KernelArg> args)
@@ -232,7 +247,27 @@ internal sealed unsafe class CudaContext : IDisposable
             pointers[i] = slots + i;
         }
 
-        CudaDriver.Check(CudaDriver.cuLaunchKernel(f, gridX, gridY, gridZ, block, 1, 1, sharedBytes, Stream, pointers, null), kernel);
+        if (!ProgrammaticLaunch || !Overlap)
+        {
+            CudaDriver.Check(CudaDriver.cuLaunchKernel(f, gridX, gridY, gridZ, block, 1, 1, sharedBytes, Stream, pointers, null), kernel);
+            return;
+        }
+
+        var attribute = new CudaDriver.LaunchAttribute { Id = CudaDriver.LaunchAttributeProgrammaticStreamSerialization, Value = 1 };
+        var config = new CudaDriver.LaunchConfig
+        {
+            GridX = gridX,
+            GridY = gridY,
+            GridZ = gridZ,
+            BlockX = block,
+            BlockY = 1,
+            BlockZ = 1,
+            SharedBytes = sharedBytes,
+            Stream = Stream,
+            Attributes = &attribute,
+            AttributeCount = 1,
+        };
+        CudaDriver.Check(CudaDriver.cuLaunchKernelEx(&config, f, pointers, null), kernel);
     }
 
     public void Dispose()

@@ -18,40 +18,89 @@ public sealed partial class CudaTransformer
         ulong chunk = inputs + (ulong)layout.Chunk;
 
         _gpu.Launch(_w.Embed.Kind == WeightKind.BF16 ? "embed_bf16" : "embed_f32", (uint)n, 1, 1, 256, 0, ids, _w.Embed.Data, hidden, _b.Hidden, false);
+        CudaMoe? uncombined = null;
         for (int l = 0; l < _w.Layers.Length; l++)
         {
             var layer = _w.Layers[l];
             var a = layer.Attention;
-            RmsNorm(_b.Hidden, hidden, 0, layer.InputNorm, hidden, _b.Normed, n);
-
-            // Queries [n, heads, nope + rope], through the q-LoRA when the model has one.
-            if (a.QA is { } qa)
+            if (uncombined is not null && CombineTakesNorm && !lt)
             {
-                Linear(qa, _b.Normed, _b.QueryLatent, qa.Rows, n, accumulate: false, lt);
-                RmsNorm(_b.QueryLatent, qa.Rows, 0, a.QANorm, qa.Rows, _b.QueryLatent, n);
-                Linear(a.QB!.Value, _b.QueryLatent, _b.Query, heads * qk, n, accumulate: false, lt);
+                Combine(uncombined, n, layer.InputNorm);
             }
             else
             {
-                Linear(a.Q!.Value, _b.Normed, _b.Query, heads * qk, n, accumulate: false, lt);
+                if (uncombined is not null)
+                {
+                    Combine(uncombined, n, 0);
+                }
+
+                RmsNorm(_b.Hidden, hidden, 0, layer.InputNorm, hidden, _b.Normed, n);
             }
 
-            // The new tokens' latents and roped keys go straight into their cache rows.
-            Linear(a.KvA, _b.Normed, _b.KvA, width, n, accumulate: false, lt);
+            uncombined = null;
+
+            // Queries [n, heads, nope + rope], through the q-LoRA when the model has one, and the new tokens'
+            // latents and roped keys (kv_a), which go straight into their cache rows: both products of the
+            // normed rows, in one launch on the streaming path.
+            var first = a.QA ?? a.Q!.Value;
+            ulong firstOut = a.QA is null ? _b.Query : _b.QueryLatent;
+            if (!lt && SameBlocks(first, a.KvA))
+            {
+                LinearTwo(first, firstOut, a.KvA, _b.KvA, _b.Normed, n);
+            }
+            else
+            {
+                Linear(first, _b.Normed, firstOut, first.Rows, n, accumulate: false, lt);
+                Linear(a.KvA, _b.Normed, _b.KvA, width, n, accumulate: false, lt);
+            }
+
+            if (a.QA is { } qa)
+            {
+                RmsNorm(_b.QueryLatent, qa.Rows, 0, a.QANorm, qa.Rows, _b.QueryLatent, n);
+                Linear(a.QB!.Value, _b.QueryLatent, _b.Query, heads * qk, n, accumulate: false, lt);
+            }
+
             ulong cache = _pool.Layer(l);
             // Absorbed queries [n, heads, latent | rope]: W_UKᵀ q_nope per head, then the roped q_pe.
+            // The new cache rows are written by one more row of blocks of the same launch when that row has a
+            // block per token (decode); a prefill chunk writes them in a launch of its own, a block per token.
             var kvb = a.KvB;
             var keyUp = a.KeyUpT;
-            _gpu.Launch(
-                KernelNames.HeadGemm(keyUp.Kind, n), (uint)((latent + 15) / 16), (uint)heads, 1, 256, 0,
-                keyUp.Data, keyUp.Scales, (long)latent, 0L, latent, c.QkNopeHeadDim, 0, 0, 0, _b.Query, (long)qk, (long)heads * qk, _b.AbsorbedQuery, (long)width, (long)heads * width, n, false);
-            _gpu.Launch(
-                "mla_cache_write", (uint)n, 1, 1, 256, 0,
-                _b.KvA, a.KvANorm, eps, latent, pairs, cos, sin, slotOf, cache, _b.Query, heads, qk, c.QkNopeHeadDim, _b.AbsorbedQuery);
-            _gpu.Launch(
-                "mla_attention", (uint)n, (uint)heads, (uint)splits, 128, (uint)((width + AttentionChunkLimit) * sizeof(float)),
-                _b.AbsorbedQuery, cache, width, latent, seqOf, lenOf, _pool.Tables, _pool.PagesPerSequence, _pool.PageTokens, chunk, (float)c.SoftmaxScale, heads, splits, _partial);
-            _gpu.Launch("mla_combine", (uint)(n * heads), 1, 1, 128, (uint)(splits * sizeof(float)), _partial, splits, latent, _b.Mixed, false);
+            int absorbBlocks = (latent + 15) / 16;
+            if (keyUp.Kind != WeightKind.Fp8 && n <= absorbBlocks)
+            {
+                _gpu.Launch(
+                    KernelNames.Absorb(keyUp.Kind, n), (uint)absorbBlocks, (uint)heads + 1, 1, 256, 0,
+                    keyUp.Data, keyUp.Scales, (long)latent, latent, c.QkNopeHeadDim, _b.Query, (long)qk, (long)heads * qk, _b.AbsorbedQuery, (long)width, (long)heads * width, n,
+                    _b.KvA, a.KvANorm, eps, latent, pairs, cos, sin, slotOf, cache, qk, c.QkNopeHeadDim);
+            }
+            else
+            {
+                _gpu.Launch(
+                    KernelNames.HeadGemm(keyUp.Kind, n), (uint)absorbBlocks, (uint)heads, 1, 256, 0,
+                    keyUp.Data, keyUp.Scales, (long)latent, 0L, latent, c.QkNopeHeadDim, keyUp.BlockRows, keyUp.BlockCols, keyUp.ScaleCols, _b.Query, (long)qk, (long)heads * qk, _b.AbsorbedQuery, (long)width, (long)heads * width, n, false);
+                _gpu.Launch(
+                    "mla_cache_write", (uint)n, 1, 1, 256, 0,
+                    _b.KvA, a.KvANorm, eps, latent, pairs, cos, sin, slotOf, cache, _b.Query, heads, qk, c.QkNopeHeadDim, _b.AbsorbedQuery);
+            }
+
+            // Decode: each (token, head)'s last split to finish merges the splits into Mixed; larger passes
+            // merge them in a launch of their own.
+            uint attentionShared = (uint)((width + AttentionChunkLimit) * sizeof(float));
+            if (!lt)
+            {
+                _gpu.Launch(
+                    "mla_attention_merged", (uint)n, (uint)heads, (uint)splits, 128, attentionShared,
+                    _b.AbsorbedQuery, cache, width, latent, seqOf, lenOf, _pool.Tables, _pool.PagesPerSequence, _pool.PageTokens, chunk, (float)c.SoftmaxScale, heads, splits, _partial,
+                    _b.Tickets + (2 * sizeof(int)), _b.Mixed);
+            }
+            else
+            {
+                _gpu.Launch(
+                    "mla_attention", (uint)n, (uint)heads, (uint)splits, 128, attentionShared,
+                    _b.AbsorbedQuery, cache, width, latent, seqOf, lenOf, _pool.Tables, _pool.PagesPerSequence, _pool.PageTokens, chunk, (float)c.SoftmaxScale, heads, splits, _partial);
+                _gpu.Launch("mla_combine", (uint)(n * heads), 1, 1, 128, (uint)(splits * sizeof(float)), _partial, splits, latent, _b.Mixed);
+            }
             _gpu.Launch(
                 KernelNames.HeadGemm(kvb.Kind, n), (uint)((c.VHeadDim + 15) / 16), (uint)heads, 1, 256, 0,
                 kvb.Data, kvb.Scales, (long)(c.QkNopeHeadDim + c.VHeadDim), (long)c.QkNopeHeadDim, c.VHeadDim, latent, kvb.BlockRows, kvb.BlockCols, kvb.ScaleCols,
@@ -66,7 +115,13 @@ public sealed partial class CudaTransformer
             else
             {
                 Moe(layer.Moe!, n, lt);
+                uncombined = layer.Moe;
             }
+        }
+
+        if (uncombined is not null)
+        {
+            Combine(uncombined, n, 0);
         }
 
         if (headRows > 0)
@@ -75,6 +130,13 @@ public sealed partial class CudaTransformer
         }
     }
 
+    /// <summary>Most (token, expert) pairs the router launch sorts itself (one block of 32 threads, quadratic).</summary>
+    private const int SortInRouterPairs = 64;
+
+    /// <summary>
+    /// The experts of a MoE layer, up to their weighted sum: that is added to the hidden rows by
+    /// <see cref="Combine"/>, fused with the next layer's input norm where one follows.
+    /// </summary>
     private void Moe(CudaMoe moe, int n, bool lt)
     {
         var c = _c;
@@ -82,43 +144,84 @@ public sealed partial class CudaTransformer
         // The router runs in float32 on unrounded products, as Hugging Face's gate does.
         Gemv(moe.Router, _b.Normed, hidden, _b.RouterLogits, experts, n, accumulate: false, round: false);
         int method = c.TopKMethod switch { TopKMethod.Greedy => 0, TopKMethod.GroupLimitedGreedy => 1, _ => 2 };
-        _gpu.Launch(
-            "moe_route", (uint)n, 1, 1, 32, 0,
-            _b.RouterLogits, moe.Bias, experts, k, c.NGroup, c.TopKGroup, c.ScoringFunc == ScoringFunction.Sigmoid ? 1 : 0, method, c.NormTopKProb, (float)c.RoutedScalingFactor, _b.ExpertIds, _b.ExpertWeights);
-        _gpu.Launch("moe_sort", 1, 1, 1, 256, 0, _b.ExpertIds, n * k, experts, _b.ExpertOffsets, _b.ExpertOrder, _b.PairRow, _b.ExpertActive);
+        // A few pairs are sorted by the router launch's last block; many by their own launch of 256 threads.
+        int scoring = c.ScoringFunc == ScoringFunction.Sigmoid ? 1 : 0;
+        if (n * k <= SortInRouterPairs)
+        {
+            _gpu.Launch(
+                "moe_route_sort", (uint)n, 1, 1, 32, 0,
+                _b.RouterLogits, moe.Bias, experts, k, c.NGroup, c.TopKGroup, scoring, method, c.NormTopKProb, (float)c.RoutedScalingFactor, _b.ExpertIds, _b.ExpertWeights,
+                _b.Tickets, _b.ExpertOffsets, _b.ExpertOrder, _b.PairRow, _b.ExpertActive);
+        }
+        else
+        {
+            _gpu.Launch(
+                "moe_route", (uint)n, 1, 1, 32, 0,
+                _b.RouterLogits, moe.Bias, experts, k, c.NGroup, c.TopKGroup, scoring, method, c.NormTopKProb, (float)c.RoutedScalingFactor, _b.ExpertIds, _b.ExpertWeights);
+            _gpu.Launch("moe_sort", 1, 1, 1, 256, 0, _b.ExpertIds, n * k, experts, _b.ExpertOffsets, _b.ExpertOrder, _b.PairRow, _b.ExpertActive);
+        }
+
+        // On the streaming path the shared experts ride along in the routed experts' launches.
+        var merged = !lt && moe.Shared is { } sh && sh.Gate.Kind == moe.ExpertShape.Kind && sh.Down.Kind == moe.DownShape.Kind
+            && SameBlocks(sh.Gate, moe.ExpertShape) && sh.Down.BlockRows == moe.DownShape.BlockRows && sh.Down.BlockCols == moe.DownShape.BlockCols
+            ? sh
+            : null;
+        if (merged is null && moe.Shared is { } s)
+        {
+            FeedForward(s, n, _b.SharedOut, accumulate: false, lt);
+        }
+
         if (lt && _eager && moe.ExpertShape.Kind != WeightKind.F32)
         {
             GroupedExperts(moe, n);
         }
         else
         {
-            StreamedExperts(moe, n);
+            StreamedExperts(moe, n, merged);
         }
+    }
 
-        ulong shared = 0;
-        if (moe.Shared is { } s)
+    /// <summary>Whether <see cref="Combine"/> can fold a norm into the combine (rows in registers: see moe_combine_rmsnorm).</summary>
+    private bool CombineTakesNorm => _c.NumExpertsPerTok <= 16 && _c.HiddenSize % 4 == 0 && _c.HiddenSize <= 32 * 256;
+
+    /// <summary>
+    /// hidden += shared experts + Σ weight · routed expert row, for the MoE layer just run; with a norm weight
+    /// also normed = RMSNorm(hidden) in the same launch (the next layer's input norm).
+    /// </summary>
+    private void Combine(CudaMoe moe, int n, ulong norm)
+    {
+        int hidden = _c.HiddenSize, k = _c.NumExpertsPerTok;
+        ulong shared = moe.Shared is null ? 0 : _b.SharedOut;
+        if (norm != 0)
         {
-            FeedForward(s, n, _b.SharedOut, accumulate: false, lt);
-            shared = _b.SharedOut;
+            _gpu.Launch("moe_combine_rmsnorm", (uint)n, 1, 1, 256, 0, _b.ExpertOut, _b.PairRow, _b.ExpertWeights, k, hidden, shared, _b.Hidden, norm, (float)_c.RmsNormEps, _b.Normed);
+            return;
         }
 
         _gpu.Launch("moe_combine", (uint)n, (uint)((hidden + 255) / 256), 1, 256, 0, _b.ExpertOut, _b.PairRow, _b.ExpertWeights, k, hidden, shared, _b.Hidden, false);
     }
 
-    /// <summary>Expert products by the weight-streaming kernels: every chosen expert's rows once per pass.</summary>
-    private void StreamedExperts(CudaMoe moe, int n)
+    /// <summary>
+    /// Expert products by the weight-streaming kernels: every chosen expert's rows once per pass; with
+    /// <paramref name="shared"/> the shared experts as one more grid row of the same two launches (into
+    /// SharedOut).
+    /// </summary>
+    private void StreamedExperts(CudaMoe moe, int n, CudaFeedForward? shared)
     {
         int hidden = _c.HiddenSize, k = _c.NumExpertsPerTok, experts = _c.NRoutedExperts;
         uint chosen = (uint)Math.Min(experts, n * k);
         var g = moe.ExpertShape;
         var d = moe.DownShape;
-        int width = g.Rows;
+        int width = g.Rows, sharedWidth = shared?.Gate.Rows ?? 0;
+        uint extra = shared is null ? 0u : 1u;
         _gpu.Launch(
-            KernelNames.MoeGateUp(g.Kind, n), (uint)((width + 7) / 8), chosen, 1, 256, 0,
-            moe.GatePointers, moe.GateScales, moe.UpPointers, moe.UpScales, width, hidden, g.BlockRows, g.BlockCols, g.ScaleCols, _b.Normed, (long)hidden, _b.ExpertOffsets, _b.ExpertActive, _b.ExpertOrder, k, _b.Activation, false);
+            KernelNames.MoeGateUp(g.Kind, n), (uint)((Math.Max(width, sharedWidth) + 7) / 8), chosen + extra, 1, 256, 0,
+            moe.GatePointers, moe.GateScales, moe.UpPointers, moe.UpScales, width, hidden, g.BlockRows, g.BlockCols, g.ScaleCols, _b.Normed, (long)hidden, _b.ExpertOffsets, _b.ExpertActive, _b.ExpertOrder, k, _b.Activation,
+            shared?.Gate.Data ?? 0, shared?.Gate.Scales ?? 0, shared?.Up.Data ?? 0, shared?.Up.Scales ?? 0, sharedWidth, n, _b.SharedActivation);
         _gpu.Launch(
-            KernelNames.MoeDown(d.Kind, n), (uint)((hidden + 15) / 16), chosen, 1, 256, 0,
-            moe.DownPointers, moe.DownScales, hidden, width, d.BlockRows, d.BlockCols, d.ScaleCols, _b.Activation, _b.ExpertOffsets, _b.ExpertActive, _b.ExpertOut);
+            KernelNames.MoeDown(d.Kind, n), (uint)((hidden + 15) / 16), chosen + extra, 1, 256, 0,
+            moe.DownPointers, moe.DownScales, hidden, width, d.BlockRows, d.BlockCols, d.ScaleCols, _b.Activation, _b.ExpertOffsets, _b.ExpertActive, _b.ExpertOut,
+            shared?.Down.Data ?? 0, shared?.Down.Scales ?? 0, sharedWidth, shared?.Down.ScaleCols ?? 0, _b.SharedActivation, _b.SharedOut, n);
     }
 
     /// <summary>
@@ -237,6 +340,19 @@ public sealed partial class CudaTransformer
         }
 
         Gemv(w, x, w.Cols, y, ldy, n, accumulate, round: false);
+    }
+
+    /// <summary>Whether two weights can share one launch: same storage type, columns and scale blocks.</summary>
+    private static bool SameBlocks(in DeviceMatrix a, in DeviceMatrix b) =>
+        a.Kind == b.Kind && a.Cols == b.Cols && a.BlockRows == b.BlockRows && a.BlockCols == b.BlockCols && a.ScaleCols == b.ScaleCols;
+
+    /// <summary>y1 = x · W1ᵀ and y2 = x · W2ᵀ (x [n, K] with K = both weights' columns) in one streaming launch.</summary>
+    private void LinearTwo(in DeviceMatrix w1, ulong y1, in DeviceMatrix w2, ulong y2, ulong x, int n)
+    {
+        uint split = (uint)((w1.Rows + 15) / 16), second = (uint)((w2.Rows + 15) / 16);
+        _gpu.Launch(
+            KernelNames.Gemm2(w1.Kind, n), split + second, 1, 1, 256, 0,
+            w1.Data, w1.Scales, w1.Rows, y1, (long)w1.Rows, w2.Data, w2.Scales, w2.Rows, y2, (long)w2.Rows, (int)split, w1.Cols, w1.BlockRows, w1.BlockCols, w1.ScaleCols, x, (long)w1.Cols, n);
     }
 
     private void Gemv(in DeviceMatrix w, ulong x, int ldx, ulong y, int ldy, int n, bool accumulate, bool round) =>

@@ -108,6 +108,9 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
 
     public string NvrtcVersion => _gpu.NvrtcVersion;
 
+    /// <summary>Whether kernels are launched to overlap their predecessors (see <see cref="CudaOptions.ProgrammaticLaunch"/>).</summary>
+    public bool ProgrammaticLaunch => _gpu.ProgrammaticLaunch;
+
     public long WeightBytes { get; }
 
     public long ScratchBytes { get; }
@@ -296,6 +299,7 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
         splits = Math.Max(splits, (maxLen + AttentionChunkLimit - 1) / AttentionChunkLimit);
         *(int*)(host + layout.Chunk) = (maxLen + splits - 1) / splits;
         EnsurePartial((long)n * heads * splits * (_c.KvLoraRank + 2));
+        _gpu.Overlap = _lt is null || n < _options.CublasMinTokens;
         _gpu.UploadAsync(_b.Inputs, host, layout.Bytes);
 
         // Only decode steps (one token per sequence) are captured: their shapes repeat every step, while a

@@ -7,12 +7,18 @@ namespace Fathom.Backends.Cuda;
 internal static class KernelNames
 {
     private static readonly string[] GemmNames = ["gemm_f32", "gemm_bf16", "gemm_fp8", "gemm_f32_1", "gemm_bf16_1", "gemm_fp8_1"];
+    private static readonly string[] Gemm2Names = ["gemm2_f32", "gemm2_bf16", "gemm2_fp8", "gemm2_f32_1", "gemm2_bf16_1", "gemm2_fp8_1"];
+    private static readonly string[] AbsorbNames = ["mla_absorb_f32", "mla_absorb_bf16", "mla_absorb_fp8", "mla_absorb_f32_1", "mla_absorb_bf16_1", "mla_absorb_fp8_1"];
     private static readonly string[] HeadGemmNames = ["head_gemm_f32", "head_gemm_bf16", "head_gemm_fp8", "head_gemm_f32_1", "head_gemm_bf16_1", "head_gemm_fp8_1"];
     private static readonly string[] GateUpNames = ["gateup_f32", "gateup_bf16", "gateup_fp8", "gateup_f32_1", "gateup_bf16_1", "gateup_fp8_1"];
     private static readonly string[] MoeGateUpNames = ["moe_gateup_f32", "moe_gateup_bf16", "moe_gateup_fp8", "moe_gateup_f32_1", "moe_gateup_bf16_1", "moe_gateup_fp8_1"];
     private static readonly string[] MoeDownNames = ["moe_down_f32", "moe_down_bf16", "moe_down_fp8", "moe_down_f32_1", "moe_down_bf16_1", "moe_down_fp8_1"];
 
     public static string Gemm(WeightKind kind, int rows = 8) => GemmNames[Index(kind, rows)];
+
+    public static string Gemm2(WeightKind kind, int rows = 8) => Gemm2Names[Index(kind, rows)];
+
+    public static string Absorb(WeightKind kind, int rows = 8) => AbsorbNames[Index(kind, rows)];
 
     public static string HeadGemm(WeightKind kind, int rows = 8) => HeadGemmNames[Index(kind, rows)];
 

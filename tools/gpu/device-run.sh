@@ -5,6 +5,8 @@
 #   bench-bf16   random V2-Lite-shaped bf16 checkpoint: fathom bench + HF transformers baseline
 #   bench-fp8    the same shape in FP8
 #   quick        a 4-layer V2-Lite-shaped bf16 checkpoint, decode only (smoke test)
+#   ab-bf16 / ab-fp8   decode at batch 1, 8, 32 of the full checkpoint, the build in .devcarry/host-old
+#                (unpacked from .devcarry/app-old.tar.xz when carried) and this one, alternating twice
 set -uo pipefail
 export NCCL_NVLS_ENABLE=0
 root=$(pwd)
@@ -21,6 +23,10 @@ done
 echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 fathom() { "$host/fathom-gpuhost" fathom "$@"; }
+old=$root/.devcarry/host-old
+if [ -f "$root/.devcarry/app-old.tar.xz" ] && [ ! -x "$old/fathom-gpuhost" ]; then
+  rm -rf "$old" && cp -a "$host" "$old" && tar -xJf "$root/.devcarry/app-old.tar.xz" -C "$old"
+fi
 out=${OUT:-/tmp/out}
 mkdir -p "$out"
 for stage in "$@"; do
@@ -47,13 +53,23 @@ for name, ns in sorted(t.items(), key=lambda x: -x[1]): print(f"{ns/1e3:10.1f} u
 print(f"total {total/1e3:.1f} us over {sum(c.values())} kernels")
 PY
       ;;
+    ab-bf16|ab-fp8)
+      dtype=${stage#ab-}
+      dir=/tmp/v2l-$dtype
+      [ -f "$dir/config.json" ] || fathom create-random --like v2-lite --dtype "$dtype" -o "$dir" --force 2>&1 | tail -1
+      for round in 1 2; do
+        for build in old new; do
+          exe=$host/fathom-gpuhost; [ $build = old ] && exe=$old/fathom-gpuhost
+          "$exe" fathom bench --device cuda -m "$dir" -p 128 -n 64 -r 2 -b 1,8,32 -o "$out/ab-$dtype-$build-r$round.json" 2>&1 | tail -6 | sed "s/^/$build r$round: /"
+        done
+      done ;;
     bench-bf16|bench-fp8)
       dtype=${stage#bench-}
       dir=/tmp/v2l-$dtype
       [ -f "$dir/config.json" ] || fathom create-random --like v2-lite --dtype "$dtype" -o "$dir" --force 2>&1 | tail -1
       fathom bench --device cuda -m "$dir" -p 2048 -n 64 -r 3 -b 1,8,32,128 -o "$out/bench-$dtype.json" 2>&1 | tail -16
       if [ "$dtype" = bf16 ]; then
-        PYTHONUNBUFFERED=1 timeout 400 python3 "$root/.devcarry/hf_decode_bench.py" "$dir" 32 8 > "$out/hf-bf16.json" 2> "$out/hf-bf16.err"; tail -3 "$out/hf-bf16.err"; cat "$out/hf-bf16.json"
+        PYTHONUNBUFFERED=1 timeout 400 python3 "$root/tools/gpu/hf_decode_bench.py" "$dir" 32 8 > "$out/hf-bf16.json" 2> "$out/hf-bf16.err"; tail -3 "$out/hf-bf16.err"; cat "$out/hf-bf16.json"
       fi ;;
   esac
 done

@@ -16,6 +16,7 @@ internal static unsafe partial class CudaDriver
     public const int AttributeComputeCapabilityMinor = 76;
     public const int FunctionAttributeMaxDynamicSharedBytes = 8;
     public const int CaptureModeRelaxed = 2;
+    public const int LaunchAttributeProgrammaticStreamSerialization = 6;
 
     [LibraryImport(Library)]
     public static partial int cuInit(uint flags);
@@ -95,6 +96,10 @@ internal static unsafe partial class CudaDriver
     [LibraryImport(Library)]
     public static partial int cuLaunchKernel(nint function, uint gridX, uint gridY, uint gridZ, uint blockX, uint blockY, uint blockZ, uint sharedBytes, nint stream, void** parameters, void** extra);
 
+    /// <summary>cuLaunchKernelEx: a launch with attributes (CUDA 11.8+ drivers).</summary>
+    [LibraryImport(Library)]
+    public static partial int cuLaunchKernelEx(LaunchConfig* config, nint function, void** parameters, void** extra);
+
     [LibraryImport(Library)]
     public static partial int cuStreamCreate(out nint stream, uint flags);
 
@@ -139,5 +144,26 @@ internal static unsafe partial class CudaDriver
         string name = cuGetErrorName(result, out nint n) == 0 && n != 0 ? Marshal.PtrToStringUTF8(n) ?? "?" : "?";
         string text = cuGetErrorString(result, out nint t) == 0 && t != 0 ? Marshal.PtrToStringUTF8(t) ?? string.Empty : string.Empty;
         throw new CudaException($"{call} failed: {name} ({result}) {text}".TrimEnd());
+    }
+
+    /// <summary>CUlaunchConfig (cuda.h), 64-bit layout.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct LaunchConfig
+    {
+        public uint GridX, GridY, GridZ, BlockX, BlockY, BlockZ, SharedBytes;
+        public nint Stream;
+        public LaunchAttribute* Attributes;
+        public uint AttributeCount;
+    }
+
+    /// <summary>CUlaunchAttribute: the id, padding to 8 bytes, and a 64-byte value union (here its first int).</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 72)]
+    public struct LaunchAttribute
+    {
+        [FieldOffset(0)]
+        public int Id;
+
+        [FieldOffset(8)]
+        public int Value;
     }
 }

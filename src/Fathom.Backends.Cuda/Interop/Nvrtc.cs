@@ -42,9 +42,9 @@ internal sealed unsafe class Nvrtc
     public string Version { get; }
 
     /// <summary>The cubin of <paramref name="source"/> for sm_<paramref name="arch"/>, from the cache folder when it was built before.</summary>
-    public byte[] CompileCached(string source, string name, int arch, string? cacheFolder, out bool fromCache)
+    public byte[] CompileCached(string source, string name, int arch, string? cacheFolder, out bool fromCache, IReadOnlyList<string>? defines = null)
     {
-        string[] options = [$"--gpu-architecture=sm_{arch}", "--std=c++17", "--fmad=true", "-DFATHOM_NVRTC=1"];
+        string[] options = [$"--gpu-architecture=sm_{arch}", "--std=c++17", "--fmad=true", "-DFATHOM_NVRTC=1", .. defines ?? []];
         string key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes($"{Version}\n{string.Join(' ', options)}\n{source}")))[..24];
         string? path = cacheFolder is null ? null : Path.Combine(cacheFolder, $"{name}-sm{arch}-{key}.cubin");
         if (path is not null && File.Exists(path))

@@ -2,29 +2,42 @@
 // [W_UKᵀ q_nope | roped q_pe] (width = latent + rope), so each score is one dot product with a cache
 // row, and the weighted sum of latents is later mapped to values by W_UV (vup kernels).
 
-// One (token, head, split): softmax-weighted sum of the latents of cache positions
-// [split·chunk, min(len, (split + 1)·chunk)), with its running max and sum for the combine step.
-// partial[(t·heads + h)·splits + split] = [max, sum, latent values]. Dynamic shared memory: width +
-// chunk floats.
-extern "C" __global__ void __launch_bounds__(128) mla_attention(const float* q, const float* cache, int width, int latent, const int* tokenSeq,
-                                                const int* tokenLen, const int* tables, int maxPages, int pageSize,
-                                                const int* chunkPtr, float scale, int heads, int splits, float* partial)
+// Merges the splits of one (token, head): out[t, h, :] = Σ_s e^(m_s − M) · acc_s / Σ_s e^(m_s − M) · l_s.
+// The split weights are computed once into shared memory; then every column is an independent sum.
+// p = the (token, head)'s splits, weight = shared scratch of `splits` floats. Run by the whole block; the
+// partial sums were written by other blocks, so they are read past L1.
+__device__ __forceinline__ void combine_splits(const float* p, int splits, int latent, float* out, float* weight, float* red)
 {
-    extern __shared__ float sm[];
-    __shared__ float red[32];
-    int t = blockIdx.x, h = blockIdx.y, s = blockIdx.z;
-    int chunk = *chunkPtr, len = tokenLen[t];
-    int p0 = s * chunk, p1 = min(len, p0 + chunk);
-    float* part = partial + (((long long)t * heads + h) * splits + s) * (latent + 2);
-    if (p0 >= p1)
+    float M = NEG_INF;
+    for (int s = threadIdx.x; s < splits; s += blockDim.x)
+        if (__ldcg(p + s * (latent + 2) + 1) > 0.f) M = fmaxf(M, __ldcg(p + s * (latent + 2)));
+    M = block_max(M, red);
+    float L = 0.f;
+    for (int s = threadIdx.x; s < splits; s += blockDim.x)
     {
-        if (threadIdx.x == 0)
-        {
-            part[0] = NEG_INF;
-            part[1] = 0.f;
-        }
-        return;
+        float l = __ldcg(p + s * (latent + 2) + 1);
+        float f = l > 0.f ? expf(__ldcg(p + s * (latent + 2)) - M) : 0.f;
+        weight[s] = f;
+        L += l * f;
     }
+    L = block_sum(L, red);
+    __syncthreads();
+    float inv = 1.f / L;
+    for (int c = threadIdx.x; c < latent; c += blockDim.x)
+    {
+        float a = 0.f;
+        for (int s = 0; s < splits; s++)
+            if (weight[s] != 0.f) a += __ldcg(p + s * (latent + 2) + 2 + c) * weight[s];
+        out[c] = a * inv;
+    }
+}
+
+// One split: the scores of positions [p0, p1) of token t's sequence against head h's query, their
+// softmax-weighted sum of latents, and the running max and sum, into part = [max, sum, latent values].
+__device__ __forceinline__ void split_attention(const float* q, const float* cache, int width, int latent, const int* tokenSeq,
+                                                const int* tables, int maxPages, int pageSize, float scale, int heads, int t,
+                                                int h, int p0, int p1, float* sm, float* red, float* part)
+{
     float* qs = sm;
     float* sc = sm + width;
     const float* qrow = q + ((long long)t * heads + h) * width;
@@ -67,35 +80,68 @@ extern "C" __global__ void __launch_bounds__(128) mla_attention(const float* q, 
     }
 }
 
-// Merges the splits of each (token, head): out[t, h, :] = Σ_s e^(m_s − M) · acc_s / Σ_s e^(m_s − M) · l_s.
-// The split weights are computed once into shared memory; then every column is an independent sum.
-extern "C" __global__ void mla_combine(const float* partial, int splits, int latent, float* out, int roundOut)
+// One (token, head, split): softmax-weighted sum of the latents of cache positions
+// [split·chunk, min(len, (split + 1)·chunk)), with its running max and sum for the combine step.
+// partial[(t·heads + h)·splits + split] = [max, sum, latent values]. Dynamic shared memory: width +
+// chunk floats.
+template <bool MERGE>
+__device__ __forceinline__ void attention_body(const float* q, const float* cache, int width, int latent, const int* tokenSeq,
+                                               const int* tokenLen, const int* tables, int maxPages, int pageSize,
+                                               const int* chunkPtr, float scale, int heads, int splits, float* partial,
+                                               int* tickets, float* out)
 {
+    inputs_ready();
+    extern __shared__ float sm[];
+    __shared__ float red[32];
+    int t = blockIdx.x, h = blockIdx.y, s = blockIdx.z;
+    int chunk = *chunkPtr, len = tokenLen[t];
+    int p0 = s * chunk, p1 = min(len, p0 + chunk);
+    float* part = partial + (((long long)t * heads + h) * splits + s) * (latent + 2);
+    if (p0 >= p1)
+    {
+        if (threadIdx.x == 0)
+        {
+            part[0] = NEG_INF;
+            part[1] = 0.f;
+        }
+    }
+    else
+    {
+        split_attention(q, cache, width, latent, tokenSeq, tables, maxPages, pageSize, scale, heads, t, h, p0, p1, sm, red, part);
+    }
+
+    // MERGE: the last split of (t, h) to finish merges them all (no separate combine launch).
+    long long th = (long long)t * heads + h;
+    if (MERGE && last_block_of(tickets + th, splits))
+    {
+        combine_splits(partial + th * splits * (latent + 2), splits, latent, out + th * latent, sm, red);
+    }
+}
+
+// Large passes (prefill): the splits, merged by mla_combine.
+extern "C" __global__ void __launch_bounds__(128) mla_attention(const float* q, const float* cache, int width, int latent, const int* tokenSeq,
+                                                const int* tokenLen, const int* tables, int maxPages, int pageSize,
+                                                const int* chunkPtr, float scale, int heads, int splits, float* partial)
+{
+    attention_body<false>(q, cache, width, latent, tokenSeq, tokenLen, tables, maxPages, pageSize, chunkPtr, scale, heads, splits, partial, 0, 0);
+}
+
+// Small passes (decode): the splits and their merge into out [t, heads, latent] in one launch.
+extern "C" __global__ void __launch_bounds__(128) mla_attention_merged(const float* q, const float* cache, int width, int latent,
+                                                const int* tokenSeq, const int* tokenLen, const int* tables, int maxPages,
+                                                int pageSize, const int* chunkPtr, float scale, int heads, int splits,
+                                                float* partial, int* tickets, float* out)
+{
+    attention_body<true>(q, cache, width, latent, tokenSeq, tokenLen, tables, maxPages, pageSize, chunkPtr, scale, heads, splits, partial, tickets, out);
+}
+
+// Merges the splits of each (token, head) of mla_attention, one block each.
+extern "C" __global__ void mla_combine(const float* partial, int splits, int latent, float* out)
+{
+    inputs_ready();
     extern __shared__ float weight[];
     __shared__ float red[32];
     long long th = blockIdx.x;
-    const float* p = partial + th * splits * (latent + 2);
-    float M = NEG_INF;
-    for (int s = threadIdx.x; s < splits; s += blockDim.x)
-        if (p[s * (latent + 2) + 1] > 0.f) M = fmaxf(M, p[s * (latent + 2)]);
-    M = block_max(M, red);
-    float L = 0.f;
-    for (int s = threadIdx.x; s < splits; s += blockDim.x)
-    {
-        float l = p[s * (latent + 2) + 1];
-        float f = l > 0.f ? expf(p[s * (latent + 2)] - M) : 0.f;
-        weight[s] = f;
-        L += l * f;
-    }
-    L = block_sum(L, red);
-    __syncthreads();
-    float inv = 1.f / L;
-    for (int c = threadIdx.x; c < latent; c += blockDim.x)
-    {
-        float a = 0.f;
-        for (int s = 0; s < splits; s++)
-            if (weight[s] != 0.f) a += p[s * (latent + 2) + 2 + c] * weight[s];
-        float v = a * inv;
-        out[th * latent + c] = roundOut ? round_bf16(v) : v;
-    }
+    combine_splits(partial + th * splits * (latent + 2), splits, latent, out + th * latent, weight, red);
 }
+

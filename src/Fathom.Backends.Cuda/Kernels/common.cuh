@@ -12,6 +12,21 @@ typedef unsigned long long u64;
 
 #define NEG_INF (-__int_as_float(0x7f800000))
 
+// Programmatic dependent launch (Hopper+; CudaContext launches every kernel with the attribute there).
+// A kernel may start before the one ahead of it in the stream has finished, so every kernel calls
+// inputs_ready() before it reads anything an earlier kernel wrote or writes anything an earlier kernel
+// may still read; reading weights before that is fine (they never change). It returns once all earlier
+// kernels are complete and their writes visible, and then lets the next kernel start (its blocks take
+// free slots and wait in turn), so at most two kernels overlap. Without the attribute (and before sm_90)
+// it costs nothing. Idempotent: calling it again is harmless.
+__device__ __forceinline__ void inputs_ready()
+{
+#if defined(FATHOM_PDL) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
 __device__ __forceinline__ float bf16_to_f(u32 bits16) { return __uint_as_float(bits16 << 16); }
 
 // Round to nearest even to bfloat16 and back: activations of the bf16 path keep float32 storage but
@@ -78,4 +93,22 @@ __device__ __forceinline__ float block_max(float v, float* shared32)
     int warps = blockDim.x >> 5;
     v = lane < warps ? shared32[lane] : NEG_INF;
     return warp_max(v);
+}
+
+// Whether this block is the last of `count` blocks to arrive at *ticket: every block of the launch calls
+// it once, with all its threads, after its writes. The last block resets the ticket for the next launch
+// and sees every other block's writes (read them with __ldcg: they never sat in this block's L1).
+__device__ __forceinline__ bool last_block_of(int* ticket, int count)
+{
+    __shared__ int last;
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0)
+    {
+        last = atomicAdd(ticket, 1) == count - 1;
+        if (last) atomicExch(ticket, 0);
+    }
+    __syncthreads();
+    if (last) __threadfence();
+    return last;
 }

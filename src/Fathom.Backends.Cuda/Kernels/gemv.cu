@@ -90,6 +90,8 @@ __device__ __forceinline__ void rows_dots(const u8* const (&rows)[RW], const flo
                 q[r][u] = (rows[r] && k < vecK) ? __ldg((const uint4*)(rows[r] + (long long)k * WeightTraits<WT>::Bytes)) : make_uint4(0, 0, 0, 0);
             }
         }
+        // The first weights are on their way while the kernel ahead finishes; the activations are its output.
+        if (k0 == lane * E) inputs_ready();
 #pragma unroll
         for (int u = 0; u < U; u++)
         {
@@ -127,6 +129,7 @@ __device__ __forceinline__ void rows_dots(const u8* const (&rows)[RW], const flo
             }
         }
     }
+    inputs_ready();
     for (int k = vecK + lane; k < K; k += 32)
     {
 #pragma unroll
@@ -189,11 +192,12 @@ __device__ __forceinline__ void stage_rows(Src src, int m, int K, float* stage, 
 template <int WT, int MT>
 __device__ __forceinline__ void gemm_body(const void* w, const float* scales, long long rowOffset, int N, int K, int blockRows,
                                           int blockCols, int scaleCols, const float* x, long long ldx, float* y, long long ldy,
-                                          int M, int accumulate, int roundOut)
+                                          int M, int accumulate, int roundOut, int bx)
 {
     __shared__ __align__(16) float stage[MT > 1 ? STAGE_FLOATS : 4];
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    int r0 = (blockIdx.x * (blockDim.x >> 5) + warp) * 2;
+    if (bx * (blockDim.x >> 5) * 2 >= N) return;   // a whole block past the rows (merged launches size the grid for the widest)
+    int r0 = (bx * (blockDim.x >> 5) + warp) * 2;
     if (MT == 1 && r0 >= N) return;
     bool active = r0 < N;
     const u8* rows[2];
@@ -212,6 +216,7 @@ __device__ __forceinline__ void gemm_body(const void* w, const float* scales, lo
         float acc[2][MT];
         if (MT > 1)
         {
+            inputs_ready();
             stage_rows<MT>([&](int i) { return x + (long long)(m0 + i) * ldx; }, m, K, stage, xs);
         }
         else
@@ -252,11 +257,12 @@ __device__ __forceinline__ void gemm_body(const void* w, const float* scales, lo
 template <int WT, int MT>
 __device__ __forceinline__ void gateup_body(const void* gw, const float* gs, const void* uw, const float* us, int I, int K,
                                             int blockRows, int blockCols, int scaleCols, const float* x, long long ldx,
-                                            const int* order, int topk, int start, int count, float* act, int roundOut)
+                                            const int* order, int topk, int start, int count, float* act, int roundOut, int bx)
 {
     __shared__ __align__(16) float stage[MT > 1 ? STAGE_FLOATS : 4];
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    int r = blockIdx.x * (blockDim.x >> 5) + warp;
+    if (bx * (blockDim.x >> 5) >= I) return;
+    int r = bx * (blockDim.x >> 5) + warp;
     if (MT == 1 && r >= I) return;
     bool active = r < I;
     int rr = active ? r : 0;
@@ -275,6 +281,7 @@ __device__ __forceinline__ void gateup_body(const void* gw, const float* gs, con
         };
         if (MT > 1)
         {
+            inputs_ready();
             stage_rows<MT>(source, m, K, stage, xs);
         }
         else
@@ -311,7 +318,21 @@ __device__ __forceinline__ void gateup_body(const void* gw, const float* gs, con
                                                                     const float* x, long long ldx, float* y, long long ldy,  \
                                                                     int M, int accumulate, int roundOut)                     \
     {                                                                                                                         \
-        gemm_body<WT, MT>(w, scales, rowOffset, N, K, blockRows, blockCols, scaleCols, x, ldx, y, ldy, M, accumulate, roundOut); \
+        gemm_body<WT, MT>(w, scales, rowOffset, N, K, blockRows, blockCols, scaleCols, x, ldx, y, ldy, M, accumulate, roundOut, \
+                          blockIdx.x);                                                                                        \
+    }                                                                                                                         \
+    /* Two products of the same activations in one launch (the query and kv_a projections): blocks [0, split) */            \
+    /* compute y = x · Wᵀ, the rest y2 = x · W2ᵀ. Both weights have K columns and the same scale blocks. */                \
+    extern "C" __global__ void __launch_bounds__(256) gemm2_##SUFFIX(const void* w, const float* scales, int N, float* y,      \
+                                                  long long ldy, const void* w2, const float* scales2, int N2, float* y2,    \
+                                                  long long ldy2, int split, int K, int blockRows, int blockCols,            \
+                                                  int scaleCols, const float* x, long long ldx, int M)                       \
+    {                                                                                                                         \
+        int bx = blockIdx.x;                                                                                                  \
+        if (bx < split)                                                                                                       \
+            gemm_body<WT, MT>(w, scales, 0, N, K, blockRows, blockCols, scaleCols, x, ldx, y, ldy, M, 0, 0, bx);             \
+        else                                                                                                                  \
+            gemm_body<WT, MT>(w2, scales2, 0, N2, K, blockRows, blockCols, scaleCols, x, ldx, y2, ldy2, M, 0, 0, bx - split);  \
     }                                                                                                                         \
     /* Per-head products (blockIdx.y = head h): rows [h·headRows + rowOffset, + N) of W times the head's slice */           \
     /* of each activation row (x + h·xHead, stride ldx) into y + h·yHead (stride ldy). */                                     \
@@ -322,36 +343,82 @@ __device__ __forceinline__ void gateup_body(const void* gw, const float* gs, con
     {                                                                                                                         \
         int h = blockIdx.y;                                                                                                   \
         gemm_body<WT, MT>(w, scales, h * headRows + rowOffset, N, K, blockRows, blockCols, scaleCols, x + h * xHead, ldx,     \
-                          y + h * yHead, ldy, M, 0, roundOut);                                                                \
+                          y + h * yHead, ldy, M, 0, roundOut, blockIdx.x);                                                    \
+    }                                                                                                                         \
+    /* The absorbed queries (head_gemm of W_UKᵀ over q_nope, blockIdx.y = head) and, in one more row of blocks */        \
+    /* (blockIdx.y = heads), the new tokens' cache rows and roped query parts (cache_write_token in ops.cu). */              \
+    extern "C" __global__ void __launch_bounds__(256) mla_absorb_##SUFFIX(const void* w, const float* scales, long long headRows, \
+                                                   int N, int K, const float* x, long long xHead, long long ldx, float* y,    \
+                                                   long long yHead, long long ldy, int M, const float* kv, const float* normW, \
+                                                   float eps, int latent, int pairs, const float* cos, const float* sin,     \
+                                                   const long long* slots, float* cache, int headDim, int nope)              \
+    {                                                                                                                         \
+        int h = blockIdx.y, heads = gridDim.y - 1;                                                                            \
+        if (h == heads)                                                                                                       \
+        {                                                                                                                     \
+            for (int t = blockIdx.x; t < M; t += gridDim.x)                                                                   \
+            {                                                                                                                 \
+                cache_write_token(t, kv, normW, eps, latent, pairs, cos, sin, slots, cache, x, heads, headDim, nope, y);    \
+                __syncthreads();                                                                                              \
+            }                                                                                                                 \
+            return;                                                                                                           \
+        }                                                                                                                     \
+        gemm_body<WT, MT>(w, scales, h * headRows, N, K, 1, 1, 1, x + h * xHead, ldx, y + h * yHead, ldy, M, 0, 0, blockIdx.x); \
     }                                                                                                                         \
     extern "C" __global__ void __launch_bounds__(256) gateup_##SUFFIX(const void* gw, const float* gs, const void* uw, const float* us, \
                                                    int I, int K, int blockRows, int blockCols, int scaleCols, const float* x, \
                                                    long long ldx, int M, float* act, int roundOut)                           \
     {                                                                                                                         \
-        gateup_body<WT, MT>(gw, gs, uw, us, I, K, blockRows, blockCols, scaleCols, x, ldx, 0, 1, 0, M, act, roundOut);      \
+        gateup_body<WT, MT>(gw, gs, uw, us, I, K, blockRows, blockCols, scaleCols, x, ldx, 0, 1, 0, M, act, roundOut,       \
+                            blockIdx.x);                                                                                      \
     }                                                                                                                         \
     /* blockIdx.y picks the j-th expert that has tokens (active[0] of them, ids from active[1]); its (token, slot) */        \
-    /* pairs are order[offsets[e] .. offsets[e + 1]). */                                                                      \
+    /* pairs are order[offsets[e] .. offsets[e + 1]). With a shared expert (sgw not null) the last blockIdx.y */             \
+    /* computes its activations for all `tokens` rows into sharedAct [tokens, sharedI] in the same launch. */                 \
     extern "C" __global__ void __launch_bounds__(256) moe_gateup_##SUFFIX(const u64* gws, const u64* gss, const u64* uws,      \
                                                        const u64* uss, int I, int K, int blockRows, int blockCols,           \
                                                        int scaleCols, const float* x, long long ldx, const int* offsets,     \
-                                                       const int* active, const int* order, int topk, float* act, int roundOut) \
+                                                       const int* active, const int* order, int topk, float* act,            \
+                                                       const void* sgw, const float* sgs, const void* suw, const float* sus,  \
+                                                       int sharedI, int tokens, float* sharedAct)                            \
     {                                                                                                                         \
+        if (sgw && blockIdx.y == gridDim.y - 1)                                                                               \
+        {                                                                                                                     \
+            gateup_body<WT, MT>(sgw, sgs, suw, sus, sharedI, K, blockRows, blockCols, scaleCols, x, ldx, 0, 1, 0, tokens,    \
+                                sharedAct, 0, blockIdx.x);                                                                    \
+            return;                                                                                                           \
+        }                                                                                                                     \
+        inputs_ready();                                                                                                       \
         if ((int)blockIdx.y >= active[0]) return;                                                                             \
         int e = active[1 + blockIdx.y];                                                                                       \
         int start = offsets[e], count = offsets[e + 1] - start;                                                               \
         gateup_body<WT, MT>((const void*)gws[e], (const float*)gss[e], (const void*)uws[e], (const float*)uss[e], I, K,      \
-                            blockRows, blockCols, scaleCols, x, ldx, order, topk, start, count, act, roundOut);              \
+                            blockRows, blockCols, scaleCols, x, ldx, order, topk, start, count, act, 0, blockIdx.x);         \
     }                                                                                                                         \
+    /* The down products of moe_gateup's experts; with a shared expert (sdw not null) the last blockIdx.y */                 \
+    /* maps sharedAct [tokens, sharedI] to sharedOut [tokens, H]. */                                                         \
     extern "C" __global__ void __launch_bounds__(256) moe_down_##SUFFIX(const u64* dws, const u64* dss, int H, int I,          \
                                                      int blockRows, int blockCols, int scaleCols, const float* act,          \
-                                                     const int* offsets, const int* active, float* out)                      \
+                                                     const int* offsets, const int* active, float* out, const void* sdw,     \
+                                                     const float* sds, int sharedI, int sharedScaleCols,                     \
+                                                     const float* sharedAct, float* sharedOut, int tokens)                   \
     {                                                                                                                         \
-        if ((int)blockIdx.y >= active[0]) return;                                                                             \
-        int e = active[1 + blockIdx.y];                                                                                       \
-        int start = offsets[e], count = offsets[e + 1] - start;                                                               \
-        gemm_body<WT, MT>((const void*)dws[e], (const float*)dss[e], 0, H, I, blockRows, blockCols, scaleCols,              \
-                          act + (long long)start * I, I, out + (long long)start * H, H, count, 0, 0);                        \
+        if (sdw && blockIdx.y == gridDim.y - 1)                                                                               \
+        {                                                                                                                     \
+            gemm_body<WT, MT>(sdw, sds, 0, H, sharedI, blockRows, blockCols, sharedScaleCols, sharedAct, sharedI, sharedOut, \
+                              H, tokens, 0, 0, blockIdx.x);                                                                   \
+        }                                                                                                                     \
+        else                                                                                                                  \
+        {                                                                                                                     \
+            inputs_ready();                                                                                                   \
+            if ((int)blockIdx.y < active[0])                                                                                  \
+            {                                                                                                                 \
+                int e = active[1 + blockIdx.y];                                                                               \
+                int start = offsets[e], count = offsets[e + 1] - start;                                                       \
+                gemm_body<WT, MT>((const void*)dws[e], (const float*)dss[e], 0, H, I, blockRows, blockCols, scaleCols,      \
+                                  act + (long long)start * I, I, out + (long long)start * H, H, count, 0, 0, blockIdx.x);    \
+            }                                                                                                                 \
+        }                                                                                                                     \
     }
 
 GEMV_KERNELS(f32, WT_F32, 8)

@@ -18,6 +18,7 @@ __device__ __forceinline__ void warp_best(float& v, int& i)
 
 extern "C" __global__ void logit_candidates(const float* logits, int vocab, int k, float* values, int* ids, float* lse)
 {
+    inputs_ready();
     __shared__ float s32[32];
     __shared__ float bestV[32];
     __shared__ int bestI[32];

@@ -1,0 +1,69 @@
+using Fathom.Backends.Cuda;
+using Fathom.Model;
+using Fathom.TestSupport;
+using Xunit;
+
+namespace Fathom.Model.Tests;
+
+/// <summary>
+/// Overlapping launches (programmatic dependent launch, Hopper and newer) only move when kernels start:
+/// every kernel still waits for its inputs, so prefill, batched and graph-replayed decode steps give the
+/// same bits with and without it. A kernel that read its predecessor's output before waiting would show
+/// here as differing (or run-to-run changing) logits.
+/// </summary>
+public sealed class ProgrammaticLaunchTests
+{
+    public static TheoryData<string> Cases => new(GoldenCase.All);
+
+    [CudaTheory]
+    [MemberData(nameof(Cases))]
+    public void OverlappedLaunchesGiveTheSameBits(string name)
+    {
+        using var golden = new GoldenCase(name);
+        using var model = LoadedModel.Load(golden.ModelDirectory);
+        float[] plain = Run(model, golden, overlap: false, out bool usedPlain);
+        float[] overlapped = Run(model, golden, overlap: true, out bool used);
+        Assert.False(usedPlain);
+        Assert.Equal(plain.Length, overlapped.Length);
+        for (int i = 0; i < plain.Length; i++)
+        {
+            if (BitConverter.SingleToInt32Bits(plain[i]) != BitConverter.SingleToInt32Bits(overlapped[i]))
+            {
+                Assert.Fail($"{name} (overlap {(used ? "on" : "not supported by this GPU")}): logit {i} is {overlapped[i]:R} with overlapped launches, {plain[i]:R} without");
+            }
+        }
+    }
+
+    /// <summary>A 60-token prefill, 40 single-token decode steps (graph replays), then a batch of two decode rows.</summary>
+    private static float[] Run(LoadedModel model, GoldenCase golden, bool overlap, out bool used)
+    {
+        using var gpu = new CudaTransformer(model, new CudaOptions
+        {
+            Bf16Activations = false,
+            MaxChunkTokens = 64,
+            KvCacheTokens = 4096,
+            ProgrammaticLaunch = overlap,
+            KernelCacheFolder = Path.Combine(Path.GetTempPath(), "fathom-test-kernels"),
+        });
+        used = gpu.ProgrammaticLaunch;
+        int vocab = model.Config.VocabSize;
+        int[] ids = golden.Sequences[3].Ids;
+        var output = new List<float>();
+        var logits = new float[vocab];
+        using var cache = gpu.CreateCache(ids.Length);
+        gpu.Forward(ids.AsSpan(0, 60), cache, logits);
+        output.AddRange(logits);
+        for (int i = 60; i < 100; i++)
+        {
+            gpu.Forward(ids.AsSpan(i, 1), cache, logits);
+            output.AddRange(logits);
+        }
+
+        using var other = gpu.CreateCache(ids.Length);
+        gpu.Forward(ids.AsSpan(0, 30), other, logits);
+        var pair = new float[2 * vocab];
+        gpu.Forward([new BatchEntry(ids.AsMemory(100, 1), cache), new BatchEntry(ids.AsMemory(30, 1), other)], pair);
+        output.AddRange(pair);
+        return [.. output];
+    }
+}
