@@ -58,7 +58,7 @@ internal sealed class Buffers
         HeadInput = F((long)logitRows * c.HiddenSize, "final norm rows");
         Logits = F((long)logitRows * c.VocabSize, "logits");
         Inputs = gpu.Allocate(new StepInputs(tokens, c.QkRopeHeadDim / 2).Bytes, "pass inputs");
-        long ticketBytes = (2 + (t * heads)) * sizeof(int);
+        long ticketBytes = (1 + (t * heads)) * sizeof(int);
         Tickets = gpu.Allocate(ticketBytes, "block tickets");
         gpu.Zero(Tickets, ticketBytes);
         if (bf16)
@@ -149,7 +149,7 @@ internal sealed class Buffers
 
     /// <summary>
     /// Counters of the kernels whose last block to finish does a merge step (zero between launches): [0] the
-    /// router's expert sort, [1] the expert combine, [2 + t·heads + h] the attention splits of (t, h).
+    /// router's expert sort, [1 + t·heads + h] the attention splits of (t, h).
     /// </summary>
     public ulong Tickets { get; }
 

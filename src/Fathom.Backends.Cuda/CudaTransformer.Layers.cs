@@ -92,7 +92,7 @@ public sealed partial class CudaTransformer
                 _gpu.Launch(
                     "mla_attention_merged", (uint)n, (uint)heads, (uint)splits, 128, attentionShared,
                     _b.AbsorbedQuery, cache, width, latent, seqOf, lenOf, _pool.Tables, _pool.PagesPerSequence, _pool.PageTokens, chunk, (float)c.SoftmaxScale, heads, splits, _partial,
-                    _b.Tickets + (2 * sizeof(int)), _b.Mixed);
+                    _b.Tickets + sizeof(int), _b.Mixed);
             }
             else
             {
