@@ -5,8 +5,10 @@
 #   bench-bf16   random V2-Lite-shaped bf16 checkpoint: fathom bench + HF transformers baseline
 #   bench-fp8    the same shape in FP8
 #   quick        a 4-layer V2-Lite-shaped bf16 checkpoint, decode only (smoke test)
-#   ab-bf16 / ab-fp8   decode at batch 1, 8, 32 of the full checkpoint, the build in .devcarry/host-old
-#                (unpacked from .devcarry/app-old.tar.xz when carried) and this one, alternating twice
+#   profile / profile-prefill   ncu time per kernel name on that checkpoint: decode steps / a 2048-token prefill
+#   ab-bf16 / ab-fp8   prefill 2048 and decode at batch 1, 32, 128 of the full checkpoint, the build in
+#                .devcarry/host-old (a copy of the host with .devcarry/app-old.tar.xz from
+#                `pack-host.sh --old` unpacked over it) and this one, alternating (old new new old)
 set -uo pipefail
 export NCCL_NVLS_ENABLE=0
 root=$(pwd)
@@ -21,6 +23,7 @@ for lib in libnvrtc.so.13 libcublasLt.so.13; do
   fi
 done
 echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
+ldconfig -p | grep -E "libcublasLt.so.13|libnvrtc.so.13" | head -2
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 fathom() { "$host/fathom-gpuhost" fathom "$@"; }
 old=$root/.devcarry/host-old
@@ -37,10 +40,11 @@ for stage in "$@"; do
     quick)
       fathom create-random --like v2-lite --layers 4 --dtype bf16 -o /tmp/v2l-quick --force 2>&1 | tail -2
       fathom bench --device cuda -m /tmp/v2l-quick -p 256 -n 32 -r 2 -b 1,8 2>&1 | tail -20 ;;
-    profile)
+    profile|profile-prefill)
       [ -f /tmp/v2l-quick/config.json ] || fathom create-random --like v2-lite --layers 4 --dtype bf16 -o /tmp/v2l-quick --force 2>&1 | tail -1
-      ncu --metrics gpu__time_duration.sum --launch-skip 700 --launch-count 160 --csv "$host/fathom-gpuhost" fathom bench --device cuda -m /tmp/v2l-quick -p 0 -n 16 -r 1 --no-warmup > "$out/ncu.csv" 2> "$out/ncu.err"
-      python3 - "$out/ncu.csv" <<'PY'
+      if [ $stage = profile ]; then window="--launch-skip 700 --launch-count 160"; args="-p 0 -n 16"; else window="--launch-count 400"; args="-p 2048 -n 1"; fi
+      ncu --metrics gpu__time_duration.sum $window --csv "$host/fathom-gpuhost" fathom bench --device cuda -m /tmp/v2l-quick $args -r 1 --no-warmup > "$out/ncu-$stage.csv" 2> "$out/ncu-$stage.err"
+      python3 - "$out/ncu-$stage.csv" <<'PY'
 import csv, sys, collections
 rows = [r for r in csv.reader(open(sys.argv[1])) if len(r) > 10]
 head = rows[0]; k = head.index("Kernel Name"); v = head.index("Metric Value")
@@ -58,9 +62,10 @@ PY
       dir=/tmp/v2l-$dtype
       [ -f "$dir/config.json" ] || fathom create-random --like v2-lite --dtype "$dtype" -o "$dir" --force 2>&1 | tail -1
       for round in 1 2; do
-        for build in old new; do
+        order="old new"; [ $round = 2 ] && order="new old"
+        for build in $order; do
           exe=$host/fathom-gpuhost; [ $build = old ] && exe=$old/fathom-gpuhost
-          "$exe" fathom bench --device cuda -m "$dir" -p 128 -n 64 -r 2 -b 1,8,32 -o "$out/ab-$dtype-$build-r$round.json" 2>&1 | tail -6 | sed "s/^/$build r$round: /"
+          "$exe" fathom bench --device cuda -m "$dir" -p 2048 -n 32 -r 2 -b 1,32,128 -o "$out/ab-$dtype-$build-r$round.json" 2>&1 | tail -8 | sed "s/^/$build r$round: /"
         done
       done ;;
     bench-bf16|bench-fp8)

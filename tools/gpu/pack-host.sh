@@ -6,8 +6,24 @@
 #   DEST/rt.sha   the hash of the runtime tarball, so a warm machine that holds it can skip those parts
 # On the GPU machine: copy each rt-NN into /opt/fathom-rt/ on consecutive calls, then
 #   tools/gpu/unpack-host.sh .devcarry/app.tar.xz    (assembles, checks the hash, unpacks to .devcarry/host)
+# To compare with an older build (device-run.sh ab-*): publish it too, then
+#   tools/gpu/pack-host.sh --old OLD_PUBLISH_DIR PUBLISH_DIR DEST
+# writes DEST/app-old.tar.xz: the old build's own assemblies plus every runtime file of its publish that
+# differs from PUBLISH_DIR's (the trimmed framework differs between builds), unpacked over a copy of the host.
 # Usage: tools/gpu/pack-host.sh PUBLISH_DIR DEST
 set -euo pipefail
+if [ "${1:-}" = --old ]; then
+  old=$2 new=$3 dest=$4
+  mkdir -p "$dest"
+  cd "$old"
+  for f in *; do
+    [ -f "$f" ] || continue
+    case $f in Fathom*|fathom*) echo "$f";; *) cmp -s "$f" "$new/$f" || echo "$f";; esac
+  done > /tmp/pack-old.list
+  tar -cf - -T /tmp/pack-old.list | xz -6 > "$dest/app-old.tar.xz"
+  echo "app-old.tar.xz: $(wc -l < /tmp/pack-old.list) files, $(stat -c%s "$dest/app-old.tar.xz") bytes"
+  exit 0
+fi
 src=$1 dest=$2
 mkdir -p "$dest"
 rm -f "$dest"/rt-* "$dest"/app.tar.xz "$dest"/rt.sha

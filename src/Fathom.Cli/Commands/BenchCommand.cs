@@ -82,6 +82,7 @@ public static class BenchCommand
                 ["load"] = LoadName(session.Model.Options.Residency),
                 ["load_seconds"] = Math.Round(loadTime.TotalSeconds, 3),
                 ["backend"] = options.Device.IsCuda ? "cuda" : options.Backend,
+                ["activations"] = options.Device.IsCuda ? (options.Bf16Activations ? "bf16" : "f32") : "f32",
                 ["threads"] = threads,
                 ["prompt_tokens"] = settings.PromptTokens,
                 ["gen_tokens"] = settings.GenTokens,
@@ -130,7 +131,7 @@ public static class BenchCommand
         var o = console.Out;
         var inv = CultureInfo.InvariantCulture;
         o.WriteLine(string.Create(inv, $"model      {report["model"]} ({report["model_type"]}, {report["layers"]} layers, {(long)report["parameters"]! / 1e9:F3} B parameters)"));
-        o.WriteLine(string.Create(inv, $"format     {report["format"]}, --load {report["load"]}, {report["backend"]} backend, {threads} threads"));
+        o.WriteLine(string.Create(inv, $"format     {report["format"]}, --load {report["load"]}, {report["backend"]} backend, {report["activations"]} activations, {threads} threads"));
         o.WriteLine(string.Create(inv, $"machine    {machine.Cpu}, {machine.LogicalCores} cores, {machine.VectorBits}-bit vectors, {machine.MemoryBytes / (double)(1L << 30):F1} GiB, {machine.Runtime}"));
         if (measured.Prefill is { } p)
         {
