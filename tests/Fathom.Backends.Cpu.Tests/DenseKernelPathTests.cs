@@ -7,7 +7,8 @@ namespace Fathom.Backends.Cpu.Tests;
 /// <summary>
 /// The dense kernel's paths (fused decode rows, 4x4 tiles, leftover rows) on shapes that reach each of
 /// them: matrices taller than one 128-row FP8 scale block, split into chunks that do not start on a
-/// multiple of four, and batches of every size up to a token block and past it.
+/// multiple of four, rows longer than one column chunk (and not a whole number of vectors), and batches
+/// of every size up to a token block and past it.
 /// </summary>
 public sealed class DenseKernelPathTests
 {
@@ -55,7 +56,7 @@ public sealed class DenseKernelPathTests
     {
         // 301 rows span three 128-row scale blocks; with 2 threads the pool's chunks start at 37, 74, …
         using var cpu = FloatPaths.Backend(2, path);
-        foreach (int cols in new[] { 256, 384, 272 })
+        foreach (int cols in new[] { 256, 384, 272, 2112, 1100 })
         {
             var w = TestMatrix.Random(type, 301, cols, seed: cols + tokens).Matrix;
             var x = TestMatrix.Activations(tokens * cols, seed: 5);
@@ -77,18 +78,21 @@ public sealed class DenseKernelPathTests
         // Decode (1-3 rows), tiles (4+) and token blocks (64+) must round identically, so that a prompt
         // gives the same logits whether it is run at once, in chunks, or token by token.
         using var cpu = FloatPaths.Backend(2, path);
-        const int outs = 300, cols = 512;
-        var w = TestMatrix.Random(type, outs, cols, seed: 3).Matrix;
-        var x = TestMatrix.Activations(70 * cols, seed: 4);
-        var alone = new float[outs];
-        foreach (int batch in new[] { 2, 3, 4, 5, 7, 8, 9, 64, 70 })
+        const int outs = 300;
+        foreach (int cols in new[] { 512, 2112 })
         {
-            var together = new float[batch * outs];
-            cpu.MatMul(w, x.AsSpan(0, batch * cols), together, batch);
-            for (int r = 0; r < batch; r++)
+            var w = TestMatrix.Random(type, outs, cols, seed: 3).Matrix;
+            var x = TestMatrix.Activations(70 * cols, seed: 4);
+            var alone = new float[outs];
+            foreach (int batch in new[] { 2, 3, 4, 5, 7, 8, 9, 64, 70 })
             {
-                cpu.MatMul(w, x.AsSpan(r * cols, cols), alone, 1);
-                Assert.True(alone.AsSpan().SequenceEqual(together.AsSpan(r * outs, outs)), $"{type} ({path}): row {r} of a batch of {batch} differs from the row alone");
+                var together = new float[batch * outs];
+                cpu.MatMul(w, x.AsSpan(0, batch * cols), together, batch);
+                for (int r = 0; r < batch; r++)
+                {
+                    cpu.MatMul(w, x.AsSpan(r * cols, cols), alone, 1);
+                    Assert.True(alone.AsSpan().SequenceEqual(together.AsSpan(r * outs, outs)), $"{type} ({path}) cols {cols}: row {r} of a batch of {batch} differs from the row alone");
+                }
             }
         }
     }

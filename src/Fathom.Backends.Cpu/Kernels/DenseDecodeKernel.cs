@@ -139,7 +139,7 @@ internal static unsafe class DenseDecodeKernel<TLanes>
     /// row) pair accumulates in the same order as in <see cref="Rows4x1{TRow}"/> and the tiled path.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RowsGroup<TRow, TRows>(in WeightMatrix w, int o, float* x, int cols, float* y, int outs, bool prefetch)
+    internal static void RowsGroup<TRow, TRows>(in WeightMatrix w, int o, float* x, int cols, float* y, int outs, bool prefetch)
         where TRow : struct, IStoredRow
         where TRows : struct, IQuantizedRowTile
     {
@@ -225,7 +225,7 @@ internal static unsafe class DenseDecodeKernel<TLanes>
         y[3] = TLanes.Sum(a3);
     }
 
-    private static float Row<TRow>(byte* p, float* x, int cols)
+    internal static float Row<TRow>(byte* p, float* x, int cols)
         where TRow : struct, IStoredRow
     {
         TLanes a = default;

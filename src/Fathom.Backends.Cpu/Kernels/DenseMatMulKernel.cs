@@ -6,10 +6,16 @@ using Fathom.Core;
 namespace Fathom.Backends.Cpu.Kernels;
 
 /// <summary>
-/// Products with float weights as stored (F32, BF16, F16, FP8 e4m3 with block scales). A worker takes
-/// four weight rows at a time, widens them once into float32 scratch that stays in L1, and multiplies
-/// them with the activation rows four at a time in a register-blocked 4x4 tile of vector FMAs, so a
-/// weight is read from memory once per block of up to <see cref="TokenBlock"/> activation rows.
+/// Products with float weights as stored (F32, BF16, F16, FP8 e4m3 with block scales) for more activation
+/// rows than the decode path takes. A worker takes four weight rows at a time and multiplies them with the
+/// activation rows four at a time in a register-blocked 4x4 tile of vector FMAs, so a weight is read from
+/// memory once per block of up to <see cref="TokenBlock"/> activation rows. BF16 rows, and FP8 rows whose
+/// activations carry the block factors, are widened in registers as the tile reads them (the decode path's
+/// arithmetic); other formats are widened once into float32 scratch. The columns are walked in chunks of
+/// <see cref="ColumnChunk"/>: a chunk of the four weight rows stays in L1 while every group of four
+/// activation rows passes over it, each group's 16 vector accumulators parked in a small buffer between
+/// chunks. Each lane still adds its products in column order, so every (weight row, activation row) sum
+/// rounds exactly as in the decode path, whatever the batch.
 /// </summary>
 internal sealed unsafe class DenseMatMulKernel<TLanes>(int workers) : IMatMulKernel
     where TLanes : struct, IFloatLanes<TLanes>
@@ -18,6 +24,12 @@ internal sealed unsafe class DenseMatMulKernel<TLanes>(int workers) : IMatMulKer
     private const int TokenBlock = 64;
 
     private const int TileRows = 4;
+
+    /// <summary>Columns per chunk: four rows of it (8 KB as BF16) stay in L1 while the activations stream past.</summary>
+    private const int ColumnChunk = 1024;
+
+    /// <summary>Floats of parked accumulators: 16 vectors per group of four activation rows of a token block.</summary>
+    private static readonly int ParkedFloats = TokenBlock / 4 * 16 * TLanes.Count;
 
     private readonly float[][] _scratch = new float[workers][];
 
@@ -38,66 +50,250 @@ internal sealed unsafe class DenseMatMulKernel<TLanes>(int workers) : IMatMulKer
         }
 
         int cols = w.Cols, outs = w.Rows;
-        // FP8 rows that the decode path also takes are widened without their scales, and multiplied with
+        // FP8 rows that the decode path also takes are read without their scales, and multiplied with
         // activations that carry them (as the decode path does), so a row rounds the same in every batch.
         bool raw = Fp8ScaledActivations.Applies(w);
-        // Rows of the tile are a cache line apart from a power-of-two stride: widths like 2048 would
+        bool inRegisters = raw || (w.Type == DType.BF16 && cols % TLanes.Count == 0);
+        // Rows of the widened tile are a cache line apart from a power-of-two stride: widths like 2048 would
         // otherwise put the four rows (and the stores that fill them) on the same L1 sets.
         int stride = cols + 16;
-        var scratch = _scratch[worker] = PinnedBuffer.Ensure(_scratch[worker], (TileRows * stride) + 16);
+        int tileFloats = inRegisters || w.Type == DType.F32 ? 0 : TileRows * stride;
+        var scratch = _scratch[worker] = PinnedBuffer.Ensure(_scratch[worker], tileFloats + ParkedFloats + 32);
         fixed (float* pinned = scratch)
         {
             float* tile = (float*)(((nint)pinned + 63) & ~(nint)63);
+            float* parked = tile + tileFloats;
             for (int t0 = 0; t0 < rows; t0 += TokenBlock)
             {
                 int tokens = Math.Min(TokenBlock, rows - t0);
                 float* xb = x + ((long)t0 * cols), yb = y + ((long)t0 * outs);
-                for (int o = start; o < end; o += TileRows)
+                if (raw)
                 {
-                    int n = Math.Min(TileRows, end - o);
-                    // Float32 rows are used where they lie; other formats are widened into the tile once.
-                    bool direct = w.Type == DType.F32;
-                    float* row0 = direct ? (float*)w.RowPointer(o) : tile;
-                    int rowStride = direct ? w.RowStride : stride;
-                    if (!direct)
-                    {
-                        PrefetchNextTile(w, o + TileRows, end);
-                        for (int i = 0; i < n; i++)
-                        {
-                            WidenRow(w, o + i, tile + (i * stride), raw);
-                        }
-                    }
-
-                    if (n < TileRows || (raw && !Fp8ScaledActivations.SameScaleRow(w, o, o + 3)))
-                    {
-                        for (int i = 0; i < n; i++)
-                        {
-                            float* xi = raw ? scaled.For(w, o + i, xb, tokens) : xb;
-                            for (int t = 0; t < tokens; t++)
-                            {
-                                yb[((long)t * outs) + o + i] = Dot(row0 + ((long)i * rowStride), xi + ((long)t * cols), cols);
-                            }
-                        }
-
-                        continue;
-                    }
-
-                    float* xt = raw ? scaled.For(w, o, xb, tokens) : xb;
-                    float* w0 = row0, w1 = row0 + rowStride, w2 = row0 + (2L * rowStride), w3 = row0 + (3L * rowStride);
-                    int t1 = 0;
-                    for (; t1 + 4 <= tokens; t1 += 4)
-                    {
-                        float* xr = xt + ((long)t1 * cols);
-                        Tile4x4(w0, w1, w2, w3, xr, xr + cols, xr + (2 * cols), xr + (3 * cols), cols, yb + ((long)t1 * outs) + o, outs);
-                    }
-
-                    for (; t1 < tokens; t1++)
-                    {
-                        Tile4x1(w0, w1, w2, w3, xt + ((long)t1 * cols), cols, yb + ((long)t1 * outs) + o);
-                    }
+                    InRegisters<Fp8RawRow>(w, xb, tokens, yb, start, end, parked, scaled);
+                }
+                else if (inRegisters)
+                {
+                    InRegisters<Bf16Row>(w, xb, tokens, yb, start, end, parked, null);
+                }
+                else
+                {
+                    Widened(w, xb, tokens, yb, start, end, tile, stride, parked);
                 }
             }
         }
+    }
+
+    /// <summary>Tiles whose weight rows are widened in registers as they are read (BF16; FP8 with factors in the activations).</summary>
+    private static void InRegisters<TRow>(in WeightMatrix w, float* xb, int tokens, float* yb, int start, int end, float* parked, Fp8ScaledActivations? scaled)
+        where TRow : struct, IStoredRow
+    {
+        int cols = w.Cols, outs = w.Rows;
+        for (int o = start; o < end; o += TileRows)
+        {
+            if (o + TileRows > end || (scaled is not null && !Fp8ScaledActivations.SameScaleRow(w, o, o + 3)))
+            {
+                for (int i = o; i < Math.Min(o + TileRows, end); i++)
+                {
+                    float* xi = scaled is null ? xb : scaled.For(w, i, xb, tokens);
+                    for (int t = 0; t < tokens; t++)
+                    {
+                        yb[((long)t * outs) + i] = DenseDecodeKernel<TLanes>.Row<TRow>(w.RowPointer(i), xi + ((long)t * cols), cols);
+                    }
+                }
+
+                continue;
+            }
+
+            PrefetchNextTile(w, o + TileRows, end);
+            float* xt = scaled is null ? xb : scaled.For(w, o, xb, tokens);
+            Tiles<TRow>(w.RowPointer(o), w.RowPointer(o + 1), w.RowPointer(o + 2), w.RowPointer(o + 3), xt, tokens, cols, cols, yb + o, outs, parked);
+            int done = tokens / 4 * 4;
+            float* xr = xt + ((long)done * cols), yr = yb + ((long)done * outs);
+            switch (tokens - done)
+            {
+                case 3:
+                    DenseDecodeKernel<TLanes>.RowsGroup<TRow, ThreeRows>(w, o, xr, cols, yr + o, outs, prefetch: false);
+                    break;
+                case 2:
+                    DenseDecodeKernel<TLanes>.RowsGroup<TRow, TwoRows>(w, o, xr, cols, yr + o, outs, prefetch: false);
+                    break;
+                case 1:
+                    DenseDecodeKernel<TLanes>.RowsGroup<TRow, OneRow>(w, o, xr, cols, yr + o, outs, prefetch: false);
+                    break;
+            }
+        }
+    }
+
+    /// <summary>Tiles of float32 rows: F32 weights where they lie, other formats widened into scratch first.</summary>
+    private static void Widened(in WeightMatrix w, float* xb, int tokens, float* yb, int start, int end, float* tile, int stride, float* parked)
+    {
+        int cols = w.Cols, outs = w.Rows;
+        bool direct = w.Type == DType.F32;
+        for (int o = start; o < end; o += TileRows)
+        {
+            int n = Math.Min(TileRows, end - o);
+            float* row0 = direct ? (float*)w.RowPointer(o) : tile;
+            int rowStride = direct ? w.RowStride : stride;
+            if (!direct)
+            {
+                PrefetchNextTile(w, o + TileRows, end);
+                for (int i = 0; i < n; i++)
+                {
+                    WidenRow(w, o + i, tile + (i * stride));
+                }
+            }
+
+            if (n < TileRows)
+            {
+                for (int i = 0; i < n; i++)
+                {
+                    for (int t = 0; t < tokens; t++)
+                    {
+                        yb[((long)t * outs) + o + i] = Dot(row0 + ((long)i * rowStride), xb + ((long)t * cols), cols);
+                    }
+                }
+
+                continue;
+            }
+
+            float* w0 = row0, w1 = row0 + rowStride, w2 = row0 + (2L * rowStride), w3 = row0 + (3L * rowStride);
+            Tiles<F32Row>((byte*)w0, (byte*)w1, (byte*)w2, (byte*)w3, xb, tokens, cols, cols - (cols % TLanes.Count), yb + o, outs, parked);
+            for (int t1 = tokens / 4 * 4; t1 < tokens; t1++)
+            {
+                Tile4x1(w0, w1, w2, w3, xb + ((long)t1 * cols), cols, yb + ((long)t1 * outs) + o);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Four weight rows against every whole group of four of the <paramref name="tokens"/> activation rows,
+    /// chunk by chunk over the first <paramref name="vectorCols"/> columns; the columns past them (only for
+    /// float32 rows) are added one by one at the end, as <see cref="Dot"/> does.
+    /// </summary>
+    private static void Tiles<TRow>(byte* p0, byte* p1, byte* p2, byte* p3, float* x, int tokens, int cols, int vectorCols, float* y, int outs, float* parked)
+        where TRow : struct, IStoredRow
+    {
+        int groups = tokens / 4;
+        for (int k0 = 0; k0 < vectorCols; k0 += ColumnChunk)
+        {
+            int k1 = Math.Min(k0 + ColumnChunk, vectorCols);
+            for (int g = 0; g < groups; g++)
+            {
+                float* xr = x + ((long)g * 4 * cols);
+                Chunk4x4<TRow>(p0, p1, p2, p3, xr, xr + cols, xr + (2 * cols), xr + (3 * cols), k0, k1, parked + (g * 16 * TLanes.Count));
+            }
+        }
+
+        for (int g = 0; g < groups; g++)
+        {
+            float* acc = parked + (g * 16 * TLanes.Count);
+            float* xr = x + ((long)g * 4 * cols);
+            for (int r = 0; r < 4; r++)
+            {
+                float* xi = xr + ((long)r * cols), yr = y + ((long)((g * 4) + r) * outs);
+                yr[0] = Parked(acc, (4 * r) + 0, vectorCols) + Tail<TRow>(p0, xi, vectorCols, cols);
+                yr[1] = Parked(acc, (4 * r) + 1, vectorCols) + Tail<TRow>(p1, xi, vectorCols, cols);
+                yr[2] = Parked(acc, (4 * r) + 2, vectorCols) + Tail<TRow>(p2, xi, vectorCols, cols);
+                yr[3] = Parked(acc, (4 * r) + 3, vectorCols) + Tail<TRow>(p3, xi, vectorCols, cols);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Parked(float* acc, int i, int vectorCols) =>
+        vectorCols > 0 ? TLanes.Sum(TLanes.Load(acc + (i * TLanes.Count))) : TLanes.Sum(default);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Tail<TRow>(byte* p, float* x, int c, int cols)
+        where TRow : struct, IStoredRow
+    {
+        float sum = 0;
+        for (; c < cols; c++)
+        {
+            sum += TRow.WidenOne(p, c) * x[c];
+        }
+
+        return sum;
+    }
+
+    /// <summary>
+    /// Columns [k0, k1) of the 16 dot products of four weight rows with four activation rows, added to the 16
+    /// vector accumulators parked at <paramref name="acc"/> (which start from zero at column 0). Parked
+    /// accumulators are [activation row][weight row].
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Chunk4x4<TRow>(byte* p0, byte* p1, byte* p2, byte* p3, float* x0, float* x1, float* x2, float* x3, int k0, int k1, float* acc)
+        where TRow : struct, IStoredRow
+    {
+        int n = TLanes.Count;
+        TLanes a00 = default, a01 = default, a02 = default, a03 = default;
+        TLanes a10 = default, a11 = default, a12 = default, a13 = default;
+        TLanes a20 = default, a21 = default, a22 = default, a23 = default;
+        TLanes a30 = default, a31 = default, a32 = default, a33 = default;
+        if (k0 > 0)
+        {
+            a00 = TLanes.Load(acc);
+            a01 = TLanes.Load(acc + n);
+            a02 = TLanes.Load(acc + (2 * n));
+            a03 = TLanes.Load(acc + (3 * n));
+            a10 = TLanes.Load(acc + (4 * n));
+            a11 = TLanes.Load(acc + (5 * n));
+            a12 = TLanes.Load(acc + (6 * n));
+            a13 = TLanes.Load(acc + (7 * n));
+            a20 = TLanes.Load(acc + (8 * n));
+            a21 = TLanes.Load(acc + (9 * n));
+            a22 = TLanes.Load(acc + (10 * n));
+            a23 = TLanes.Load(acc + (11 * n));
+            a30 = TLanes.Load(acc + (12 * n));
+            a31 = TLanes.Load(acc + (13 * n));
+            a32 = TLanes.Load(acc + (14 * n));
+            a33 = TLanes.Load(acc + (15 * n));
+        }
+
+        for (int c = k0; c < k1; c += n)
+        {
+            var v0 = TRow.Widen<TLanes>(p0, c);
+            var v1 = TRow.Widen<TLanes>(p1, c);
+            var v2 = TRow.Widen<TLanes>(p2, c);
+            var v3 = TRow.Widen<TLanes>(p3, c);
+            var u = TLanes.Load(x0 + c);
+            a00 = TLanes.MultiplyAdd(v0, u, a00);
+            a01 = TLanes.MultiplyAdd(v1, u, a01);
+            a02 = TLanes.MultiplyAdd(v2, u, a02);
+            a03 = TLanes.MultiplyAdd(v3, u, a03);
+            u = TLanes.Load(x1 + c);
+            a10 = TLanes.MultiplyAdd(v0, u, a10);
+            a11 = TLanes.MultiplyAdd(v1, u, a11);
+            a12 = TLanes.MultiplyAdd(v2, u, a12);
+            a13 = TLanes.MultiplyAdd(v3, u, a13);
+            u = TLanes.Load(x2 + c);
+            a20 = TLanes.MultiplyAdd(v0, u, a20);
+            a21 = TLanes.MultiplyAdd(v1, u, a21);
+            a22 = TLanes.MultiplyAdd(v2, u, a22);
+            a23 = TLanes.MultiplyAdd(v3, u, a23);
+            u = TLanes.Load(x3 + c);
+            a30 = TLanes.MultiplyAdd(v0, u, a30);
+            a31 = TLanes.MultiplyAdd(v1, u, a31);
+            a32 = TLanes.MultiplyAdd(v2, u, a32);
+            a33 = TLanes.MultiplyAdd(v3, u, a33);
+        }
+
+        TLanes.Store(a00, acc);
+        TLanes.Store(a01, acc + n);
+        TLanes.Store(a02, acc + (2 * n));
+        TLanes.Store(a03, acc + (3 * n));
+        TLanes.Store(a10, acc + (4 * n));
+        TLanes.Store(a11, acc + (5 * n));
+        TLanes.Store(a12, acc + (6 * n));
+        TLanes.Store(a13, acc + (7 * n));
+        TLanes.Store(a20, acc + (8 * n));
+        TLanes.Store(a21, acc + (9 * n));
+        TLanes.Store(a22, acc + (10 * n));
+        TLanes.Store(a23, acc + (11 * n));
+        TLanes.Store(a30, acc + (12 * n));
+        TLanes.Store(a31, acc + (13 * n));
+        TLanes.Store(a32, acc + (14 * n));
+        TLanes.Store(a33, acc + (15 * n));
     }
 
     /// <summary>
@@ -123,11 +319,8 @@ internal sealed unsafe class DenseMatMulKernel<TLanes>(int workers) : IMatMulKer
         }
     }
 
-    /// <summary>
-    /// Row <paramref name="row"/> of W as float32, block scale applied — or, for <paramref name="raw"/> FP8,
-    /// the bytes' values times 2^-120 without it (the activations carry the factors then).
-    /// </summary>
-    internal static void WidenRow(in WeightMatrix w, int row, float* destination, bool raw = false)
+    /// <summary>Row <paramref name="row"/> of W as float32, block scale applied.</summary>
+    internal static void WidenRow(in WeightMatrix w, int row, float* destination)
     {
         int cols = w.Cols;
         switch (w.Type)
@@ -137,9 +330,6 @@ internal sealed unsafe class DenseMatMulKernel<TLanes>(int workers) : IMatMulKer
                 break;
             case DType.BF16:
                 Widen<Bf16Row>(w.RowPointer(row), destination, cols);
-                break;
-            case DType.F8E4M3 when raw:
-                Widen<Fp8RawRow>(w.RowPointer(row), destination, cols);
                 break;
             case DType.F8E4M3 when w.BlockCols % 64 == 0:
                 WidenFp8(w, row, destination);
@@ -184,62 +374,6 @@ internal sealed unsafe class DenseMatMulKernel<TLanes>(int workers) : IMatMulKer
         {
             w.DequantizeRange(row, c, cols - c, new Span<float>(destination + c, cols - c));
         }
-    }
-
-    /// <summary>The 16 dot products of four weight rows with four activation rows.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile4x4(float* w0, float* w1, float* w2, float* w3, float* x0, float* x1, float* x2, float* x3, int cols, float* y, int outs)
-    {
-        TLanes a00 = default, a01 = default, a02 = default, a03 = default;
-        TLanes a10 = default, a11 = default, a12 = default, a13 = default;
-        TLanes a20 = default, a21 = default, a22 = default, a23 = default;
-        TLanes a30 = default, a31 = default, a32 = default, a33 = default;
-        int c = 0;
-        for (; c + TLanes.Count <= cols; c += TLanes.Count)
-        {
-            var v0 = TLanes.Load(w0 + c);
-            var v1 = TLanes.Load(w1 + c);
-            var v2 = TLanes.Load(w2 + c);
-            var v3 = TLanes.Load(w3 + c);
-            var u = TLanes.Load(x0 + c);
-            a00 = TLanes.MultiplyAdd(v0, u, a00);
-            a01 = TLanes.MultiplyAdd(v1, u, a01);
-            a02 = TLanes.MultiplyAdd(v2, u, a02);
-            a03 = TLanes.MultiplyAdd(v3, u, a03);
-            u = TLanes.Load(x1 + c);
-            a10 = TLanes.MultiplyAdd(v0, u, a10);
-            a11 = TLanes.MultiplyAdd(v1, u, a11);
-            a12 = TLanes.MultiplyAdd(v2, u, a12);
-            a13 = TLanes.MultiplyAdd(v3, u, a13);
-            u = TLanes.Load(x2 + c);
-            a20 = TLanes.MultiplyAdd(v0, u, a20);
-            a21 = TLanes.MultiplyAdd(v1, u, a21);
-            a22 = TLanes.MultiplyAdd(v2, u, a22);
-            a23 = TLanes.MultiplyAdd(v3, u, a23);
-            u = TLanes.Load(x3 + c);
-            a30 = TLanes.MultiplyAdd(v0, u, a30);
-            a31 = TLanes.MultiplyAdd(v1, u, a31);
-            a32 = TLanes.MultiplyAdd(v2, u, a32);
-            a33 = TLanes.MultiplyAdd(v3, u, a33);
-        }
-
-        float* r0 = y, r1 = y + outs, r2 = y + (2 * outs), r3 = y + (3 * outs);
-        r0[0] = TLanes.Sum(a00) + Tail(w0, x0, c, cols);
-        r0[1] = TLanes.Sum(a01) + Tail(w1, x0, c, cols);
-        r0[2] = TLanes.Sum(a02) + Tail(w2, x0, c, cols);
-        r0[3] = TLanes.Sum(a03) + Tail(w3, x0, c, cols);
-        r1[0] = TLanes.Sum(a10) + Tail(w0, x1, c, cols);
-        r1[1] = TLanes.Sum(a11) + Tail(w1, x1, c, cols);
-        r1[2] = TLanes.Sum(a12) + Tail(w2, x1, c, cols);
-        r1[3] = TLanes.Sum(a13) + Tail(w3, x1, c, cols);
-        r2[0] = TLanes.Sum(a20) + Tail(w0, x2, c, cols);
-        r2[1] = TLanes.Sum(a21) + Tail(w1, x2, c, cols);
-        r2[2] = TLanes.Sum(a22) + Tail(w2, x2, c, cols);
-        r2[3] = TLanes.Sum(a23) + Tail(w3, x2, c, cols);
-        r3[0] = TLanes.Sum(a30) + Tail(w0, x3, c, cols);
-        r3[1] = TLanes.Sum(a31) + Tail(w1, x3, c, cols);
-        r3[2] = TLanes.Sum(a32) + Tail(w2, x3, c, cols);
-        r3[3] = TLanes.Sum(a33) + Tail(w3, x3, c, cols);
     }
 
     /// <summary>Four weight rows with one activation row (decode).</summary>

@@ -44,3 +44,15 @@ internal readonly unsafe struct Fp8RawRow : IStoredRow
 
     public static float WidenOne(byte* row, int c) => Float8E4M3.ToSingle(row[c]) / Fp8Lanes.TwoPow120;
 }
+
+/// <summary>Float32 rows (as stored, or widened into scratch).</summary>
+internal readonly unsafe struct F32Row : IStoredRow
+{
+    public static int ElementBytes => 4;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TLanes Widen<TLanes>(byte* row, int c)
+        where TLanes : struct, IFloatLanes<TLanes> => TLanes.Load((float*)row + c);
+
+    public static float WidenOne(byte* row, int c) => ((float*)row)[c];
+}
