@@ -184,24 +184,30 @@ internal sealed unsafe class DenseMatMulKernel<TLanes>(int workers) : IMatMulKer
             }
         }
 
+        if (vectorCols == 0)
+        {
+            // No whole vector: the parked registers were never written; their sums are those of zeros.
+            new Span<float>(parked, groups * 16 * TLanes.Count).Clear();
+        }
+
         for (int g = 0; g < groups; g++)
         {
-            float* acc = parked + (g * 16 * TLanes.Count);
-            float* xr = x + ((long)g * 4 * cols);
-            for (int r = 0; r < 4; r++)
+            float* yg = y + ((long)g * 4 * outs);
+            TLanes.Sum16(parked + (g * 16 * TLanes.Count), yg, yg + outs, yg + (2L * outs), yg + (3L * outs));
+            if (vectorCols < cols)
             {
-                float* xi = xr + ((long)r * cols), yr = y + ((long)((g * 4) + r) * outs);
-                yr[0] = Parked(acc, (4 * r) + 0, vectorCols) + Tail<TRow>(p0, xi, vectorCols, cols);
-                yr[1] = Parked(acc, (4 * r) + 1, vectorCols) + Tail<TRow>(p1, xi, vectorCols, cols);
-                yr[2] = Parked(acc, (4 * r) + 2, vectorCols) + Tail<TRow>(p2, xi, vectorCols, cols);
-                yr[3] = Parked(acc, (4 * r) + 3, vectorCols) + Tail<TRow>(p3, xi, vectorCols, cols);
+                float* xr = x + ((long)g * 4 * cols);
+                for (int r = 0; r < 4; r++)
+                {
+                    float* xi = xr + ((long)r * cols), yr = yg + ((long)r * outs);
+                    yr[0] += Tail<TRow>(p0, xi, vectorCols, cols);
+                    yr[1] += Tail<TRow>(p1, xi, vectorCols, cols);
+                    yr[2] += Tail<TRow>(p2, xi, vectorCols, cols);
+                    yr[3] += Tail<TRow>(p3, xi, vectorCols, cols);
+                }
             }
         }
     }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Parked(float* acc, int i, int vectorCols) =>
-        vectorCols > 0 ? TLanes.Sum(TLanes.Load(acc + (i * TLanes.Count))) : TLanes.Sum(default);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Tail<TRow>(byte* p, float* x, int c, int cols)

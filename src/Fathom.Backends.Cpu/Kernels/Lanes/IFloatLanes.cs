@@ -28,6 +28,23 @@ internal unsafe interface IFloatLanes<TSelf>
     /// <summary>The lanes' sum, in a fixed order.</summary>
     static abstract float Sum(TSelf value);
 
+    /// <summary>
+    /// The sums of 16 registers stored at <paramref name="acc"/> ([row r][column i], 4 x 4), each exactly
+    /// <see cref="Sum"/>: y_r[i] = Sum(acc[4r + i]). A 4x4 tile's finish; instruction sets with wide
+    /// shuffles reduce the 16 registers together.
+    /// </summary>
+    static virtual void Sum16(float* acc, float* y0, float* y1, float* y2, float* y3)
+    {
+        int n = TSelf.Count;
+        for (int i = 0; i < 4; i++)
+        {
+            y0[i] = TSelf.Sum(TSelf.Load(acc + (i * n)));
+            y1[i] = TSelf.Sum(TSelf.Load(acc + ((4 + i) * n)));
+            y2[i] = TSelf.Sum(TSelf.Load(acc + ((8 + i) * n)));
+            y3[i] = TSelf.Sum(TSelf.Load(acc + ((12 + i) * n)));
+        }
+    }
+
     /// <summary><see cref="Count"/> bfloat16 values widened to float32 (exact).</summary>
     static abstract TSelf LoadBf16(ushort* p);
 

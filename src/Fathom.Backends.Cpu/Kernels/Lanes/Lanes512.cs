@@ -30,8 +30,55 @@ internal readonly unsafe struct Lanes512 : IFloatLanes<Lanes512>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Lanes512 Multiply(Lanes512 a, Lanes512 b) => new(a._v * b._v);
 
+    /// <summary>A perfect binary tree over the lanes in order: pairs, then fours, eights, sixteen.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Sum(Lanes512 value) => Vector512.Sum(value._v);
+    public static float Sum(Lanes512 value)
+    {
+        var v = value._v;
+        return (Sum4(v.GetLower().GetLower()) + Sum4(v.GetLower().GetUpper())) + (Sum4(v.GetUpper().GetLower()) + Sum4(v.GetUpper().GetUpper()));
+    }
+
+    /// <summary>
+    /// The 16 sums reduced together with the same tree as <see cref="Sum"/>: pair sums of two registers
+    /// at a time (in-lane shuffles), then sums of four, then the 128-bit quarters across registers.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Sum16(float* acc, float* y0, float* y1, float* y2, float* y3)
+    {
+        // Per 128-bit quarter q of row r's result: [acc(r,0), acc(r,1), acc(r,2), acc(r,3)] sums of lanes 4q..4q+3.
+        var r0 = Fours(acc);
+        var r1 = Fours(acc + 64);
+        var r2 = Fours(acc + 128);
+        var r3 = Fours(acc + 192);
+        // Quarters 0+1 and 2+3 of two rows, then of those: quarter r is row r's four totals.
+        var total = Halves(Halves(r0, r1), Halves(r2, r3));
+        Avx512F.ExtractVector128(total, 0).Store(y0);
+        Avx512F.ExtractVector128(total, 1).Store(y1);
+        Avx512F.ExtractVector128(total, 2).Store(y2);
+        Avx512F.ExtractVector128(total, 3).Store(y3);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Sum4(Vector128<float> v) => (v.GetElement(0) + v.GetElement(1)) + (v.GetElement(2) + v.GetElement(3));
+
+    /// <summary>Per quarter: [a0+a1, a2+a3, b0+b1, b2+b3].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Pairs(Vector512<float> a, Vector512<float> b) =>
+        Avx512F.Shuffle(a, b, 0x88) + Avx512F.Shuffle(a, b, 0xDD);
+
+    /// <summary>Four registers at p: per quarter, each register's sum of its four lanes there.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Fours(float* p)
+    {
+        var c = Pairs(Vector512.Load(p), Vector512.Load(p + 16));
+        var d = Pairs(Vector512.Load(p + 32), Vector512.Load(p + 48));
+        return Avx512F.Shuffle(c, d, 0x88) + Avx512F.Shuffle(c, d, 0xDD);
+    }
+
+    /// <summary>[x.q0 + x.q1, x.q2 + x.q3, y.q0 + y.q1, y.q2 + y.q3].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Halves(Vector512<float> x, Vector512<float> y) =>
+        Avx512F.Shuffle4x128(x, y, 0x88) + Avx512F.Shuffle4x128(x, y, 0xDD);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Lanes512 LoadBf16(ushort* p) =>
