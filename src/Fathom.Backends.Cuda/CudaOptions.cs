@@ -32,6 +32,14 @@ public sealed record CudaOptions
     /// <summary>At this many tokens in a pass and above, dense products go through cuBLASLt (bf16 path only).</summary>
     public int CublasMinTokens { get; init; } = 32;
 
+    /// <summary>
+    /// Passes of <see cref="CublasMinTokens"/> up to this many tokens (batched decode, small serving steps)
+    /// stream BF16 and FP8 weights once through tensor-core kernels (Kernels/mma.cu, bf16 activation pairs)
+    /// for the dense products and the experts, instead of cuBLASLt and the per-expert grouped products;
+    /// 0 turns them off.
+    /// </summary>
+    public int TensorCoreStreamingMaxTokens { get; init; } = 256;
+
     /// <summary>Capture decode steps as CUDA graphs and replay them (fewer launch gaps).</summary>
     public bool CudaGraphs { get; init; } = true;
 

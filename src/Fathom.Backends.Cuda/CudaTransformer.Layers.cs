@@ -12,6 +12,7 @@ public sealed partial class CudaTransformer
         int pairs = c.QkRopeHeadDim / 2;
         float eps = (float)c.RmsNormEps;
         bool lt = _lt is not null && n >= _options.CublasMinTokens;
+        _mmaPass = lt && n <= _options.TensorCoreStreamingMaxTokens;
         ulong inputs = _b.Inputs;
         ulong ids = inputs + (ulong)layout.Ids, seqOf = inputs + (ulong)layout.Seq, lenOf = inputs + (ulong)layout.Len;
         ulong slotOf = inputs + (ulong)layout.Slots, cos = inputs + (ulong)layout.Cos, sin = inputs + (ulong)layout.Sin;
@@ -161,9 +162,11 @@ public sealed partial class CudaTransformer
             _gpu.Launch("moe_sort", 1, 1, 1, 256, 0, _b.ExpertIds, n * k, experts, _b.ExpertOffsets, _b.ExpertOrder, _b.PairRow, _b.ExpertActive);
         }
 
-        // On the streaming path the shared experts ride along in the routed experts' launches.
-        var merged = !lt && moe.Shared is { } sh && sh.Gate.Kind == moe.ExpertShape.Kind && sh.Down.Kind == moe.DownShape.Kind
+        // On the streaming paths the shared experts ride along in the routed experts' launches.
+        bool mma = _mmaPass && MmaFits(moe.ExpertShape) && MmaFits(moe.DownShape);
+        var merged = (!lt || mma) && moe.Shared is { } sh && sh.Gate.Kind == moe.ExpertShape.Kind && sh.Down.Kind == moe.DownShape.Kind
             && SameBlocks(sh.Gate, moe.ExpertShape) && sh.Down.BlockRows == moe.DownShape.BlockRows && sh.Down.BlockCols == moe.DownShape.BlockCols
+            && (!mma || MmaFits(sh.Down))
             ? sh
             : null;
         if (merged is null && moe.Shared is { } s)
@@ -171,13 +174,17 @@ public sealed partial class CudaTransformer
             FeedForward(s, n, _b.SharedOut, accumulate: false, lt);
         }
 
-        if (lt && _eager && moe.ExpertShape.Kind != WeightKind.F32)
+        if (mma)
+        {
+            StreamedExperts(moe, n, merged, tensorCores: true);
+        }
+        else if (lt && _eager && moe.ExpertShape.Kind != WeightKind.F32)
         {
             GroupedExperts(moe, n);
         }
         else
         {
-            StreamedExperts(moe, n, merged);
+            StreamedExperts(moe, n, merged, tensorCores: false);
         }
     }
 
@@ -204,9 +211,10 @@ public sealed partial class CudaTransformer
     /// <summary>
     /// Expert products by the weight-streaming kernels: every chosen expert's rows once per pass; with
     /// <paramref name="shared"/> the shared experts as one more grid row of the same two launches (into
-    /// SharedOut).
+    /// SharedOut). <paramref name="tensorCores"/>: the mma.cu kernels (16 rows of gate and up, or 32 rows
+    /// of down, per warp of a 4-warp block), else the float32 ones of gemv.cu (8 warps).
     /// </summary>
-    private void StreamedExperts(CudaMoe moe, int n, CudaFeedForward? shared)
+    private void StreamedExperts(CudaMoe moe, int n, CudaFeedForward? shared, bool tensorCores)
     {
         int hidden = _c.HiddenSize, k = _c.NumExpertsPerTok, experts = _c.NRoutedExperts;
         uint chosen = (uint)Math.Min(experts, n * k);
@@ -215,11 +223,13 @@ public sealed partial class CudaTransformer
         int width = g.Rows, sharedWidth = shared?.Gate.Rows ?? 0;
         uint extra = shared is null ? 0u : 1u;
         _gpu.Launch(
-            KernelNames.MoeGateUp(g.Kind, n), (uint)((Math.Max(width, sharedWidth) + 7) / 8), chosen + extra, 1, 256, 0,
+            tensorCores ? KernelNames.MmaMoeGateUp(g.Kind) : KernelNames.MoeGateUp(g.Kind, n),
+            (uint)((Math.Max(width, sharedWidth) + (tensorCores ? 63 : 7)) / (tensorCores ? 64 : 8)), chosen + extra, 1, tensorCores ? 128u : 256u, 0,
             moe.GatePointers, moe.GateScales, moe.UpPointers, moe.UpScales, width, hidden, g.BlockRows, g.BlockCols, g.ScaleCols, _b.Normed, (long)hidden, _b.ExpertOffsets, _b.ExpertActive, _b.ExpertOrder, k, _b.Activation,
             shared?.Gate.Data ?? 0, shared?.Gate.Scales ?? 0, shared?.Up.Data ?? 0, shared?.Up.Scales ?? 0, sharedWidth, n, _b.SharedActivation);
         _gpu.Launch(
-            KernelNames.MoeDown(d.Kind, n), (uint)((hidden + 15) / 16), chosen + extra, 1, 256, 0,
+            tensorCores ? KernelNames.MmaMoeDown(d.Kind) : KernelNames.MoeDown(d.Kind, n),
+            (uint)((hidden + (tensorCores ? 127 : 15)) / (tensorCores ? 128 : 16)), chosen + extra, 1, tensorCores ? 128u : 256u, 0,
             moe.DownPointers, moe.DownScales, hidden, width, d.BlockRows, d.BlockCols, d.ScaleCols, _b.Activation, _b.ExpertOffsets, _b.ExpertActive, _b.ExpertOut,
             shared?.Down.Data ?? 0, shared?.Down.Scales ?? 0, sharedWidth, shared?.Down.ScaleCols ?? 0, _b.SharedActivation, _b.SharedOut, n);
     }
@@ -331,6 +341,14 @@ public sealed partial class CudaTransformer
     {
         if (lt && w.Kind != WeightKind.F32)
         {
+            if (_mmaPass && MmaFits(w))
+            {
+                _gpu.Launch(
+                    KernelNames.MmaGemm(w.Kind, n), (uint)((w.Rows + 127) / 128), 1, 1, 128, 0,
+                    w.Data, w.Scales, w.Rows, w.Cols, w.BlockRows, w.BlockCols, w.ScaleCols, x, (long)w.Cols, y, (long)ldy, n, accumulate);
+                return;
+            }
+
             long count = (long)n * w.Cols;
             ulong xHi = _b.InputBf16, xLo = _b.InputBf16 + Buffers.AlignedBytes(count * 2);
             _gpu.Launch("to_bf16_pair", (uint)Math.Min((count + 255) / 256, 65535), 1, 1, 256, 0, x, count, xHi, xLo);
@@ -341,6 +359,17 @@ public sealed partial class CudaTransformer
 
         Gemv(w, x, w.Cols, y, ldy, n, accumulate, round: false);
     }
+
+    /// <summary>
+    /// Whether the tensor-core streaming kernels take this weight: BF16 rows in whole 32-column chunks (4
+    /// lanes x 8), FP8 rows in whole 64-column chunks inside scale blocks of whole 16-row tiles.
+    /// </summary>
+    private static bool MmaFits(in DeviceMatrix w) => w.Kind switch
+    {
+        WeightKind.BF16 => w.Cols % 32 == 0,
+        WeightKind.Fp8 => w.Cols % 64 == 0 && w.BlockCols % 64 == 0 && w.BlockRows % 16 == 0,
+        _ => false,
+    };
 
     /// <summary>Whether two weights can share one launch: same storage type, columns and scale blocks.</summary>
     private static bool SameBlocks(in DeviceMatrix a, in DeviceMatrix b) =>

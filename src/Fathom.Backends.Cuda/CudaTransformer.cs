@@ -29,6 +29,9 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
     private readonly byte* _hostCandidates;
     private readonly int* _hostOffsets;
     private bool _eager;
+
+    /// <summary>This pass streams BF16/FP8 products through the tensor-core kernels (see <see cref="CudaOptions.TensorCoreStreamingMaxTokens"/>).</summary>
+    private bool _mmaPass;
     private readonly ulong _candidates;
     private readonly Dictionary<(int Tokens, int Rows, int Splits), nint> _graphs = [];
     private readonly List<CudaSequenceCache> _stepCaches = [];

@@ -14,7 +14,17 @@ internal static class KernelNames
     private static readonly string[] MoeGateUpNames = ["moe_gateup_f32", "moe_gateup_bf16", "moe_gateup_fp8", "moe_gateup_f32_1", "moe_gateup_bf16_1", "moe_gateup_fp8_1"];
     private static readonly string[] MoeDownNames = ["moe_down_f32", "moe_down_bf16", "moe_down_fp8", "moe_down_f32_1", "moe_down_bf16_1", "moe_down_fp8_1"];
 
+    private static readonly string[] MmaGemmNames = ["mma_gemm_bf16_1", "mma_gemm_bf16_2", "mma_gemm_bf16_4", "mma_gemm_fp8_1", "mma_gemm_fp8_2", "mma_gemm_fp8_4"];
+
     public static string Gemm(WeightKind kind, int rows = 8) => GemmNames[Index(kind, rows)];
+
+    /// <summary>The tensor-core streaming product (BF16 or FP8 weights) taking a pass's rows 8, 16 or 32 at a time.</summary>
+    public static string MmaGemm(WeightKind kind, int rows) =>
+        MmaGemmNames[(kind == WeightKind.Fp8 ? 3 : 0) + (rows <= 8 ? 0 : rows <= 16 ? 1 : 2)];
+
+    public static string MmaMoeGateUp(WeightKind kind) => kind == WeightKind.Fp8 ? "mma_moe_gateup_fp8" : "mma_moe_gateup_bf16";
+
+    public static string MmaMoeDown(WeightKind kind) => kind == WeightKind.Fp8 ? "mma_moe_down_fp8" : "mma_moe_down_bf16";
 
     public static string Gemm2(WeightKind kind, int rows = 8) => Gemm2Names[Index(kind, rows)];
 

@@ -78,7 +78,7 @@ public sealed class ModelSession : IDisposable
         return new ModelSession(directory, model, backend, new Transformer(model, backend), tokenizer);
     }
 
-    /// <summary>GPU placement from the options and the environment (CUDA_HOME for the toolkit, XDG_CACHE_HOME for compiled kernels).</summary>
+    /// <summary>GPU placement from the options and the environment (CUDA_HOME for the toolkit, XDG_CACHE_HOME for compiled kernels, FATHOM_CUDA_MMA_MAX_TOKENS).</summary>
     internal static CudaOptions GpuOptions(ModelOptions options)
     {
         var folders = new List<string>();
@@ -104,6 +104,10 @@ public sealed class ModelSession : IDisposable
             Bf16Activations = options.Bf16Activations,
             LibraryFolders = folders,
             KernelCacheFolder = Path.Combine(cacheHome, "fathom", "kernels"),
+            // FATHOM_CUDA_MMA_MAX_TOKENS=0 turns the tensor-core streaming kernels off (for comparisons).
+            TensorCoreStreamingMaxTokens = int.TryParse(Environment.GetEnvironmentVariable("FATHOM_CUDA_MMA_MAX_TOKENS"), out int mma)
+                ? mma
+                : new CudaOptions().TensorCoreStreamingMaxTokens,
         };
     }
 

@@ -57,6 +57,14 @@ for name, ns in sorted(t.items(), key=lambda x: -x[1]): print(f"{ns/1e3:10.1f} u
 print(f"total {total/1e3:.1f} us over {sum(c.values())} kernels")
 PY
       ;;
+    profile-b32-bf16|profile-b32-fp8)
+      # ncu time of every kernel of a few batch-32 decode steps (4-layer checkpoint): per-name totals of the
+      # batch-32 steps (the kernels after the last one-token step) and the whole CSV in $OUT.
+      dtype=${stage#profile-b32-}
+      dir=/tmp/v2l-quick-$dtype
+      [ -f "$dir/config.json" ] || fathom create-random --like v2-lite --layers 4 --dtype "$dtype" -o "$dir" --force 2>&1 | tail -1
+      ncu --metrics gpu__time_duration.sum --launch-count 4000 --csv "$host/fathom-gpuhost" fathom bench --device cuda -m "$dir" -p 0 -n 3 -b 32 -r 1 --no-warmup > "$out/ncu-$stage.csv" 2> "$out/ncu-$stage.err"
+      python3 "$root/tools/gpu/ncu_tail.py" "$out/ncu-$stage.csv" 3 ;;
     ab-bf16|ab-fp8)
       dtype=${stage#ab-}
       dir=/tmp/v2l-$dtype

@@ -1,0 +1,360 @@
+// Tensor-core streaming products for passes of several tokens (batched decode): y = x · Wᵀ with W [N, K]
+// in its stored type (bf16, or e4m3 with block scales) read from memory once per pass of up to 8·NT
+// tokens, multiplied on the tensor cores (mma.sync m16n8k16: bf16 in, float32 accumulation). A warp owns
+// 16·R weight rows (the m dimension) and takes 8 tokens per n-tile; no shared memory, no block barriers.
+//
+// Activations are carried as bf16 pairs (x = hi + lo, hi = bf16(x), lo = bf16(x − hi): 16 significant
+// bits), so each product is two mma, as on the cuBLASLt pair path. FP8 weights become bf16 in registers
+// exactly (hardware e4m3 → f16, then the f16 bits shifted into bf16 fields: the value times 2^-112), and
+// the sums of each 128-column scale block are scaled once into the accumulators.
+//
+// Fragment layout (PTX ISA, mma.m16n8k16 .bf16): lane = 4·g + t holds A elements (row g | g + 8, k = 2t,
+// 2t + 1 | 2t + 8, 2t + 9), B elements (k = 2t, 2t + 1 | 2t + 8, 2t + 9; column g) and C elements
+// (row g | g + 8, column 2t, 2t + 1). The order of k inside a product is free as long as A and B agree, so
+// lane t reads E consecutive weights of its rows (one 16-byte load) and the E activations of the same
+// columns: k-step s uses its elements 4s, 4s + 1 as logical k = 2t, 2t + 1 and 4s + 2, 4s + 3 as 2t + 8, 2t + 9.
+#define MMA_WARPS 4
+#define MMA_U 2
+// FP8: activations enter scaled by 2^64 and block sums leave scaled by 2^48 (with the 2^-112 of the
+// weights, the true product): keeps products of small weights and activations out of float32 subnormals.
+#define MMA_FP8_X 1.8446744073709552e19f
+#define MMA_FP8_OUT 2.8147497671065600e14f
+
+template <int WT> struct MmaTraits;
+template <> struct MmaTraits<WT_BF16> { static const int E = 8; static const int Bytes = 2; };
+template <> struct MmaTraits<WT_FP8> { static const int E = 16; static const int Bytes = 1; };
+
+__device__ __forceinline__ void mma_bf16_16816(float (&c)[4], u32 a0, u32 a1, u32 a2, u32 a3, u32 b0, u32 b1)
+{
+#if __CUDA_ARCH__ >= 800
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+#endif
+}
+
+// Two floats as bf16x2 (round to nearest even), `first` in the low half.
+__device__ __forceinline__ u32 pack_bf16x2(float first, float second)
+{
+#if __CUDA_ARCH__ >= 800
+    u32 r;
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(second), "f"(first));
+    return r;
+#else
+    return (u32)to_bf16_bits(first) | ((u32)to_bf16_bits(second) << 16);
+#endif
+}
+
+// The hi and lo bf16x2 words of the pair (x0, x1).
+__device__ __forceinline__ void bf16_pair2(float x0, float x1, u32& hi, u32& lo)
+{
+    hi = pack_bf16x2(x0, x1);
+    lo = pack_bf16x2(x0 - __uint_as_float(hi << 16), x1 - __uint_as_float(hi & 0xffff0000u));
+}
+
+// Two e4m3 bytes (low byte first) as bf16x2 holding value · 2^-112, exactly.
+__device__ __forceinline__ u32 e4m3x2_to_bf16x2(u32 two)
+{
+#if __CUDA_ARCH__ >= 890
+    u32 h;
+    asm("cvt.rn.f16x2.e4m3x2 %0, %1;" : "=r"(h) : "h"((unsigned short)two));
+    // f16 s|eeeee|mmm0000000 → bf16 s|000eeeee|mmm0000 (the 3-bit mantissa fits; exponent bias 15 read as 127).
+    return ((h >> 3) & 0x0fff0fffu) | (h & 0x80008000u);
+#else
+    // Without the hardware conversion: the byte's fields placed in bf16's (value · 2^-120), shifted by 2^8.
+    u32 b0 = two & 0xffu, b1 = (two >> 8) & 0xffu;
+    float f0 = __uint_as_float(((b0 & 0x80u) << 24) | ((b0 & 0x7fu) << 20)) * 256.f;
+    float f1 = __uint_as_float(((b1 & 0x80u) << 24) | ((b1 & 0x7fu) << 20)) * 256.f;
+    return (__float_as_uint(f0) >> 16) | (__float_as_uint(f1) & 0xffff0000u);
+#endif
+}
+
+__device__ __forceinline__ u32 word_of(const uint4& q, int j) { return j == 0 ? q.x : j == 1 ? q.y : j == 2 ? q.z : q.w; }
+
+// A registers of k-step s from a lane's 16 weight bytes: elements (4s, 4s + 1) and (4s + 2, 4s + 3).
+template <int WT>
+__device__ __forceinline__ void a_words(const uint4& q, int s, u32& first, u32& second)
+{
+    if (WT == WT_BF16)
+    {
+        first = word_of(q, 2 * s);
+        second = word_of(q, 2 * s + 1);
+    }
+    else
+    {
+        u32 w = word_of(q, s);
+        first = e4m3x2_to_bf16x2(w & 0xffffu);
+        second = e4m3x2_to_bf16x2(w >> 16);
+    }
+}
+
+// acc[r][nt] += (weight rows of tile r) · (tokens of n-tile nt) over all K columns. wrow[r][h] is row g + 8h
+// of tile r (null past the matrix), srow[r] the tile's row of FP8 scales, xrow(nt) the lane's token row
+// of n-tile nt (null past the tokens; called once every earlier kernel's output is visible).
+template <int WT, int R, int NT, typename XRow>
+__device__ __forceinline__ void mma_rows(const u8* const (&wrow)[R][2], const float* const (&srow)[R], int K, int blockCols, XRow xrow,
+                                         float (&acc)[R][NT][4])
+{
+    const int E = MmaTraits<WT>::E, CH = 4 * E, STEPS = E / 4;
+    const bool fp8 = WT == WT_FP8;
+    int t = threadIdx.x & 3;
+    const float* xs[NT];
+    float tmp[R][NT][4];
+#pragma unroll
+    for (int r = 0; r < R; r++)
+#pragma unroll
+        for (int nt = 0; nt < NT; nt++)
+#pragma unroll
+            for (int i = 0; i < 4; i++) tmp[r][nt][i] = 0.f;
+    for (int k0 = 0; k0 < K; k0 += CH * MMA_U)
+    {
+        uint4 q[MMA_U][R][2];
+#pragma unroll
+        for (int u = 0; u < MMA_U; u++)
+        {
+            int kc = k0 + u * CH;
+#pragma unroll
+            for (int r = 0; r < R; r++)
+#pragma unroll
+                for (int h = 0; h < 2; h++)
+                    q[u][r][h] = (wrow[r][h] && kc < K)
+                        ? __ldg((const uint4*)(wrow[r][h] + (long long)(kc + E * t) * MmaTraits<WT>::Bytes))
+                        : make_uint4(0, 0, 0, 0);
+        }
+        if (k0 == 0)
+        {
+            inputs_ready();
+#pragma unroll
+            for (int nt = 0; nt < NT; nt++) xs[nt] = xrow(nt);
+        }
+#pragma unroll
+        for (int u = 0; u < MMA_U; u++)
+        {
+            int kc = k0 + u * CH;
+            if (kc >= K) break;
+            u32 a[R][STEPS][4];
+#pragma unroll
+            for (int r = 0; r < R; r++)
+#pragma unroll
+                for (int s = 0; s < STEPS; s++)
+                {
+                    a_words<WT>(q[u][r][0], s, a[r][s][0], a[r][s][2]);
+                    a_words<WT>(q[u][r][1], s, a[r][s][1], a[r][s][3]);
+                }
+#pragma unroll
+            for (int nt = 0; nt < NT; nt++)
+            {
+                u32 bh[STEPS][2], bl[STEPS][2];
+                if (xs[nt])
+                {
+                    const float* p = xs[nt] + kc + E * t;
+#pragma unroll
+                    for (int s = 0; s < STEPS; s++)
+                    {
+                        float4 v = *(const float4*)(p + 4 * s);
+                        if (fp8)
+                        {
+                            v.x *= MMA_FP8_X;
+                            v.y *= MMA_FP8_X;
+                            v.z *= MMA_FP8_X;
+                            v.w *= MMA_FP8_X;
+                        }
+                        bf16_pair2(v.x, v.y, bh[s][0], bl[s][0]);
+                        bf16_pair2(v.z, v.w, bh[s][1], bl[s][1]);
+                    }
+                }
+                else
+                {
+#pragma unroll
+                    for (int s = 0; s < STEPS; s++) bh[s][0] = bh[s][1] = bl[s][0] = bl[s][1] = 0u;
+                }
+#pragma unroll
+                for (int r = 0; r < R; r++)
+#pragma unroll
+                    for (int s = 0; s < STEPS; s++)
+                    {
+                        float (&c)[4] = fp8 ? tmp[r][nt] : acc[r][nt];
+                        mma_bf16_16816(c, a[r][s][0], a[r][s][1], a[r][s][2], a[r][s][3], bh[s][0], bh[s][1]);
+                        mma_bf16_16816(c, a[r][s][0], a[r][s][1], a[r][s][2], a[r][s][3], bl[s][0], bl[s][1]);
+                    }
+            }
+            if (fp8 && ((kc + CH) % blockCols == 0 || kc + CH >= K))
+            {
+#pragma unroll
+                for (int r = 0; r < R; r++)
+                {
+                    float f = srow[r] ? __ldg(srow[r] + kc / blockCols) * MMA_FP8_OUT : 0.f;
+#pragma unroll
+                    for (int nt = 0; nt < NT; nt++)
+#pragma unroll
+                        for (int i = 0; i < 4; i++)
+                        {
+                            acc[r][nt][i] += f * tmp[r][nt][i];
+                            tmp[r][nt][i] = 0.f;
+                        }
+                }
+            }
+        }
+    }
+}
+
+// C element i of a lane: weight row offset (g or g + 8) and token offset (2t or 2t + 1) inside the tile.
+__device__ __forceinline__ int c_row(int i) { return ((threadIdx.x & 31) >> 2) + (i >= 2 ? 8 : 0); }
+__device__ __forceinline__ int c_col(int i) { return 2 * (threadIdx.x & 3) + (i & 1); }
+
+// y[M, ldy] (columns [0, N)) (+)= x[M, ldx] · Wᵀ; a warp owns 32 consecutive rows (two tiles).
+template <int WT, int NT>
+__device__ __forceinline__ void mma_gemm_body(const void* w, const float* scales, int N, int K, int blockRows, int blockCols, int scaleCols,
+                                              const float* x, long long ldx, float* y, long long ldy, int M, int accumulate, int bx)
+{
+    const int R = 2;
+    int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2;
+    int r0 = (bx * MMA_WARPS + warp) * 16 * R;
+    if (r0 >= N) return;
+    const u8* wrow[R][2];
+    const float* srow[R];
+#pragma unroll
+    for (int r = 0; r < R; r++)
+    {
+#pragma unroll
+        for (int h = 0; h < 2; h++)
+        {
+            long long row = r0 + 16 * r + g + 8 * h;
+            wrow[r][h] = row < N ? (const u8*)w + row * K * MmaTraits<WT>::Bytes : nullptr;
+        }
+        srow[r] = WT == WT_FP8 && r0 + 16 * r < N ? scales + ((r0 + 16 * r) / blockRows) * scaleCols : nullptr;
+    }
+    for (int m0 = 0; m0 < M; m0 += 8 * NT)
+    {
+        float acc[R][NT][4];
+#pragma unroll
+        for (int r = 0; r < R; r++)
+#pragma unroll
+            for (int nt = 0; nt < NT; nt++)
+#pragma unroll
+                for (int i = 0; i < 4; i++) acc[r][nt][i] = 0.f;
+        mma_rows<WT, R, NT>(wrow, srow, K, blockCols, [&](int nt) {
+            int j = m0 + 8 * nt + g;
+            return j < M ? x + (long long)j * ldx : (const float*)nullptr;
+        }, acc);
+#pragma unroll
+        for (int r = 0; r < R; r++)
+#pragma unroll
+            for (int nt = 0; nt < NT; nt++)
+#pragma unroll
+                for (int i = 0; i < 4; i++)
+                {
+                    int row = r0 + 16 * r + c_row(i), tok = m0 + 8 * nt + c_col(i);
+                    if (row < N && tok < M)
+                    {
+                        float* out = y + (long long)tok * ldy + row;
+                        *out = accumulate ? *out + acc[r][nt][i] : acc[r][nt][i];
+                    }
+                }
+    }
+}
+
+// act[start + j, row] = silu(x_j · gate_row) · (x_j · up_row) for j < count; x_j is row order[start + j] /
+// topk of x, or row start + j when order is null. A warp owns 16 rows of gate and the same 16 of up.
+template <int WT>
+__device__ __forceinline__ void mma_gateup_body(const void* gw, const float* gs, const void* uw, const float* us, int I, int K,
+                                                int blockRows, int blockCols, int scaleCols, const float* x, long long ldx,
+                                                const int* order, int topk, int start, int count, float* act, int bx)
+{
+    int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2;
+    int r0 = (bx * MMA_WARPS + warp) * 16;
+    if (r0 >= I) return;
+    const u8* wrow[2][2];
+    const float* srow[2];
+#pragma unroll
+    for (int h = 0; h < 2; h++)
+    {
+        long long row = r0 + g + 8 * h;
+        wrow[0][h] = row < I ? (const u8*)gw + row * K * MmaTraits<WT>::Bytes : nullptr;
+        wrow[1][h] = row < I ? (const u8*)uw + row * K * MmaTraits<WT>::Bytes : nullptr;
+    }
+    srow[0] = WT == WT_FP8 ? gs + (r0 / blockRows) * scaleCols : nullptr;
+    srow[1] = WT == WT_FP8 ? us + (r0 / blockRows) * scaleCols : nullptr;
+    for (int m0 = 0; m0 < count; m0 += 8)
+    {
+        float acc[2][1][4];
+#pragma unroll
+        for (int r = 0; r < 2; r++)
+#pragma unroll
+            for (int i = 0; i < 4; i++) acc[r][0][i] = 0.f;
+        mma_rows<WT, 2, 1>(wrow, srow, K, blockCols, [&](int) {
+            int j = m0 + g;
+            if (j >= count) return (const float*)nullptr;
+            int row = order ? order[start + j] / topk : start + j;
+            return x + (long long)row * ldx;
+        }, acc);
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+        {
+            int row = r0 + c_row(i), tok = m0 + c_col(i);
+            if (row < I && tok < count)
+            {
+                float gv = acc[0][0][i], uv = acc[1][0][i];
+                act[(long long)(start + tok) * I + row] = gv / (1.f + expf(-gv)) * uv;
+            }
+        }
+    }
+}
+
+#define MMA_KERNELS(SUFFIX, WT)                                                                                               \
+    extern "C" __global__ void __launch_bounds__(128) mma_gemm_##SUFFIX##_1(const void* w, const float* scales, int N, int K,  \
+        int blockRows, int blockCols, int scaleCols, const float* x, long long ldx, float* y, long long ldy, int M, int accumulate) \
+    {                                                                                                                         \
+        mma_gemm_body<WT, 1>(w, scales, N, K, blockRows, blockCols, scaleCols, x, ldx, y, ldy, M, accumulate, blockIdx.x);    \
+    }                                                                                                                         \
+    extern "C" __global__ void __launch_bounds__(128) mma_gemm_##SUFFIX##_2(const void* w, const float* scales, int N, int K,  \
+        int blockRows, int blockCols, int scaleCols, const float* x, long long ldx, float* y, long long ldy, int M, int accumulate) \
+    {                                                                                                                         \
+        mma_gemm_body<WT, 2>(w, scales, N, K, blockRows, blockCols, scaleCols, x, ldx, y, ldy, M, accumulate, blockIdx.x);    \
+    }                                                                                                                         \
+    extern "C" __global__ void __launch_bounds__(128) mma_gemm_##SUFFIX##_4(const void* w, const float* scales, int N, int K,  \
+        int blockRows, int blockCols, int scaleCols, const float* x, long long ldx, float* y, long long ldy, int M, int accumulate) \
+    {                                                                                                                         \
+        mma_gemm_body<WT, 4>(w, scales, N, K, blockRows, blockCols, scaleCols, x, ldx, y, ldy, M, accumulate, blockIdx.x);    \
+    }                                                                                                                         \
+    /* Same arguments as moe_gateup_* (gemv.cu); the grid's x covers max(I, sharedI) in rows of 16 per warp. */              \
+    extern "C" __global__ void __launch_bounds__(128) mma_moe_gateup_##SUFFIX(const u64* gws, const u64* gss, const u64* uws,  \
+        const u64* uss, int I, int K, int blockRows, int blockCols, int scaleCols, const float* x, long long ldx,              \
+        const int* offsets, const int* active, const int* order, int topk, float* act, const void* sgw, const float* sgs,      \
+        const void* suw, const float* sus, int sharedI, int tokens, float* sharedAct)                                         \
+    {                                                                                                                         \
+        if (sgw && blockIdx.y == gridDim.y - 1)                                                                               \
+        {                                                                                                                     \
+            mma_gateup_body<WT>(sgw, sgs, suw, sus, sharedI, K, blockRows, blockCols, scaleCols, x, ldx, nullptr, 1, 0, tokens, \
+                                sharedAct, blockIdx.x);                                                                       \
+            return;                                                                                                           \
+        }                                                                                                                     \
+        inputs_ready();                                                                                                       \
+        if ((int)blockIdx.y >= active[0]) return;                                                                             \
+        int e = active[1 + blockIdx.y];                                                                                       \
+        int start = offsets[e], count = offsets[e + 1] - start;                                                               \
+        mma_gateup_body<WT>((const void*)gws[e], (const float*)gss[e], (const void*)uws[e], (const float*)uss[e], I, K,      \
+                            blockRows, blockCols, scaleCols, x, ldx, order, topk, start, count, act, blockIdx.x);            \
+    }                                                                                                                         \
+    /* Same arguments as moe_down_*; the grid's x covers H in rows of 32 per warp. */                                         \
+    extern "C" __global__ void __launch_bounds__(128) mma_moe_down_##SUFFIX(const u64* dws, const u64* dss, int H, int I,      \
+        int blockRows, int blockCols, int scaleCols, const float* act, const int* offsets, const int* active, float* out,     \
+        const void* sdw, const float* sds, int sharedI, int sharedScaleCols, const float* sharedAct, float* sharedOut,        \
+        int tokens)                                                                                                           \
+    {                                                                                                                         \
+        if (sdw && blockIdx.y == gridDim.y - 1)                                                                               \
+        {                                                                                                                     \
+            mma_gemm_body<WT, 1>(sdw, sds, H, sharedI, blockRows, blockCols, sharedScaleCols, sharedAct, sharedI, sharedOut,  \
+                                 H, tokens, 0, blockIdx.x);                                                                   \
+            return;                                                                                                           \
+        }                                                                                                                     \
+        inputs_ready();                                                                                                       \
+        if ((int)blockIdx.y >= active[0]) return;                                                                             \
+        int e = active[1 + blockIdx.y];                                                                                       \
+        int start = offsets[e], count = offsets[e + 1] - start;                                                               \
+        mma_gemm_body<WT, 1>((const void*)dws[e], (const float*)dss[e], H, I, blockRows, blockCols, scaleCols,               \
+                             act + (long long)start * I, I, out + (long long)start * H, H, count, 0, blockIdx.x);            \
+    }
+
+MMA_KERNELS(bf16, WT_BF16)
+MMA_KERNELS(fp8, WT_FP8)
