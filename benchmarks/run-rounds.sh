@@ -8,6 +8,10 @@
 #
 # Build first: dotnet build src/Fathom.Cli -c Release. Extra bench options (e.g. --quantize q8_0 with a
 # FORMATS="bf16:q8_0" entry) go in FORMATS as model-suffix[:quantize] pairs.
+#
+# With LLAMA_BENCH (a llama.cpp llama-bench binary) and GGUF_DIR (the same checkpoint converted to
+# v2lite-6l-{bf16,q8_0,q4_k_m}.gguf), each Fathom format with a llama.cpp counterpart is preceded by
+# `llama-bench -p 512 -n 128 -t 2 -r 3 --load-mode none -o json` on its GGUF (PREFIX_llama-FORMAT_rN.json).
 set -e
 PREFIX=$1; FIRST=$2; LAST=$3; MODELS=${4:-/work/bench-models}
 FORMATS=${FORMATS:-"bf16 fp8"}
@@ -25,6 +29,13 @@ for round in $(seq "$FIRST" "$LAST"); do
   for entry in $FORMATS; do
     model=${entry%%:*}; quantize=${entry#*:}
     if [ "$quantize" = "$entry" ]; then quantize=""; name=$model; else name=$quantize; fi
+    gguf=""
+    case $name in bf16) gguf=bf16;; q8_0) gguf=q8_0;; q4_k) gguf=q4_k_m;; esac
+    if [ -n "${LLAMA_BENCH:-}" ] && [ -n "$gguf" ] && [ -f "$GGUF_DIR/v2lite-6l-$gguf.gguf" ]; then
+      wait_idle
+      "$LLAMA_BENCH" -m "$GGUF_DIR/v2lite-6l-$gguf.gguf" -p 512 -n 128 -t 2 -r 3 --load-mode none -o json \
+        > $OUT/${PREFIX}_llama-${name}_r$round.json 2> /tmp/llama-bench.err || tail -3 /tmp/llama-bench.err
+    fi
     wait_idle
     $FATHOM bench --model "$MODELS/v2lite-6l-$model" ${quantize:+--quantize $quantize} --load memory -t 2 -p 512 -n 128 -r 2 \
       --output $OUT/${PREFIX}_${name}_r$round.json

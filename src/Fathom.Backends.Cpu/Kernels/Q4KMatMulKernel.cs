@@ -16,6 +16,9 @@ namespace Fathom.Backends.Cpu.Kernels;
 internal sealed unsafe class Q4KMatMulKernel : IMatMulKernel
 {
     private const int ChunkBytes = 256 * 1024;
+
+    /// <summary>How far ahead of the weight row being read the next bytes are requested.</summary>
+    private const int PrefetchBytes = 2048;
     private const int Block = Q4K.BlockElements;
     private const int BlockBytes = Q4K.BlockBytes;
     private const int SubBlocks = 8;
@@ -127,6 +130,12 @@ internal sealed unsafe class Q4KMatMulKernel : IMatMulKernel
         Vector128<float> c0 = default, c1 = default, c2 = default, c3 = default;
         for (int b = 0; b < blocks; b++, w += BlockBytes, x0 += Block, s0++, m0 += SubBlocks)
         {
+            // Rows follow each other in memory: keep the stream PrefetchBytes ahead (hardware prefetchers
+            // stop at 4 KiB pages); a super-block spans up to three cache lines.
+            Sse.Prefetch0(w + PrefetchBytes);
+            Sse.Prefetch0(w + PrefetchBytes + 64);
+            Sse.Prefetch0(w + PrefetchBytes + 128);
+
             // d and dmin are the two f16 halves of the first four bytes; dmin enters negated.
             var halves = Vector256.Create(*(int*)w);
             var d = QuantizedLanes.UpperHalvesToSingle(Vector256.ShiftLeft(halves, 16));
