@@ -7,8 +7,8 @@ prefix = sys.argv[1] if len(sys.argv) > 1 else ""
 groups = {}
 for path in sorted(glob.glob(f"benchmarks/results/{prefix}*.json")):
     report = json.load(open(path))
-    if report.get("benchmark") not in ("fathom bench", "fathom bench-memory"):
-        continue  # serving and quantization reports have their own shapes
+    if not isinstance(report, dict) or report.get("benchmark") not in ("fathom bench", "fathom bench-memory"):
+        continue  # llama-bench's JSON (a list of tests), serving and quantization reports have their own shapes
     # DATE_MACHINE_FORMAT_rN.json; the format may itself hold underscores (q8_0, q4_k).
     kind = path.rsplit("/", 1)[-1].rsplit("_r", 1)[0].split("_", 2)[2]
     groups.setdefault(kind, []).append(report)
