@@ -119,24 +119,9 @@ public sealed unsafe class GemvKernelTests
         gpu.Launch("to_bf16_pair", (uint)((x.Length + 255) / 256), 1, 1, 256, 0, dx, (long)x.Length, xHi, xLo);
         using var lt = new Interop.CublasLt([], workspace, 32u << 20);
         lt.LinearPair(wHi, wLo, rows, cols, xHi, xLo, batch, y2, ldy, accumulate, gpu.Stream);
-        var a = new float[start.Length];
-        var b = new float[start.Length];
-        fixed (float* pa = a, pb = b)
-        {
-            gpu.DownloadAsync(pa, y1, a.Length * 4L);
-            gpu.DownloadAsync(pb, y2, b.Length * 4L);
-            gpu.Synchronize();
-        }
-
+        double error = RelativeDifference(gpu, y1, y2, start.Length);
         GC.KeepAlive(owner);
-        double diff = 0, norm = 0;
-        for (int i = 0; i < a.Length; i++)
-        {
-            diff += (a[i] - (double)b[i]) * (a[i] - (double)b[i]);
-            norm += (double)a[i] * a[i];
-        }
-
-        Assert.True(Math.Sqrt(diff / norm) < 1e-5, $"{type} [{rows}x{cols}] batch {batch}: cuBLASLt pairs differ from the kernel by {Math.Sqrt(diff / norm):E2}");
+        Assert.True(error < 1e-5, $"{type} [{rows}x{cols}] batch {batch}: cuBLASLt pairs differ from the kernel by {error:E2}");
     }
 
     /// <summary>
@@ -182,24 +167,31 @@ public sealed unsafe class GemvKernelTests
         gpu.Upload<float>(y2, start);
         gpu.Launch(KernelNames.Gemm(w.Kind), (uint)((rows + 15) / 16), 1, 1, 256, 0, w.Data, w.Scales, 0L, rows, cols, w.BlockRows, w.BlockCols, w.ScaleCols, dx, (long)cols, y1, (long)ldy, batch, accumulate, false);
         gpu.Launch(KernelNames.MmaGemm(w.Kind, batch), (uint)((rows + 127) / 128), 1, 1, 128, 0, w.Data, w.Scales, rows, cols, w.BlockRows, w.BlockCols, w.ScaleCols, dx, (long)cols, y2, (long)ldy, batch, accumulate);
-        var a = new float[start.Length];
-        var b = new float[start.Length];
+        double error = RelativeDifference(gpu, y1, y2, start.Length);
+        GC.KeepAlive(owner);
+        Assert.True(error < 1e-5, $"{type} [{rows}x{cols}] batch {batch}: tensor-core products differ from the float32 kernel by {error:E2}");
+    }
+
+    /// <summary>‖b − a‖ / ‖a‖ of two device buffers of <paramref name="length"/> floats, a the reference.</summary>
+    private static double RelativeDifference(CudaContext gpu, ulong reference, ulong other, int length)
+    {
+        var a = new float[length];
+        var b = new float[length];
         fixed (float* pa = a, pb = b)
         {
-            gpu.DownloadAsync(pa, y1, a.Length * 4L);
-            gpu.DownloadAsync(pb, y2, b.Length * 4L);
+            gpu.DownloadAsync(pa, reference, length * 4L);
+            gpu.DownloadAsync(pb, other, length * 4L);
             gpu.Synchronize();
         }
 
-        GC.KeepAlive(owner);
         double diff = 0, norm = 0;
-        for (int i = 0; i < a.Length; i++)
+        for (int i = 0; i < length; i++)
         {
             diff += (a[i] - (double)b[i]) * (a[i] - (double)b[i]);
             norm += (double)a[i] * a[i];
         }
 
-        Assert.True(Math.Sqrt(diff / norm) < 1e-5, $"{type} [{rows}x{cols}] batch {batch}: tensor-core products differ from the float32 kernel by {Math.Sqrt(diff / norm):E2}");
+        return Math.Sqrt(diff / norm);
     }
 
     private static WeightMatrix RandomWeight(string type, int rows, int cols, Random random, out object owner)

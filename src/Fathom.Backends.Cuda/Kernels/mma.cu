@@ -69,6 +69,17 @@ __device__ __forceinline__ u32 e4m3x2_to_bf16x2(u32 two)
 #endif
 }
 
+template <int R, int NT>
+__device__ __forceinline__ void zero(float (&a)[R][NT][4])
+{
+#pragma unroll
+    for (int r = 0; r < R; r++)
+#pragma unroll
+        for (int nt = 0; nt < NT; nt++)
+#pragma unroll
+            for (int i = 0; i < 4; i++) a[r][nt][i] = 0.f;
+}
+
 __device__ __forceinline__ u32 word_of(const uint4& q, int j) { return j == 0 ? q.x : j == 1 ? q.y : j == 2 ? q.z : q.w; }
 
 // A registers of k-step s from a lane's 16 weight bytes: elements (4s, 4s + 1) and (4s + 2, 4s + 3).
@@ -100,12 +111,7 @@ __device__ __forceinline__ void mma_rows(const u8* const (&wrow)[R][2], const fl
     int t = threadIdx.x & 3;
     const float* xs[NT];
     float tmp[R][NT][4];
-#pragma unroll
-    for (int r = 0; r < R; r++)
-#pragma unroll
-        for (int nt = 0; nt < NT; nt++)
-#pragma unroll
-            for (int i = 0; i < 4; i++) tmp[r][nt][i] = 0.f;
+    zero(tmp);
     for (int k0 = 0; k0 < K; k0 += CH * MMA_U)
     {
         uint4 q[MMA_U][R][2];
@@ -227,12 +233,7 @@ __device__ __forceinline__ void mma_gemm_body(const void* w, const float* scales
     for (int m0 = 0; m0 < M; m0 += 8 * NT)
     {
         float acc[R][NT][4];
-#pragma unroll
-        for (int r = 0; r < R; r++)
-#pragma unroll
-            for (int nt = 0; nt < NT; nt++)
-#pragma unroll
-                for (int i = 0; i < 4; i++) acc[r][nt][i] = 0.f;
+        zero(acc);
         mma_rows<WT, R, NT>(wrow, srow, K, blockCols, [&](int nt) {
             int j = m0 + 8 * nt + g;
             return j < M ? x + (long long)j * ldx : (const float*)nullptr;
@@ -278,10 +279,7 @@ __device__ __forceinline__ void mma_gateup_body(const void* gw, const float* gs,
     for (int m0 = 0; m0 < count; m0 += 8)
     {
         float acc[2][1][4];
-#pragma unroll
-        for (int r = 0; r < 2; r++)
-#pragma unroll
-            for (int i = 0; i < 4; i++) acc[r][0][i] = 0.f;
+        zero(acc);
         mma_rows<WT, 2, 1>(wrow, srow, K, blockCols, [&](int) {
             int j = m0 + g;
             if (j >= count) return (const float*)nullptr;
