@@ -163,12 +163,10 @@ public sealed partial class CudaTransformer
         }
 
         // On the streaming paths the shared experts ride along in the routed experts' launches.
-        // FP8 experts on the tensor-core streaming kernels (measured faster than the float32 ones there);
-        // BF16 experts measured faster on the float32 streaming kernels.
-        bool mma = _mmaPass && moe.ExpertShape.Kind == WeightKind.Fp8 && MmaFits(moe.ExpertShape) && MmaFits(moe.DownShape);
+        bool mma = _mmaPass && TensorCoreStreams(moe.ExpertShape) && TensorCoreStreams(moe.DownShape);
         var merged = (!lt || mma) && moe.Shared is { } sh && sh.Gate.Kind == moe.ExpertShape.Kind && sh.Down.Kind == moe.DownShape.Kind
             && SameBlocks(sh.Gate, moe.ExpertShape) && sh.Down.BlockRows == moe.DownShape.BlockRows && sh.Down.BlockCols == moe.DownShape.BlockCols
-            && (!mma || MmaFits(sh.Down))
+            && (!mma || TensorCoreStreams(sh.Down))
             ? sh
             : null;
         if (merged is null && moe.Shared is { } s)
@@ -343,9 +341,7 @@ public sealed partial class CudaTransformer
     {
         if (lt && w.Kind != WeightKind.F32)
         {
-            // FP8 dense products on the tensor-core streaming kernel (cuBLASLt would need the weight widened
-            // in memory first); BF16 ones stay with cuBLASLt, which measured faster for them.
-            if (_mmaPass && w.Kind == WeightKind.Fp8 && MmaFits(w))
+            if (_mmaPass && TensorCoreStreams(w))
             {
                 _gpu.Launch(
                     KernelNames.MmaGemm(w.Kind, n), (uint)((w.Rows + 127) / 128), 1, 1, 128, 0,
@@ -365,15 +361,13 @@ public sealed partial class CudaTransformer
     }
 
     /// <summary>
-    /// Whether the tensor-core streaming kernels take this weight: BF16 rows in whole 32-column chunks (4
-    /// lanes x 8), FP8 rows in whole 64-column chunks inside scale blocks of whole 16-row tiles.
+    /// Whether a pass of <see cref="_mmaPass"/> streams this weight through the tensor-core kernels: FP8 rows
+    /// in whole 64-column chunks inside scale blocks of whole 16-row tiles (cuBLASLt would need them widened
+    /// in memory first). BF16 weights measured faster on cuBLASLt (dense) and the float32 streaming kernels
+    /// (experts); the kernels take them too (rows in whole 32-column chunks) and the tests run them.
     /// </summary>
-    private static bool MmaFits(in DeviceMatrix w) => w.Kind switch
-    {
-        WeightKind.BF16 => w.Cols % 32 == 0,
-        WeightKind.Fp8 => w.Cols % 64 == 0 && w.BlockCols % 64 == 0 && w.BlockRows % 16 == 0,
-        _ => false,
-    };
+    private static bool TensorCoreStreams(in DeviceMatrix w) =>
+        w.Kind == WeightKind.Fp8 && w.Cols % 64 == 0 && w.BlockCols % 64 == 0 && w.BlockRows % 16 == 0;
 
     /// <summary>Whether two weights can share one launch: same storage type, columns and scale blocks.</summary>
     private static bool SameBlocks(in DeviceMatrix a, in DeviceMatrix b) =>

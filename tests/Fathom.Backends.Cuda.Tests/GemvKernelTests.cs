@@ -83,18 +83,7 @@ public sealed unsafe class GemvKernelTests
         // significant bits of each input, so the products agree with the float32 kernel to ~1e-5.
         var random = new Random(rows + cols + batch);
         var weight = RandomWeight(type, rows, cols, random, out var owner);
-        var x = new float[batch * cols];
-        for (int i = 0; i < x.Length; i++)
-        {
-            x[i] = (float)((random.NextDouble() * 2) - 1);
-        }
-
-        int ldy = rows + 8;
-        var start = new float[batch * ldy];
-        for (int i = 0; i < start.Length; i++)
-        {
-            start[i] = (float)random.NextDouble();
-        }
+        var (x, start, ldy) = PairInputs(random, rows, cols, batch);
 
         using var gpu = new CudaContext(0, new CudaOptions { KernelCacheFolder = Path.Combine(Path.GetTempPath(), "fathom-test-kernels") });
         var w = DeviceMatrix.Upload(gpu, weight, "test weight");
@@ -144,18 +133,7 @@ public sealed unsafe class GemvKernelTests
     {
         var random = new Random((rows * 31) + cols + batch);
         var weight = RandomWeight(type, rows, cols, random, out var owner);
-        var x = new float[batch * cols];
-        for (int i = 0; i < x.Length; i++)
-        {
-            x[i] = (float)((random.NextDouble() * 2) - 1);
-        }
-
-        int ldy = rows + 8;
-        var start = new float[batch * ldy];
-        for (int i = 0; i < start.Length; i++)
-        {
-            start[i] = (float)random.NextDouble();
-        }
+        var (x, start, ldy) = PairInputs(random, rows, cols, batch);
 
         using var gpu = new CudaContext(0, new CudaOptions { KernelCacheFolder = Path.Combine(Path.GetTempPath(), "fathom-test-kernels") });
         var w = DeviceMatrix.Upload(gpu, weight, "test weight");
@@ -170,6 +148,28 @@ public sealed unsafe class GemvKernelTests
         double error = RelativeDifference(gpu, y1, y2, start.Length);
         GC.KeepAlive(owner);
         Assert.True(error < 1e-5, $"{type} [{rows}x{cols}] batch {batch}: tensor-core products differ from the float32 kernel by {error:E2}");
+    }
+
+    /// <summary>
+    /// Activations [batch, cols] in full float32 precision (not bf16 values: a pair must keep ~16 significant
+    /// bits of each) and a strided output [batch, rows + 8] holding values to add to.
+    /// </summary>
+    private static (float[] X, float[] Start, int Ldy) PairInputs(Random random, int rows, int cols, int batch)
+    {
+        var x = new float[batch * cols];
+        for (int i = 0; i < x.Length; i++)
+        {
+            x[i] = (float)((random.NextDouble() * 2) - 1);
+        }
+
+        int ldy = rows + 8;
+        var start = new float[batch * ldy];
+        for (int i = 0; i < start.Length; i++)
+        {
+            start[i] = (float)random.NextDouble();
+        }
+
+        return (x, start, ldy);
     }
 
     /// <summary>‖b − a‖ / ‖a‖ of two device buffers of <paramref name="length"/> floats, a the reference.</summary>

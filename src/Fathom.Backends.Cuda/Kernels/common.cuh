@@ -70,6 +70,19 @@ __device__ __forceinline__ float weight_at(const void* w, const float* scales, i
     return fp8_raw(((const u8*)w)[row * ld + col]) * (s * FP8_UNBIAS);
 }
 
+// The routed expert of this block of an expert launch (blockIdx.y = the j-th expert that has tokens:
+// active[0] of them, ids from active[1]) and its (token, slot) pairs order[start .. start + count).
+// False for a block past the experts that have tokens. Reads the router's output: waits for it first.
+__device__ __forceinline__ bool routed_expert(const int* active, const int* offsets, int& e, int& start, int& count)
+{
+    inputs_ready();
+    if ((int)blockIdx.y >= active[0]) return false;
+    e = active[1 + blockIdx.y];
+    start = offsets[e];
+    count = offsets[e + 1] - start;
+    return true;
+}
+
 // Block-wide sum for blockDim.x a multiple of 32 (≤ 1024); every thread gets the total.
 __device__ __forceinline__ float block_sum(float v, float* shared32)
 {

@@ -388,10 +388,8 @@ __device__ __forceinline__ void gateup_body(const void* gw, const float* gs, con
                                 sharedAct, 0, blockIdx.x);                                                                    \
             return;                                                                                                           \
         }                                                                                                                     \
-        inputs_ready();                                                                                                       \
-        if ((int)blockIdx.y >= active[0]) return;                                                                             \
-        int e = active[1 + blockIdx.y];                                                                                       \
-        int start = offsets[e], count = offsets[e + 1] - start;                                                               \
+        int e, start, count;                                                                                                  \
+        if (!routed_expert(active, offsets, e, start, count)) return;                                                         \
         gateup_body<WT, MT>((const void*)gws[e], (const float*)gss[e], (const void*)uws[e], (const float*)uss[e], I, K,      \
                             blockRows, blockCols, scaleCols, x, ldx, order, topk, start, count, act, 0, blockIdx.x);         \
     }                                                                                                                         \
@@ -410,11 +408,9 @@ __device__ __forceinline__ void gateup_body(const void* gw, const float* gs, con
         }                                                                                                                     \
         else                                                                                                                  \
         {                                                                                                                     \
-            inputs_ready();                                                                                                   \
-            if ((int)blockIdx.y < active[0])                                                                                  \
+            int e, start, count;                                                                                              \
+            if (routed_expert(active, offsets, e, start, count))                                                              \
             {                                                                                                                 \
-                int e = active[1 + blockIdx.y];                                                                               \
-                int start = offsets[e], count = offsets[e + 1] - start;                                                       \
                 gemm_body<WT, MT>((const void*)dws[e], (const float*)dss[e], 0, H, I, blockRows, blockCols, scaleCols,      \
                                   act + (long long)start * I, I, out + (long long)start * H, H, count, 0, 0, blockIdx.x);    \
             }                                                                                                                 \

@@ -327,10 +327,8 @@ __device__ __forceinline__ void mma_gateup_body(const void* gw, const float* gs,
                                 sharedAct, blockIdx.x);                                                                       \
             return;                                                                                                           \
         }                                                                                                                     \
-        inputs_ready();                                                                                                       \
-        if ((int)blockIdx.y >= active[0]) return;                                                                             \
-        int e = active[1 + blockIdx.y];                                                                                       \
-        int start = offsets[e], count = offsets[e + 1] - start;                                                               \
+        int e, start, count;                                                                                                  \
+        if (!routed_expert(active, offsets, e, start, count)) return;                                                         \
         mma_gateup_body<WT>((const void*)gws[e], (const float*)gss[e], (const void*)uws[e], (const float*)uss[e], I, K,      \
                             blockRows, blockCols, scaleCols, x, ldx, order, topk, start, count, act, blockIdx.x);            \
     }                                                                                                                         \
@@ -346,10 +344,8 @@ __device__ __forceinline__ void mma_gateup_body(const void* gw, const float* gs,
                                  H, tokens, 0, blockIdx.x);                                                                   \
             return;                                                                                                           \
         }                                                                                                                     \
-        inputs_ready();                                                                                                       \
-        if ((int)blockIdx.y >= active[0]) return;                                                                             \
-        int e = active[1 + blockIdx.y];                                                                                       \
-        int start = offsets[e], count = offsets[e + 1] - start;                                                               \
+        int e, start, count;                                                                                                  \
+        if (!routed_expert(active, offsets, e, start, count)) return;                                                         \
         mma_gemm_body<WT, 1>((const void*)dws[e], (const float*)dss[e], H, I, blockRows, blockCols, scaleCols,               \
                              act + (long long)start * I, I, out + (long long)start * H, H, count, 0, blockIdx.x);            \
     }
