@@ -47,25 +47,48 @@ public sealed class CpuQuantizedMatMulTests
         }
     }
 
-    [Theory]
-    [InlineData(DType.Q8_0, 1)]
-    [InlineData(DType.Q8_0, 3)]
-    [InlineData(DType.Q4K, 2)]
-    public void MatMulTransposedMatchesTheReference(DType type, int threads)
+    public static TheoryData<DType, int, string> TransposedCases()
     {
-        using var cpu = new CpuBackend(threads);
-        foreach (int tokens in new[] { 1, 3 })
+        var data = new TheoryData<DType, int, string>();
+        foreach (string path in FloatPaths.Supported)
         {
-            int depth = 40, cols = type.BlockElements() * 3;
-            var w = QuantizedWeights.Create(type, depth, cols, seed: tokens);
-            var x = QuantizedWeights.Activations(tokens * depth, seed: 5);
-            var expected = new float[tokens * cols];
-            var actual = new float[tokens * cols];
-            _reference.MatMulTransposed(w.Matrix, x, expected, tokens);
-            cpu.MatMulTransposed(w.Matrix, x, actual, tokens);
-            for (int i = 0; i < expected.Length; i++)
+            data.Add(DType.Q8_0, 1, path);
+            data.Add(DType.Q8_0, 3, path);
+            data.Add(DType.Q4K, 2, path);
+        }
+
+        return data;
+    }
+
+    /// <summary>
+    /// x · W for block-quantized W on every float path: widths of whole register tiles (the tiled kernel) and
+    /// of a tile and a half (the dequantized-row path), 1-5 activation rows (the 4-row and 1-row tiles), and a
+    /// row slice that starts mid-tensor as the absorbed attention's per-head W_UK views do.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(TransposedCases))]
+    public void MatMulTransposedMatchesTheReference(DType type, int threads, string path)
+    {
+        using var cpu = FloatPaths.Backend(threads, path);
+        foreach (int blocks in new[] { 3, 4, 8 })
+        {
+            foreach (int tokens in new[] { 1, 3, 5 })
             {
-                Assert.True(Math.Abs(actual[i] - expected[i]) <= 1e-5 * (Math.Abs(expected[i]) + 1), $"{type}: {actual[i]:R} vs {expected[i]:R} at {i}");
+                int depth = 40, cols = type.BlockElements() * blocks;
+                var whole = QuantizedWeights.Create(type, depth + 7, cols, seed: tokens + blocks);
+                foreach (var w in new[] { whole.Matrix.SliceRows(0, depth), whole.Matrix.SliceRows(7, depth) })
+                {
+                    var x = QuantizedWeights.Activations(tokens * depth, seed: 5);
+                    var expected = new float[tokens * cols];
+                    var actual = new float[tokens * cols];
+                    actual.AsSpan().Fill(float.NaN);
+                    _reference.MatMulTransposed(w, x, expected, tokens);
+                    cpu.MatMulTransposed(w, x, actual, tokens);
+                    for (int i = 0; i < expected.Length; i++)
+                    {
+                        Assert.True(Math.Abs(actual[i] - expected[i]) <= 1e-5 * (Math.Abs(expected[i]) + 1), $"{type} {path} [{depth}, {cols}] x {tokens}: {actual[i]:R} vs {expected[i]:R} at {i}");
+                    }
+                }
             }
         }
     }

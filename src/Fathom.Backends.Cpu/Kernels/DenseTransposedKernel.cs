@@ -5,9 +5,11 @@ using Fathom.Core;
 namespace Fathom.Backends.Cpu.Kernels;
 
 /// <summary>
-/// y[r, :] = Σ_k x[r, k] · W[k, :] for float weights (F32, BF16, FP8): a worker owns a tile of four
-/// vectors' worth of columns of y and keeps it in registers (up to four activation rows) while it
-/// streams the tile's slice of every weight row once. Used by absorbed attention (W_UKᵀ q, Pᵀ·latents).
+/// y[r, :] = Σ_k x[r, k] · W[k, :] for float and block-quantized weights (F32, BF16, FP8, Q8_0, Q4_K): a
+/// worker owns a tile of four vectors' worth of columns of y and keeps it in registers (up to four
+/// activation rows) while it streams the tile's slice of every weight row once. Used by absorbed attention
+/// (W_UKᵀ q, Pᵀ·latents). A vector never straddles a Q8_0 block or a Q4_K sub-block (32 columns), so each
+/// is decoded with one scale (and min).
 /// </summary>
 internal sealed unsafe class DenseTransposedKernel<TLanes> : ITransposedKernel
     where TLanes : struct, IFloatLanes<TLanes>
@@ -19,6 +21,7 @@ internal sealed unsafe class DenseTransposedKernel<TLanes> : ITransposedKernel
         {
             DType.F32 or DType.BF16 => true,
             DType.F8E4M3 => w.BlockCols % TileColumns == 0,
+            DType.Q8_0 or DType.Q4K => Q8_0.BlockElements % TLanes.Count == 0,
             _ => false,
         };
 
@@ -39,16 +42,29 @@ internal sealed unsafe class DenseTransposedKernel<TLanes> : ITransposedKernel
         }
     }
 
+    /// <summary>
+    /// Weight rows this far ahead of the one being read are requested early: the tile's few bytes of each row
+    /// sit a row stride apart, a pattern the hardware prefetchers do not follow, so without it every row is a
+    /// full memory latency (decode reads W_UK from memory once per token).
+    /// </summary>
+    private const int PrefetchRows = 8;
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows4(in WeightMatrix w, float* x, float* y, int c0)
     {
         int k = w.Rows, cols = w.Cols;
+        TileBytes(w, c0, out nint first, out nint last);
         TLanes a00 = default, a01 = default, a02 = default, a03 = default;
         TLanes a10 = default, a11 = default, a12 = default, a13 = default;
         TLanes a20 = default, a21 = default, a22 = default, a23 = default;
         TLanes a30 = default, a31 = default, a32 = default, a33 = default;
         for (int i = 0; i < k; i++)
         {
+            if (i + PrefetchRows < k)
+            {
+                Prefetch(w.RowPointer(i + PrefetchRows), first, last);
+            }
+
             Load(w, i, c0, out var v0, out var v1, out var v2, out var v3, out float scale);
             var s = TLanes.Create(x[i] * scale);
             a00 = TLanes.MultiplyAdd(v0, s, a00);
@@ -82,9 +98,15 @@ internal sealed unsafe class DenseTransposedKernel<TLanes> : ITransposedKernel
     private static void Rows1(in WeightMatrix w, float* x, float* y, int c0)
     {
         int k = w.Rows;
+        TileBytes(w, c0, out nint first, out nint last);
         TLanes a0 = default, a1 = default, a2 = default, a3 = default;
         for (int i = 0; i < k; i++)
         {
+            if (i + PrefetchRows < k)
+            {
+                Prefetch(w.RowPointer(i + PrefetchRows), first, last);
+            }
+
             Load(w, i, c0, out var v0, out var v1, out var v2, out var v3, out float scale);
             var s = TLanes.Create(x[i] * scale);
             a0 = TLanes.MultiplyAdd(v0, s, a0);
@@ -124,6 +146,28 @@ internal sealed unsafe class DenseTransposedKernel<TLanes> : ITransposedKernel
                 break;
             }
 
+            case DType.Q8_0:
+            {
+                byte* row = w.RowPointer(i);
+                v0 = LoadQ8_0(row, c0);
+                v1 = LoadQ8_0(row, c0 + TLanes.Count);
+                v2 = LoadQ8_0(row, c0 + (2 * TLanes.Count));
+                v3 = LoadQ8_0(row, c0 + (3 * TLanes.Count));
+                scale = 1f;
+                break;
+            }
+
+            case DType.Q4K:
+            {
+                byte* row = w.RowPointer(i);
+                v0 = LoadQ4K(row, c0);
+                v1 = LoadQ4K(row, c0 + TLanes.Count);
+                v2 = LoadQ4K(row, c0 + (2 * TLanes.Count));
+                v3 = LoadQ4K(row, c0 + (3 * TLanes.Count));
+                scale = 1f;
+                break;
+            }
+
             default:
             {
                 var p = w.RowPointer(i) + c0;
@@ -135,6 +179,52 @@ internal sealed unsafe class DenseTransposedKernel<TLanes> : ITransposedKernel
                 break;
             }
         }
+    }
+
+    /// <summary>The first and last byte of a row that the tile at column <paramref name="c0"/> reads.</summary>
+    private static void TileBytes(in WeightMatrix w, int c0, out nint first, out nint last)
+    {
+        int c1 = c0 + (4 * TLanes.Count) - 1;
+        (first, last) = w.Type switch
+        {
+            DType.F32 => ((nint)c0 * sizeof(float), ((nint)c1 * sizeof(float)) + 3),
+            DType.BF16 => ((nint)c0 * 2, ((nint)c1 * 2) + 1),
+            DType.Q8_0 => ((nint)(c0 / Q8_0.BlockElements) * Q8_0.BlockBytes, ((nint)(c1 / Q8_0.BlockElements) * Q8_0.BlockBytes) + Q8_0.BlockBytes - 1),
+            DType.Q4K => ((nint)(c0 / Q4K.BlockElements) * Q4K.BlockBytes, ((nint)(c1 / Q4K.BlockElements) * Q4K.BlockBytes) + Q4K.BlockBytes - 1),
+            _ => (c0, c1),
+        };
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Prefetch(byte* row, nint first, nint last)
+    {
+        for (nint b = first; b < last; b += 64)
+        {
+            TLanes.Prefetch(row + b);
+        }
+
+        TLanes.Prefetch(row + last);
+    }
+
+    /// <summary>Columns [c, c + Count) of a Q8_0 row: the block's levels times its f16 scale.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TLanes LoadQ8_0(byte* row, int c)
+    {
+        byte* block = row + ((c / Q8_0.BlockElements) * Q8_0.BlockBytes);
+        float d = QuantizedLanes.HalfToSingle(*(ushort*)block);
+        return TLanes.Multiply(TLanes.LoadInt8(block + 2 + (c % Q8_0.BlockElements)), TLanes.Create(d));
+    }
+
+    /// <summary>Columns [c, c + Count) of a Q4_K row: d·scale·q − dmin·min of their sub-block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TLanes LoadQ4K(byte* row, int c)
+    {
+        byte* block = row + ((c / Q4K.BlockElements) * Q4K.BlockBytes);
+        int within = c % Q4K.BlockElements;
+        Q4K.GetScaleMin(within / 32, block + Q4K.ScalesOffset, out byte sc, out byte m);
+        float d = QuantizedLanes.HalfToSingle(*(ushort*)block), dmin = QuantizedLanes.HalfToSingle(*(ushort*)(block + 2));
+        byte* levels = block + Q4K.QuantsOffset + ((within / 64) * 32) + (within % 32);
+        return TLanes.MultiplyAdd(TLanes.LoadNibbles(levels, (within & 32) != 0), TLanes.Create(d * sc), TLanes.Create(-dmin * m));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

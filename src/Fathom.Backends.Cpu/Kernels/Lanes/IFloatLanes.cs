@@ -55,6 +55,15 @@ internal unsafe interface IFloatLanes<TSelf>
     /// </summary>
     static abstract TSelf LoadFp8(byte* p);
 
+    /// <summary><see cref="Count"/> signed bytes as float32 values (exact): Q8_0 levels.</summary>
+    static abstract TSelf LoadInt8(byte* p);
+
+    /// <summary>
+    /// The low (or, with <paramref name="high"/>, the high) nibbles of <see cref="Count"/> bytes as float32
+    /// values 0-15: Q4_K levels.
+    /// </summary>
+    static abstract TSelf LoadNibbles(byte* p, bool high);
+
     /// <summary>Starts fetching the cache line at <paramref name="p"/> into L1 (a no-op where there is no instruction for it).</summary>
     static abstract void Prefetch(void* p);
 }

@@ -53,6 +53,21 @@ internal readonly unsafe struct Lanes128 : IFloatLanes<Lanes128>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Lanes128 LoadInt8(byte* p)
+    {
+        var v = Vector128.CreateScalarUnsafe(*(int*)p).AsSByte();
+        return new(Vector128.ConvertToSingle(Vector128.WidenLower(Vector128.WidenLower(v))));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Lanes128 LoadNibbles(byte* p, bool high)
+    {
+        var v = Vector128.WidenLower(Vector128.WidenLower(Vector128.CreateScalarUnsafe(*(uint*)p).AsByte())).AsInt32();
+        v = high ? Vector128.ShiftRightLogical(v, 4) : v & Vector128.Create(15);
+        return new(Vector128.ConvertToSingle(v));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Prefetch(void* p)
     {
         if (Sse.IsSupported)

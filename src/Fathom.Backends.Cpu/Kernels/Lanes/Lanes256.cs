@@ -45,5 +45,16 @@ internal readonly unsafe struct Lanes256 : IFloatLanes<Lanes256>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Lanes256 LoadInt8(byte* p) => new(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32((sbyte*)p)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Lanes256 LoadNibbles(byte* p, bool high)
+    {
+        var v = Avx2.ConvertToVector256Int32(p);
+        v = high ? Vector256.ShiftRightLogical(v, 4) : v & Vector256.Create(15);
+        return new(Avx.ConvertToVector256Single(v));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Prefetch(void* p) => Sse.Prefetch0(p);
 }

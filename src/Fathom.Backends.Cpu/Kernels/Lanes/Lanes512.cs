@@ -94,5 +94,16 @@ internal readonly unsafe struct Lanes512 : IFloatLanes<Lanes512>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Lanes512 LoadInt8(byte* p) => new(Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load((sbyte*)p))));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Lanes512 LoadNibbles(byte* p, bool high)
+    {
+        var v = Avx512F.ConvertToVector512Int32(Vector128.Load(p));
+        v = high ? Vector512.ShiftRightLogical(v, 4) : v & Vector512.Create(15);
+        return new(Avx512F.ConvertToVector512Single(v));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Prefetch(void* p) => Sse.Prefetch0(p);
 }
