@@ -147,26 +147,13 @@ internal sealed unsafe class DenseTransposedKernel<TLanes> : ITransposedKernel
             }
 
             case DType.Q8_0:
-            {
-                byte* row = w.RowPointer(i);
-                v0 = LoadQ8_0(row, c0);
-                v1 = LoadQ8_0(row, c0 + TLanes.Count);
-                v2 = LoadQ8_0(row, c0 + (2 * TLanes.Count));
-                v3 = LoadQ8_0(row, c0 + (3 * TLanes.Count));
-                scale = 1f;
+                LoadQ8_0(w.RowPointer(i), c0, out v0, out v1, out v2, out v3, out scale);
                 break;
-            }
 
             case DType.Q4K:
-            {
-                byte* row = w.RowPointer(i);
-                v0 = LoadQ4K(row, c0);
-                v1 = LoadQ4K(row, c0 + TLanes.Count);
-                v2 = LoadQ4K(row, c0 + (2 * TLanes.Count));
-                v3 = LoadQ4K(row, c0 + (3 * TLanes.Count));
+                LoadQ4K(w.RowPointer(i), c0, out v0, out v1, out v2, out v3);
                 scale = 1f;
                 break;
-            }
 
             default:
             {
@@ -206,25 +193,75 @@ internal sealed unsafe class DenseTransposedKernel<TLanes> : ITransposedKernel
         TLanes.Prefetch(row + last);
     }
 
-    /// <summary>Columns [c, c + Count) of a Q8_0 row: the block's levels times its f16 scale.</summary>
+    /// <summary>
+    /// The tile's columns of a Q8_0 row. A tile of at most 32 columns lies in one block: its levels, with the
+    /// block scale left to <paramref name="scale"/> (it rides on the activation); a 64-column tile spans two
+    /// blocks, each half multiplied by its own scale.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TLanes LoadQ8_0(byte* row, int c)
+    private static void LoadQ8_0(byte* row, int c0, out TLanes v0, out TLanes v1, out TLanes v2, out TLanes v3, out float scale)
     {
-        byte* block = row + ((c / Q8_0.BlockElements) * Q8_0.BlockBytes);
+        int n = TLanes.Count;
+        byte* block = row + ((c0 / Q8_0.BlockElements) * Q8_0.BlockBytes);
+        byte* levels = block + 2 + (c0 % Q8_0.BlockElements);
         float d = QuantizedLanes.HalfToSingle(*(ushort*)block);
-        return TLanes.Multiply(TLanes.LoadInt8(block + 2 + (c % Q8_0.BlockElements)), TLanes.Create(d));
+        v0 = TLanes.LoadInt8(levels);
+        v1 = TLanes.LoadInt8(levels + n);
+        if (4 * n <= Q8_0.BlockElements)
+        {
+            v2 = TLanes.LoadInt8(levels + (2 * n));
+            v3 = TLanes.LoadInt8(levels + (3 * n));
+            scale = d;
+            return;
+        }
+
+        // Two blocks of 32: columns [c0, c0 + 32) and [c0 + 32, c0 + 64).
+        byte* next = block + Q8_0.BlockBytes;
+        var first = TLanes.Create(d);
+        var second = TLanes.Create(QuantizedLanes.HalfToSingle(*(ushort*)next));
+        v0 = TLanes.Multiply(v0, first);
+        v1 = TLanes.Multiply(v1, first);
+        v2 = TLanes.Multiply(TLanes.LoadInt8(next + 2), second);
+        v3 = TLanes.Multiply(TLanes.LoadInt8(next + 2 + n), second);
+        scale = 1f;
     }
 
-    /// <summary>Columns [c, c + Count) of a Q4_K row: d·scale·q − dmin·min of their sub-block.</summary>
+    /// <summary>
+    /// The tile's columns of a Q4_K row, d·scale·q − dmin·min of their sub-block: the tile lies in one
+    /// super-block, and in one 32-column sub-block unless it is 64 columns wide (then two), so the header and
+    /// each sub-block's scale and min are decoded once per row, not once per vector.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TLanes LoadQ4K(byte* row, int c)
+    private static void LoadQ4K(byte* row, int c0, out TLanes v0, out TLanes v1, out TLanes v2, out TLanes v3)
     {
-        byte* block = row + ((c / Q4K.BlockElements) * Q4K.BlockBytes);
-        int within = c % Q4K.BlockElements;
-        Q4K.GetScaleMin(within / 32, block + Q4K.ScalesOffset, out byte sc, out byte m);
+        int n = TLanes.Count;
+        byte* block = row + ((c0 / Q4K.BlockElements) * Q4K.BlockBytes);
+        int within = c0 % Q4K.BlockElements;
         float d = QuantizedLanes.HalfToSingle(*(ushort*)block), dmin = QuantizedLanes.HalfToSingle(*(ushort*)(block + 2));
-        byte* levels = block + Q4K.QuantsOffset + ((within / 64) * 32) + (within % 32);
-        return TLanes.MultiplyAdd(TLanes.LoadNibbles(levels, (within & 32) != 0), TLanes.Create(d * sc), TLanes.Create(-dmin * m));
+        SubBlock(block, within, d, dmin, out var factor, out var offset, out byte* levels, out bool high);
+        v0 = TLanes.MultiplyAdd(TLanes.LoadNibbles(levels, high), factor, offset);
+        v1 = TLanes.MultiplyAdd(TLanes.LoadNibbles(levels + n, high), factor, offset);
+        if (4 * n > 32)
+        {
+            SubBlock(block, within + 32, d, dmin, out factor, out offset, out levels, out high);
+            v2 = TLanes.MultiplyAdd(TLanes.LoadNibbles(levels, high), factor, offset);
+            v3 = TLanes.MultiplyAdd(TLanes.LoadNibbles(levels + n, high), factor, offset);
+            return;
+        }
+
+        v2 = TLanes.MultiplyAdd(TLanes.LoadNibbles(levels + (2 * n), high), factor, offset);
+        v3 = TLanes.MultiplyAdd(TLanes.LoadNibbles(levels + (3 * n), high), factor, offset);
+    }
+
+    /// <summary>Column <paramref name="within"/> of a Q4_K super-block: its sub-block's d·scale and −dmin·min, and where its nibbles are.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void SubBlock(byte* block, int within, float d, float dmin, out TLanes factor, out TLanes offset, out byte* levels, out bool high)
+    {
+        Q4K.GetScaleMin(within / 32, block + Q4K.ScalesOffset, out byte sc, out byte m);
+        factor = TLanes.Create(d * sc);
+        offset = TLanes.Create(-dmin * m);
+        levels = block + Q4K.QuantsOffset + ((within / 64) * 32) + (within % 32);
+        high = (within & 32) != 0;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
