@@ -61,9 +61,10 @@ public sealed class CpuQuantizedMatMulTests
     }
 
     /// <summary>
-    /// x · W for block-quantized W on every float path: widths of whole register tiles (the tiled kernel) and
-    /// of a tile and a half (the dequantized-row path), 1-5 activation rows (the 4-row and 1-row tiles), and a
-    /// row slice that starts mid-tensor as the absorbed attention's per-head W_UK views do.
+    /// x · W for block-quantized W on every float path: rows of 3, 4 and 8 blocks (whole register tiles for
+    /// 128- and 256-bit lanes; a 96-column Q8_0 row is a tile and a half for 512-bit lanes and takes the
+    /// dequantized-row path), 1-5 activation rows (the 4-row and 1-row tiles), and a row slice that starts
+    /// mid-tensor as the absorbed attention's per-head W_UK views do.
     /// </summary>
     [Theory]
     [MemberData(nameof(TransposedCases))]

@@ -21,7 +21,8 @@ internal sealed unsafe class DenseTransposedKernel<TLanes> : ITransposedKernel
         {
             DType.F32 or DType.BF16 => true,
             DType.F8E4M3 => w.BlockCols % TileColumns == 0,
-            DType.Q8_0 or DType.Q4K => Q8_0.BlockElements % TLanes.Count == 0,
+            // LoadQ8_0 and LoadQ4K decode at most two 32-column blocks (sub-blocks) per tile.
+            DType.Q8_0 or DType.Q4K => TileColumns <= 2 * Q8_0.BlockElements,
             _ => false,
         };
 
@@ -178,7 +179,7 @@ internal sealed unsafe class DenseTransposedKernel<TLanes> : ITransposedKernel
             DType.BF16 => ((nint)c0 * 2, ((nint)c1 * 2) + 1),
             DType.Q8_0 => ((nint)(c0 / Q8_0.BlockElements) * Q8_0.BlockBytes, ((nint)(c1 / Q8_0.BlockElements) * Q8_0.BlockBytes) + Q8_0.BlockBytes - 1),
             DType.Q4K => ((nint)(c0 / Q4K.BlockElements) * Q4K.BlockBytes, ((nint)(c1 / Q4K.BlockElements) * Q4K.BlockBytes) + Q4K.BlockBytes - 1),
-            _ => (c0, c1),
+            _ => (c0, c1),   // FP8: a byte per column
         };
     }
 
