@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Numerics;
+
 namespace Fathom.Core;
 
 /// <summary>
@@ -7,15 +10,22 @@ namespace Fathom.Core;
 /// for (s, −m) at each and keeping the best. Evaluation order and float32 rounding follow GGML exactly, since
 /// a different last bit can change a level and so the stored bytes.
 /// </summary>
+/// <remarks>
+/// Trials run a vector's worth at a time (<see cref="Vector{T}"/>: eight on AVX2), one per lane: each lane computes its trial's levels and adds its sums
+/// element by element in index order with the scalar code's float operations, so every trial's sums,
+/// solution and error round exactly as GGML's loop does. The first lane (in trial order) that is strictly
+/// better than the best so far is taken, and since GGML's later trials start from that trial's offset, the
+/// lanes after it run again from it.
+/// </remarks>
 internal static class AffineQuantSearch
 {
     /// <returns>The scale; <paramref name="offset"/> receives m (GGML's "the_min", the negated minimum).</returns>
+    [SkipLocalsInit]
     public static float Search(
         ReadOnlySpan<float> x,
         ReadOnlySpan<float> weights,
         int nmax,
         Span<byte> levels,
-        Span<byte> trial,
         float rmin,
         float rdelta,
         int nstep,
@@ -57,11 +67,10 @@ internal static class AffineQuantSearch
 
         float iscale = nmax / (max - min);
         float scale = 1 / iscale;
+        SetLevels(x, min, iscale, nmax, levels);
         float bestError = 0;
         for (int i = 0; i < n; i++)
         {
-            int l = GgmlRounding.NearestInt(iscale * (x[i] - min));
-            levels[i] = (byte)Math.Max(0, Math.Min(nmax, l));
             float diff = (scale * levels[i]) + min - x[i];
             bestError += weights[i] * (diff * diff);
         }
@@ -72,50 +81,133 @@ internal static class AffineQuantSearch
             return scale;
         }
 
-        for (int step = 0; step <= nstep; step++)
+        // GGML's loop carries the best fit's min into the next trials (their levels and iscale use it), so
+        // trials run a vector at a time from the current min until one improves on the best; the trials after
+        // an improvement run again with its min.
+        int trials = nstep + 1, lanes = Vector<float>.Count;
+        Span<float> iscales = stackalloc float[lanes];
+        Span<float> dets = stackalloc float[lanes];
+        Span<float> trialScales = stackalloc float[lanes];
+        Span<float> trialMins = stackalloc float[lanes];
+        Span<float> errors = stackalloc float[lanes];
+        int first = 0;
+        while (first < trials)
         {
-            iscale = (rmin + (rdelta * step) + nmax) / (max - min);
-            float sumL = 0, sumL2 = 0, sumXL = 0;
-            for (int i = 0; i < n; i++)
+            for (int k = 0; k < lanes; k++)
             {
-                int l = GgmlRounding.NearestInt(iscale * (x[i] - min));
-                l = Math.Max(0, Math.Min(nmax, l));
-                trial[i] = (byte)l;
-                float w = weights[i];
-                sumL += w * l;
-                sumL2 += w * l * l;
-                sumXL += w * l * x[i];
+                iscales[k] = (rmin + (rdelta * (first + k)) + nmax) / (max - min);
             }
 
-            float det = (sumW * sumL2) - (sumL * sumL);
-            if (det > 0)
+            Trials(x, weights, min, sumW, sumX, nmax, iscales, dets, trialScales, trialMins, errors);
+            int count = Math.Min(lanes, trials - first), improved = -1;
+            for (int k = 0; k < count; k++)
             {
-                float thisScale = ((sumW * sumXL) - (sumX * sumL)) / det;
-                float thisMin = ((sumL2 * sumX) - (sumL * sumXL)) / det;
-                if (thisMin > 0)
+                if (dets[k] > 0 && errors[k] < bestError)
                 {
-                    thisMin = 0;
-                    thisScale = sumXL / sumL2;
-                }
-
-                float error = 0;
-                for (int i = 0; i < n; i++)
-                {
-                    float diff = (thisScale * trial[i]) + thisMin - x[i];
-                    error += weights[i] * (diff * diff);
-                }
-
-                if (error < bestError)
-                {
-                    trial[..n].CopyTo(levels);
-                    bestError = error;
-                    scale = thisScale;
-                    min = thisMin;
+                    improved = k;
+                    break;
                 }
             }
+
+            if (improved < 0)
+            {
+                first += count;
+                continue;
+            }
+
+            SetLevels(x, min, iscales[improved], nmax, levels);
+            bestError = errors[improved];
+            scale = trialScales[improved];
+            min = trialMins[improved];
+            first += improved + 1;
         }
 
         offset = -min;
         return scale;
+    }
+
+    /// <summary>levels[i] = clamp(nearest(iscale · (x[i] − min)), 0, nmax).</summary>
+    private static void SetLevels(ReadOnlySpan<float> x, float min, float iscale, int nmax, Span<byte> levels)
+    {
+        int n = x.Length, i = 0, count = Vector<float>.Count;
+        var vMin = new Vector<float>(min);
+        var vIscale = new Vector<float>(iscale);
+        var top = new Vector<int>(nmax);
+        Span<int> lanes = stackalloc int[count];
+        for (; i + count <= n; i += count)
+        {
+            Vector.ConvertToInt32(Levels(new Vector<float>(x.Slice(i, count)) - vMin, vIscale, top)).CopyTo(lanes);
+            for (int k = 0; k < count; k++)
+            {
+                levels[i + k] = (byte)lanes[k];
+            }
+        }
+
+        for (; i < n; i++)
+        {
+            levels[i] = (byte)Math.Max(0, Math.Min(nmax, GgmlRounding.NearestInt(iscale * (x[i] - min))));
+        }
+    }
+
+    /// <summary>
+    /// A vector's worth of trials, one per lane (their inverse scales in <paramref name="iscales"/>): the 2×2 weighted
+    /// least-squares solution for each trial's levels and its weighted squared error.
+    /// </summary>
+    private static void Trials(
+        ReadOnlySpan<float> x,
+        ReadOnlySpan<float> weights,
+        float min,
+        float sumW,
+        float sumX,
+        int nmax,
+        ReadOnlySpan<float> iscales,
+        Span<float> dets,
+        Span<float> scales,
+        Span<float> mins,
+        Span<float> errors)
+    {
+        int n = x.Length;
+        var vIscale = new Vector<float>(iscales);
+        var top = new Vector<int>(nmax);
+        Vector<float> sumL = default, sumL2 = default, sumXL = default;
+        for (int i = 0; i < n; i++)
+        {
+            var l = Levels(new Vector<float>(x[i] - min), vIscale, top);
+            var wl = new Vector<float>(weights[i]) * l;
+            sumL += wl;
+            sumL2 += wl * l;
+            sumXL += wl * new Vector<float>(x[i]);
+        }
+
+        var vSumW = new Vector<float>(sumW);
+        var vSumX = new Vector<float>(sumX);
+        var det = (vSumW * sumL2) - (sumL * sumL);
+        var scale = ((vSumW * sumXL) - (vSumX * sumL)) / det;
+        var offset = ((sumL2 * vSumX) - (sumL * sumXL)) / det;
+        var positive = Vector.GreaterThan(offset, Vector<float>.Zero);
+        scale = Vector.ConditionalSelect(positive, sumXL / sumL2, scale);
+        offset = Vector.ConditionalSelect(positive, Vector<float>.Zero, offset);
+
+        Vector<float> error = default;
+        for (int i = 0; i < n; i++)
+        {
+            var l = Levels(new Vector<float>(x[i] - min), vIscale, top);
+            var diff = ((scale * l) + offset) - new Vector<float>(x[i]);
+            error += new Vector<float>(weights[i]) * (diff * diff);
+        }
+
+        det.CopyTo(dets);
+        scale.CopyTo(scales);
+        offset.CopyTo(mins);
+        error.CopyTo(errors);
+    }
+
+    /// <summary><see cref="Level"/> in every lane, as floats: GGML's nearest_int of iscale · (x − min), clamped.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<float> Levels(Vector<float> centred, Vector<float> iscale, Vector<int> top)
+    {
+        var shifted = Vector.AsVectorInt32((iscale * centred) + new Vector<float>(12582912f));
+        var l = (shifted & new Vector<int>(0x007FFFFF)) - new Vector<int>(0x00400000);
+        return Vector.ConvertToSingle(Vector.Min(Vector.Max(l, Vector<int>.Zero), top));
     }
 }

@@ -78,7 +78,6 @@ public static unsafe class Q4K
     {
         x = x[..BlockElements];
         Span<byte> levels = stackalloc byte[BlockElements];
-        Span<byte> trial = stackalloc byte[32];
         Span<float> weights = stackalloc float[32];
         Span<float> scales = stackalloc float[8];
         Span<float> mins = stackalloc float[8];
@@ -99,7 +98,7 @@ public static unsafe class Q4K
                 weights[l] = avX + MathF.Abs(xs[l]);
             }
 
-            scales[j] = AffineQuantSearch.Search(xs, weights, 15, levels.Slice(32 * j, 32), trial, -1f, 0.1f, 20, out mins[j]);
+            scales[j] = AffineQuantSearch.Search(xs, weights, 15, levels.Slice(32 * j, 32), -1f, 0.1f, 20, out mins[j]);
             if (scales[j] > maxScale)
             {
                 maxScale = scales[j];
