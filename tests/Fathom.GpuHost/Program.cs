@@ -13,19 +13,35 @@ if (args.Length > 0 && args[0] == "fathom")
 
 if (args.Length > 0 && args[0] == "test")
 {
-    return GpuTestRunner.Run(args.Length > 1 ? args[1] : null);
+    if (GpuPresence.Reason is { } reason)
+    {
+        Console.WriteLine($"no GPU: {reason}");
+        return 1;
+    }
+
+    return TestRunner.Run(TestRunner.GpuAssemblies, TestRunner.IsGpuTest, args.Length > 1 ? args[1] : null);
 }
 
-Console.Error.WriteLine("usage: fathom-gpuhost fathom ARGS... | fathom-gpuhost test [FILTER]");
+if (args.Length > 0 && args[0] == "cpu-tests")
+{
+    // The CPU kernels' tests on this machine's CPU: where it has AVX-512, the 512-bit paths the
+    // development machines may lack run too.
+    Console.WriteLine($"CPU: AVX-512 F {System.Runtime.Intrinsics.X86.Avx512F.IsSupported}, BW {System.Runtime.Intrinsics.X86.Avx512BW.IsSupported}, "
+        + $"AVX2 {System.Runtime.Intrinsics.X86.Avx2.IsSupported}, AVX-VNNI {System.Runtime.Intrinsics.X86.AvxVnni.IsSupported}, {Environment.ProcessorCount} threads");
+    return TestRunner.Run(TestRunner.CpuAssemblies, _ => true, args.Length > 1 ? args[1] : null);
+}
+
+Console.Error.WriteLine("usage: fathom-gpuhost fathom ARGS... | fathom-gpuhost test [FILTER] | fathom-gpuhost cpu-tests [FILTER]");
 return 2;
 
 /// <summary>
-/// Runs the GPU tests of the test assemblies by reflection: every method marked [CudaFact] or
-/// [CudaTheory] (with its [MemberData]/[InlineData] rows), on a fresh instance per case, as xunit would.
+/// Runs tests of the test assemblies by reflection: every [Fact]/[Theory] method a selector accepts (the
+/// GPU tests: [CudaFact]/[CudaTheory]) with its [MemberData]/[InlineData] rows, on a fresh instance per
+/// case, as xunit would; tests whose attribute says Skip are counted as skipped.
 /// </summary>
-internal static class GpuTestRunner
+internal static class TestRunner
 {
-    private static readonly Assembly[] Assemblies =
+    public static readonly Assembly[] GpuAssemblies =
     [
         typeof(Fathom.Model.Tests.GoldenCase).Assembly,
         typeof(Fathom.Engine.Tests.GreedyGoldenTests).Assembly,
@@ -33,22 +49,24 @@ internal static class GpuTestRunner
         typeof(Fathom.Server.Tests.GpuServingTests).Assembly,
     ];
 
-    public static int Run(string? filter)
-    {
-        if (GpuPresence.Reason is { } reason)
-        {
-            Console.WriteLine($"no GPU: {reason}");
-            return 1;
-        }
+    public static readonly Assembly[] CpuAssemblies =
+    [
+        typeof(Fathom.Core.Tests.AffineQuantSearchTests).Assembly,
+        typeof(Fathom.Backends.Cpu.Tests.Avx512FactAttribute).Assembly,
+    ];
 
-        int passed = 0, failed = 0;
-        foreach (var type in Assemblies.SelectMany(a => a.GetTypes()).Where(t => t.IsClass && !t.IsAbstract).OrderBy(t => t.FullName, StringComparer.Ordinal))
+    public static bool IsGpuTest(MethodInfo method) =>
+        method.GetCustomAttribute<CudaFactAttribute>() is not null || method.GetCustomAttribute<CudaTheoryAttribute>() is not null;
+
+    public static int Run(Assembly[] assemblies, Func<MethodInfo, bool> selected, string? filter)
+    {
+        int passed = 0, failed = 0, skipped = 0;
+        foreach (var type in assemblies.SelectMany(a => a.GetTypes()).Where(t => t.IsClass && !t.IsAbstract).OrderBy(t => t.FullName, StringComparer.Ordinal))
         {
             foreach (var method in type.GetMethods(BindingFlags.Public | BindingFlags.Instance))
             {
-                bool fact = method.GetCustomAttribute<CudaFactAttribute>() is not null;
-                bool theory = method.GetCustomAttribute<CudaTheoryAttribute>() is not null;
-                if (!fact && !theory)
+                var attribute = method.GetCustomAttribute<FactAttribute>();
+                if (attribute is null || !selected(method))
                 {
                     continue;
                 }
@@ -59,7 +77,14 @@ internal static class GpuTestRunner
                     continue;
                 }
 
-                foreach (var row in fact ? [[]] : Rows(type, method))
+                if (attribute.Skip is { } why)
+                {
+                    skipped++;
+                    Console.WriteLine($"SKIP {name}: {why}");
+                    continue;
+                }
+
+                foreach (var row in attribute is TheoryAttribute ? Rows(type, method) : [[]])
                 {
                     string label = row.Length == 0 ? name : $"{name}({string.Join(", ", row.Select(v => Convert.ToString(v, CultureInfo.InvariantCulture)))})";
                     var output = new ConsoleOutput();
@@ -102,7 +127,7 @@ internal static class GpuTestRunner
             }
         }
 
-        Console.WriteLine($"{passed} passed, {failed} failed");
+        Console.WriteLine($"{passed} passed, {failed} failed, {skipped} skipped");
         return failed == 0 && passed > 0 ? 0 : 1;
     }
 
@@ -119,9 +144,12 @@ internal static class GpuTestRunner
         foreach (var member in method.GetCustomAttributes<MemberDataAttribute>())
         {
             var source = member.MemberType ?? type;
-            var property = source.GetProperty(member.MemberName, BindingFlags.Public | BindingFlags.Static)
-                ?? throw new InvalidOperationException($"{source.Name}.{member.MemberName} not found");
-            foreach (object?[] row in (IEnumerable<object?[]>)property.GetValue(null)!)
+            const BindingFlags statics = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static | BindingFlags.FlattenHierarchy;
+            object? data = source.GetProperty(member.MemberName, statics) is { } property ? property.GetValue(null)
+                : source.GetMethod(member.MemberName, statics) is { } factory ? factory.Invoke(null, member.Parameters)
+                : source.GetField(member.MemberName, statics) is { } field ? field.GetValue(null)
+                : throw new InvalidOperationException($"{source.Name}.{member.MemberName} not found");
+            foreach (object?[] row in (IEnumerable<object?[]>)data!)
             {
                 yield return row;
             }

@@ -2,6 +2,7 @@
 # Runs on the GPU machine from the repository root: unpacks the self-contained fathom-gpuhost carried in
 # .devcarry/, then the stages named on the command line:
 #   tests        the [CudaFact]/[CudaTheory] tests (log: $OUT/gpu-tests.log)
+#   cpu-tests    the CPU kernel and format tests on this machine's CPU, AVX-512 paths included (log: $OUT/cpu-tests.log)
 #   bench-bf16   random V2-Lite-shaped bf16 checkpoint: fathom bench + HF transformers baseline
 #   bench-fp8    the same shape in FP8
 #   quick        a 4-layer V2-Lite-shaped bf16 checkpoint, decode only (smoke test)
@@ -37,6 +38,8 @@ for stage in "$@"; do
   case $stage in
     tests)
       "$host/fathom-gpuhost" test 2>&1 | tee "$out/gpu-tests.log" | grep -E "^(FAIL|PASS)|passed" ;;
+    cpu-tests)
+      "$host/fathom-gpuhost" cpu-tests 2>&1 | tee "$out/cpu-tests.log" | grep -E "^(CPU|FAIL|SKIP)|passed" ;;
     quick)
       fathom create-random --like v2-lite --layers 4 --dtype bf16 -o /tmp/v2l-quick --force 2>&1 | tail -2
       fathom bench --device cuda -m /tmp/v2l-quick -p 256 -n 32 -r 2 -b 1,8 2>&1 | tail -20 ;;
