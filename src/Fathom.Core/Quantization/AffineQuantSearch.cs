@@ -90,13 +90,14 @@ internal static class AffineQuantSearch
         Span<float> trialScales = stackalloc float[lanes];
         Span<float> trialMins = stackalloc float[lanes];
         Span<float> errors = stackalloc float[lanes];
+        var laneIndex = Vector.ConvertToSingle(Vector<int>.Indices);
         int first = 0;
         while (first < trials)
         {
-            for (int k = 0; k < lanes; k++)
-            {
-                iscales[k] = (rmin + (rdelta * (first + k)) + nmax) / (max - min);
-            }
+            // (rmin + rdelta · step + nmax) / (max − min) for steps first, first + 1, ...: steps are small
+            // integers, exact as floats, so each lane rounds as the scalar expression does.
+            var steps = new Vector<float>(first) + laneIndex;
+            ((new Vector<float>(rmin) + (new Vector<float>(rdelta) * steps) + new Vector<float>(nmax)) / new Vector<float>(max - min)).CopyTo(iscales);
 
             Trials(x, weights, min, sumW, sumX, nmax, iscales, dets, trialScales, trialMins, errors);
             int count = Math.Min(lanes, trials - first), improved = -1;
@@ -153,6 +154,7 @@ internal static class AffineQuantSearch
     /// A vector's worth of trials, one per lane (their inverse scales in <paramref name="iscales"/>): the 2×2 weighted
     /// least-squares solution for each trial's levels and its weighted squared error.
     /// </summary>
+    [SkipLocalsInit]
     private static void Trials(
         ReadOnlySpan<float> x,
         ReadOnlySpan<float> weights,
@@ -169,10 +171,12 @@ internal static class AffineQuantSearch
         int n = x.Length;
         var vIscale = new Vector<float>(iscales);
         var top = new Vector<int>(nmax);
+        // Each element's levels in every lane, kept for the error pass.
+        Span<Vector<float>> levels = stackalloc Vector<float>[n];
         Vector<float> sumL = default, sumL2 = default, sumXL = default;
         for (int i = 0; i < n; i++)
         {
-            var l = Levels(new Vector<float>(x[i] - min), vIscale, top);
+            var l = levels[i] = Levels(new Vector<float>(x[i] - min), vIscale, top);
             var wl = new Vector<float>(weights[i]) * l;
             sumL += wl;
             sumL2 += wl * l;
@@ -191,8 +195,7 @@ internal static class AffineQuantSearch
         Vector<float> error = default;
         for (int i = 0; i < n; i++)
         {
-            var l = Levels(new Vector<float>(x[i] - min), vIscale, top);
-            var diff = ((scale * l) + offset) - new Vector<float>(x[i]);
+            var diff = ((scale * levels[i]) + offset) - new Vector<float>(x[i]);
             error += new Vector<float>(weights[i]) * (diff * diff);
         }
 

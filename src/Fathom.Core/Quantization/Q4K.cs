@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.Intrinsics;
 
 namespace Fathom.Core;
@@ -137,12 +138,7 @@ public static unsafe class Q4K
                 continue;
             }
 
-            float dm = storedDmin * m;
-            for (int i = 0; i < 32; i++)
-            {
-                int l = GgmlRounding.NearestInt((x[(32 * j) + i] + dm) / d);
-                levels[(32 * j) + i] = (byte)Math.Max(0, Math.Min(15, l));
-            }
+            ReLevel(x.Slice(32 * j, 32), storedDmin * m, d, levels.Slice(32 * j, 32));
         }
 
         byte* q = block + QuantsOffset;
@@ -152,6 +148,30 @@ public static unsafe class Q4K
             {
                 q[i] = (byte)(levels[group + i] | (levels[group + i + 32] << 4));
             }
+        }
+    }
+
+    /// <summary>levels[i] = clamp(nearest((x[i] + dm) / d), 0, 15), lane by lane as the scalar expression rounds.</summary>
+    private static void ReLevel(ReadOnlySpan<float> x, float dm, float d, Span<byte> levels)
+    {
+        int count = Vector<float>.Count, i = 0;
+        var vDm = new Vector<float>(dm);
+        var vD = new Vector<float>(d);
+        Span<int> lanes = stackalloc int[count];
+        for (; i + count <= x.Length; i += count)
+        {
+            var shifted = Vector.AsVectorInt32(((new Vector<float>(x.Slice(i, count)) + vDm) / vD) + new Vector<float>(12582912f));
+            var l = (shifted & new Vector<int>(0x007FFFFF)) - new Vector<int>(0x00400000);
+            Vector.Min(Vector.Max(l, Vector<int>.Zero), new Vector<int>(15)).CopyTo(lanes);
+            for (int k = 0; k < count; k++)
+            {
+                levels[i + k] = (byte)lanes[k];
+            }
+        }
+
+        for (; i < x.Length; i++)
+        {
+            levels[i] = (byte)Math.Max(0, Math.Min(15, GgmlRounding.NearestInt((x[i] + dm) / d)));
         }
     }
 
