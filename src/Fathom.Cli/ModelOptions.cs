@@ -4,7 +4,6 @@ using Fathom.Model;
 
 namespace Fathom.Cli;
 
-/// <summary>The values of the options every model command shares.</summary>
 /// <summary>The shared model options; with <paramref name="AutoResidency"/> the residency is chosen per model by <see cref="ResidencyChoice"/>.</summary>
 public sealed record ModelOptions(string? Model, string? Tokenizer, int Threads, string Backend, LoadOptions Load, bool AutoResidency = false)
 {
@@ -21,8 +20,11 @@ public sealed record ModelOptions(string? Model, string? Tokenizer, int Threads,
     public GpuCacheLayout? GpuCache { get; init; }
 }
 
-/// <summary>The shared options, added to each command that loads a model.</summary>
-public sealed class ModelOptionSet
+/// <summary>
+/// The shared options, added to each command that loads a model. With a console, a load that quantizes
+/// (`--quantize`) draws its progress there.
+/// </summary>
+public sealed class ModelOptionSet(CliConsole? console = null)
 {
     public Option<string?> Model { get; } = new("--model", "-m") { Description = $"Model folder (config.json + safetensors). Default: the bundled {ModelLocator.BundledModel}." };
 
@@ -52,6 +54,20 @@ public sealed class ModelOptionSet
         command.Options.Add(Activations);
     }
 
+    /// <summary>A progress line for the load-time quantization, ended when it reports its last row.</summary>
+    private static SynchronousProgress<QuantizationProgress> LoadProgress(CliConsole console)
+    {
+        var bar = new ProgressLine(console);
+        return new SynchronousProgress<QuantizationProgress>(p =>
+        {
+            bar.Show(p.Stage, p.Done, p.Total);
+            if (p.Done >= p.Total)
+            {
+                bar.End();
+            }
+        });
+    }
+
     public ModelOptions Read(ParseResult result)
     {
         string load = result.GetValue(Load) ?? "auto";
@@ -75,6 +91,7 @@ public sealed class ModelOptionSet
                 "memory" => WeightResidency.InMemory,
                 _ => throw new CliException($"--load must be auto, memory or mmap (got '{load}')"),
             },
+            Progress = console is null ? null : LoadProgress(console),
         },
         AutoResidency: load == "auto")
         {

@@ -21,4 +21,7 @@ public sealed record LoadOptions
     public DType? Quantize { get; init; }
 
     public WeightResidency Residency { get; init; } = WeightResidency.Mapped;
+
+    /// <summary>Told how far the load-time quantization has come (rows of weights encoded), from its worker threads one at a time.</summary>
+    public IProgress<QuantizationProgress>? Progress { get; init; }
 }

@@ -33,7 +33,7 @@ public sealed class LoadedModel : IDisposable
             var weights = WeightLoader.Load(checkpoint, config);
             if (options.Quantize is { } target)
             {
-                weights = ModelQuantizer.Apply(weights, config, target);
+                weights = ModelQuantizer.Apply(weights, config, target, options.Progress);
             }
 
             return new LoadedModel(directory, config, checkpoint, weights, options);

@@ -47,7 +47,11 @@ public static unsafe class ModelQuantizer
         return plan;
     }
 
-    public static ModelWeights Apply(ModelWeights weights, ModelConfig config, DType target)
+    /// <summary>
+    /// The weights with every linear matrix re-encoded for <paramref name="target"/>; <paramref name="progress"/>
+    /// hears the rows encoded so far (about a hundred reports in all, never two at once).
+    /// </summary>
+    public static ModelWeights Apply(ModelWeights weights, ModelConfig config, DType target, IProgress<QuantizationProgress>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentNullException.ThrowIfNull(config);
@@ -80,15 +84,33 @@ public static unsafe class ModelQuantizer
             }
         }
 
+        int totalRows = chunks.Sum(c => c.End - c.Start), doneRows = 0, reported = 0;
+        string stage = $"quantizing {target.ToSafeTensors()}";
+        var gate = new object();
+        progress?.Report(new QuantizationProgress(stage, 0, totalRows));
         Parallel.ForEach(
             chunks,
             () => new float[widest],
             (chunk, _, row) =>
             {
                 Encode(sources[chunk.Matrix].Matrix, results[chunk.Matrix], chunk.Start, chunk.End, row);
+                int done = Interlocked.Add(ref doneRows, chunk.End - chunk.Start);
+                if (progress is not null && (long)(done - Volatile.Read(ref reported)) * 100 >= totalRows)
+                {
+                    lock (gate)
+                    {
+                        if (done > reported)
+                        {
+                            reported = done;
+                            progress.Report(new QuantizationProgress(stage, done, totalRows));
+                        }
+                    }
+                }
+
                 return row;
             },
             _ => { });
+        progress?.Report(new QuantizationProgress(stage, totalRows, totalRows));
 
         var byName = new Dictionary<string, WeightMatrix>(sources.Count, StringComparer.Ordinal);
         for (int i = 0; i < sources.Count; i++)

@@ -87,18 +87,10 @@ public sealed class BenchCommandTests
     public void QuantizeIsPassedToTheLoaderAndReportedAsTheFormat(string format)
     {
         var run = CliRun.Invoke("bench", "--model", TinyV3, "--quantize", format, "-p", "8", "-n", "2", "-r", "1", "--json");
-        if (run.ExitCode == 0)
-        {
-            using var doc = JsonDocument.Parse(run.Out);
-            Assert.Equal(format, doc.RootElement.GetProperty("format").GetString());
-            Assert.Equal(format, doc.RootElement.GetProperty("quantize").GetString());
-        }
-        else
-        {
-            // Until load-time quantization lands, the refusal is one line.
-            Assert.Equal(1, run.ExitCode);
-            Assert.Contains("not available yet", run.Error, StringComparison.Ordinal);
-        }
+        Assert.True(run.ExitCode == 0, run.Error);
+        using var doc = JsonDocument.Parse(run.Out);
+        Assert.Equal(format, doc.RootElement.GetProperty("format").GetString());
+        Assert.Equal(format, doc.RootElement.GetProperty("quantize").GetString());
     }
 
     [Fact]

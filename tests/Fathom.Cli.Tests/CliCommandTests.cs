@@ -11,6 +11,27 @@ public sealed class GenerateCommandTests
     private static readonly string TinyV3 = Path.Combine(TestPaths.GoldenCase("tiny-v3"), "model");
 
     [Fact]
+    public void LoadTimeQuantizationDrawsItsProgressOnATerminalOnly()
+    {
+        string[] args = ["generate", "--model", TinyV3, "--quantize", "q4_k", "--prompt-ids", "[111, 466]", "--max-tokens", "2", "--temperature", "0"];
+        var terminal = CliRun.Interactive(args);
+        Assert.True(terminal.ExitCode == 0, terminal.Error);
+        var lines = terminal.Error.Split('\r', '\n').Where(l => l.Contains("quantizing Q4_K", StringComparison.Ordinal)).ToList();
+        Assert.True(lines.Count >= 2, terminal.Error);
+        // From nothing done to every row done, the same total throughout.
+        var counts = lines.Select(l => System.Text.RegularExpressions.Regex.Match(l, @"\] (\d+)/(\d+) ")).ToList();
+        Assert.All(counts, m => Assert.True(m.Success));
+        Assert.Equal("0", counts[0].Groups[1].Value);
+        Assert.Equal(counts[^1].Groups[2].Value, counts[^1].Groups[1].Value);
+        Assert.Single(counts.Select(m => m.Groups[2].Value).Distinct());
+
+        var piped = CliRun.Invoke(args);
+        Assert.True(piped.ExitCode == 0, piped.Error);
+        Assert.DoesNotContain("quantizing", piped.Error, StringComparison.Ordinal);
+        Assert.Equal(terminal.Out, piped.Out);
+    }
+
+    [Fact]
     public void GreedyPromptIdsReproduceTheGoldenContinuationAsJson()
     {
         var run = CliRun.Invoke("generate", "--model", TinyV3, "--prompt-ids", "[111, 466, 210, 327, 178]", "--temperature", "0", "--max-tokens", "24", "--ignore-eos", "--json");

@@ -13,7 +13,7 @@ public static class BenchCommand
 {
     public static Command Create(CliConsole console)
     {
-        var models = new ModelOptionSet();
+        var models = new ModelOptionSet(console);
         var promptTokens = new Option<int>("--prompt-tokens", "-p") { Description = "Tokens of the prefill test (0 skips it).", DefaultValueFactory = _ => 512 };
         var genTokens = new Option<int>("--gen-tokens", "-n") { Description = "Tokens of the decode test, one forward pass each (0 skips it).", DefaultValueFactory = _ => 128 };
         var repetitions = new Option<int>("--repetitions", "-r") { Description = "Repetitions of the (prefill, decode) pair; the median is reported.", DefaultValueFactory = _ => 3 };

@@ -8,7 +8,7 @@ public static class ChatCommand
 {
     public static Command Create(CliConsole console)
     {
-        var models = new ModelOptionSet();
+        var models = new ModelOptionSet(console);
         var sampling = new SamplingOptionSet();
         var system = new Option<string?>("--system") { Description = "A system message placed before the conversation." };
         var command = new Command("chat", "Chat with the model; /reset starts over, /exit quits.") { system };

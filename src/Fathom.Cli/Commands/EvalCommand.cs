@@ -14,7 +14,7 @@ public static class EvalCommand
 {
     public static Command Create(CliConsole console)
     {
-        var models = new ModelOptionSet();
+        var models = new ModelOptionSet(console);
         var reference = new Option<string?>("--reference") { Description = "Reference model folder to compare logits with (same tokenizer)." };
         var text = new Option<string>("--text") { Description = "UTF-8 text file to evaluate on.", Required = true };
         var window = new Option<int>("--window") { Description = "Tokens per window (capped by max_position_embeddings).", DefaultValueFactory = _ => 512 };

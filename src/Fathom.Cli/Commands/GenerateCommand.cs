@@ -9,7 +9,7 @@ public static class GenerateCommand
 {
     public static Command Create(CliConsole console)
     {
-        var models = new ModelOptionSet();
+        var models = new ModelOptionSet(console);
         var sampling = new SamplingOptionSet();
         var prompt = new Argument<string?>("prompt") { Description = "Prompt text (BOS is added as the tokenizer config says).", Arity = ArgumentArity.ZeroOrOne };
         var promptIds = new Option<string?>("--prompt-ids") { Description = "Prompt as a JSON array of token ids, e.g. \"[1,2,3]\" (no tokenizer needed)." };

@@ -9,7 +9,7 @@ public static class LogitsCommand
 {
     public static Command Create(CliConsole console)
     {
-        var models = new ModelOptionSet();
+        var models = new ModelOptionSet(console);
         var input = new Option<string>("--input", "-i") { Description = "JSON file: an array of token-id arrays.", Required = true };
         var output = new Option<string>("--output", "-o") { Description = "safetensors file to write, with logits.{i} [len, vocab] float32.", Required = true };
         var command = new Command("logits", "Compute the logits of every position of token sequences (float32 path).") { input, output };

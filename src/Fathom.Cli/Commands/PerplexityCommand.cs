@@ -10,7 +10,7 @@ public static class PerplexityCommand
 {
     public static Command Create(CliConsole console)
     {
-        var models = new ModelOptionSet();
+        var models = new ModelOptionSet(console);
         var text = new Option<string>("--text") { Description = "UTF-8 text file to score.", Required = true };
         var window = new Option<int>("--window") { Description = "Tokens per window (capped by max_position_embeddings).", DefaultValueFactory = _ => 512 };
         var stride = new Option<int>("--stride") { Description = "Tokens between window starts.", DefaultValueFactory = _ => 256 };

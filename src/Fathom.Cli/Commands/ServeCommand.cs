@@ -10,7 +10,7 @@ public static class ServeCommand
 {
     public static Command Create(CliConsole console)
     {
-        var models = new ModelOptionSet();
+        var models = new ModelOptionSet(console);
         var host = new Option<string>("--host") { Description = "Address to listen on (an IP address or localhost).", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--port") { Description = "Port to listen on (0 picks a free one).", DefaultValueFactory = _ => 8000 };
         var apiKey = new Option<string?>("--api-key") { Description = "Require 'Authorization: Bearer KEY' on API routes (default: the FATHOM_API_KEY environment variable, else none)." };
