@@ -4,15 +4,15 @@ using Xunit;
 namespace Fathom.Core.Tests;
 
 /// <summary>
-/// The k-quant scale search runs its trials eight per vector; it must return exactly what GGML's sequential
-/// loop (make_qkx2_quants, transcribed below) returns: the same scale and offset bits and the same levels.
+/// The k-quant scale search runs one group per vector lane; each group must get exactly what GGML's
+/// sequential loop (make_qkx2_quants, transcribed below) gives it: the same scale and offset bits and levels.
 /// </summary>
 public class AffineQuantSearchTests
 {
     public static TheoryData<string, int, int> Cases()
     {
         var data = new TheoryData<string, int, int>();
-        foreach (string shape in new[] { "normal", "positive", "heavy", "coarse", "constant-run", "outlier" })
+        foreach (string shape in new[] { "normal", "positive", "heavy", "coarse", "constant-run", "outlier", "some-flat" })
         {
             foreach (int n in new[] { 32, 7, 16, 40 })
             {
@@ -31,44 +31,57 @@ public class AffineQuantSearchTests
     public void MatchesGgmlSequentialLoopBitForBit(string shape, int n, int nstep)
     {
         var random = new Random(HashCode.Combine(shape.Length, shape[0], n, nstep));
-        var x = new float[n];
-        var weights = new float[n];
-        var actual = new byte[n];
-        var expected = new byte[n];
         int improvedSomewhere = 0;
-        for (int block = 0; block < 400; block++)
+        for (int batch = 0; batch < 60; batch++)
         {
-            Fill(shape, random, x);
-            float sumX2 = 0;
-            foreach (float v in x)
+            // 1-11 groups per call: fewer and more than a vector's lanes, and a partial last vector.
+            int groups = 1 + (batch % 11);
+            var x = new float[groups * n];
+            var weights = new float[groups * n];
+            for (int g = 0; g < groups; g++)
             {
-                sumX2 += v * v;
+                var xg = x.AsSpan(g * n, n);
+                Fill(shape, random, xg);
+                float sumX2 = 0;
+                foreach (float v in xg)
+                {
+                    sumX2 += v * v;
+                }
+
+                float avX = MathF.Sqrt(sumX2 / n);
+                for (int i = 0; i < n; i++)
+                {
+                    weights[(g * n) + i] = avX + MathF.Abs(xg[i]);
+                }
             }
 
-            float avX = MathF.Sqrt(sumX2 / n);
-            for (int i = 0; i < n; i++)
+            var actual = new byte[groups * n];
+            var scales = new float[groups];
+            var offsets = new float[groups];
+            AffineQuantSearch.Search(x, weights, n, 15, actual, -1f, 0.1f, nstep, scales, offsets);
+            var expected = new byte[n];
+            for (int g = 0; g < groups; g++)
             {
-                weights[i] = avX + MathF.Abs(x[i]);
+                float expectedScale = Reference(x.AsSpan(g * n, n), weights.AsSpan(g * n, n), 15, expected, -1f, 0.1f, nstep, out float expectedOffset, out bool improved);
+                improvedSomewhere += improved ? 1 : 0;
+                string where = $"{shape} n {n} nstep {nstep} batch {batch} group {g} of {groups}";
+                Assert.True(BitConverter.SingleToInt32Bits(expectedScale) == BitConverter.SingleToInt32Bits(scales[g]), $"{where}: scale {scales[g]} vs {expectedScale}");
+                Assert.True(BitConverter.SingleToInt32Bits(expectedOffset) == BitConverter.SingleToInt32Bits(offsets[g]), $"{where}: offset {offsets[g]} vs {expectedOffset}");
+                Assert.True(expected.AsSpan().SequenceEqual(actual.AsSpan(g * n, n)), $"{where}: levels differ");
             }
-
-            float scale = AffineQuantSearch.Search(x, weights, 15, actual, -1f, 0.1f, nstep, out float offset);
-            float expectedScale = Reference(x, weights, 15, expected, -1f, 0.1f, nstep, out float expectedOffset, out bool improved);
-            improvedSomewhere += improved ? 1 : 0;
-            string where = $"{shape} n {n} nstep {nstep} block {block}";
-            Assert.True(BitConverter.SingleToInt32Bits(expectedScale) == BitConverter.SingleToInt32Bits(scale), $"{where}: scale {scale} vs {expectedScale}");
-            Assert.True(BitConverter.SingleToInt32Bits(expectedOffset) == BitConverter.SingleToInt32Bits(offset), $"{where}: offset {offset} vs {expectedOffset}");
-            Assert.True(expected.AsSpan().SequenceEqual(actual), $"{where}: levels differ");
         }
 
         if (nstep >= 1 && shape != "constant-run")
         {
             // The trials must have replaced the plain min/max fit somewhere, or the comparison proves little.
-            Assert.True(improvedSomewhere > 0, $"{shape} n {n} nstep {nstep}: no block took a trial's fit");
+            Assert.True(improvedSomewhere > 0, $"{shape} n {n} nstep {nstep}: no group took a trial's fit");
         }
     }
 
-    private static void Fill(string shape, Random random, float[] x)
+    private static void Fill(string shape, Random random, Span<float> x)
     {
+        // "some-flat": about half the groups one negative value throughout (max == min), beside normal ones.
+        bool flat = shape == "some-flat" && random.Next(2) == 0;
         for (int i = 0; i < x.Length; i++)
         {
             double u1 = 1 - random.NextDouble(), u2 = random.NextDouble();
@@ -80,6 +93,7 @@ public class AffineQuantSearchTests
                 "heavy" => (float)(0.01 * normal * normal * normal),
                 "coarse" => random.Next(-3, 4) * 0.25f,
                 "constant-run" => i < x.Length / 2 ? 0.125f : (float)(0.01 * normal),
+                "some-flat" => flat ? -0.375f : (float)(0.02 * normal),
                 _ => i == 3 % x.Length ? 4f : (float)(0.01 * normal),
             };
         }

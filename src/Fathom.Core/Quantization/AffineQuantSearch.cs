@@ -1,5 +1,5 @@
-using System.Runtime.CompilerServices;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace Fathom.Core;
 
@@ -11,201 +11,175 @@ namespace Fathom.Core;
 /// a different last bit can change a level and so the stored bytes.
 /// </summary>
 /// <remarks>
-/// Trials run a vector's worth at a time (<see cref="Vector{T}"/>: eight on AVX2), one per lane: each lane computes its trial's levels and adds its sums
-/// element by element in index order with the scalar code's float operations, so every trial's sums,
-/// solution and error round exactly as GGML's loop does. The first lane (in trial order) that is strictly
-/// better than the best so far is taken, and since GGML's later trials start from that trial's offset, the
-/// lanes after it run again from it.
+/// A block holds several independent groups (Q4_K: eight sub-blocks of 32), so the search runs one group per
+/// vector lane (<see cref="Vector{T}"/>: eight on AVX2): each lane follows GGML's loop for its group, trial
+/// after trial, with the scalar code's float operations in the scalar code's order (sums element by element
+/// in index order), and its branches become per-lane selections. Every group therefore gets exactly what
+/// GGML's loop gives it.
 /// </remarks>
 internal static class AffineQuantSearch
 {
-    /// <returns>The scale; <paramref name="offset"/> receives m (GGML's "the_min", the negated minimum).</returns>
-    [SkipLocalsInit]
-    public static float Search(
+    /// <summary>Most values per group.</summary>
+    public const int MaxGroupSize = 256;
+
+    /// <summary>
+    /// Searches the groups x[g·n .. (g+1)·n) (with their weights) independently: their levels go to the same
+    /// places of <paramref name="levels"/>, scale g to <paramref name="scales"/>[g] and offset m (GGML's
+    /// "the_min", the negated minimum) to <paramref name="offsets"/>[g].
+    /// </summary>
+    public static void Search(
         ReadOnlySpan<float> x,
         ReadOnlySpan<float> weights,
+        int n,
         int nmax,
         Span<byte> levels,
         float rmin,
         float rdelta,
         int nstep,
-        out float offset)
+        Span<float> scales,
+        Span<float> offsets)
     {
-        int n = x.Length;
-        float min = x[0], max = x[0];
-        float sumW = weights[0];
-        float sumX = sumW * x[0];
-        for (int i = 1; i < n; i++)
+        if (n < 1 || n > MaxGroupSize || x.Length % n != 0)
         {
-            if (x[i] < min)
-            {
-                min = x[i];
-            }
-
-            if (x[i] > max)
-            {
-                max = x[i];
-            }
-
-            float w = weights[i];
-            sumW += w;
-            sumX += w * x[i];
+            throw new ArgumentOutOfRangeException(nameof(n), $"groups of 1-{MaxGroupSize} values that divide the {x.Length} values, got {n}");
         }
 
-        // The offset only ever lowers the levels' zero, so a block of positive values keeps zero as its floor.
-        if (min > 0)
+        int groups = x.Length / n;
+        for (int g = 0; g < groups; g += Vector<float>.Count)
         {
-            min = 0;
+            Lanes(x, weights, n, g, Math.Min(Vector<float>.Count, groups - g), nmax, levels, rmin, rdelta, nstep, scales, offsets);
         }
+    }
 
-        if (max == min)
-        {
-            levels[..n].Clear();
-            offset = -min;
-            return 0f;
-        }
-
-        float iscale = nmax / (max - min);
-        float scale = 1 / iscale;
-        SetLevels(x, min, iscale, nmax, levels);
-        float bestError = 0;
+    /// <summary>Groups first .. first + count − 1, one per lane (lanes past them repeat the first group and are dropped).</summary>
+    [SkipLocalsInit]
+    private static void Lanes(
+        ReadOnlySpan<float> x,
+        ReadOnlySpan<float> weights,
+        int n,
+        int first,
+        int count,
+        int nmax,
+        Span<byte> levels,
+        float rmin,
+        float rdelta,
+        int nstep,
+        Span<float> scales,
+        Span<float> offsets)
+    {
+        int lanes = Vector<float>.Count;
+        Span<Vector<float>> xs = stackalloc Vector<float>[n];
+        Span<Vector<float>> ws = stackalloc Vector<float>[n];
+        Span<Vector<float>> trial = stackalloc Vector<float>[n];
+        Span<Vector<float>> best = stackalloc Vector<float>[n];
+        Span<float> column = stackalloc float[lanes];
         for (int i = 0; i < n; i++)
         {
-            float diff = (scale * levels[i]) + min - x[i];
-            bestError += weights[i] * (diff * diff);
-        }
-
-        if (nstep < 1)
-        {
-            offset = -min;
-            return scale;
-        }
-
-        // GGML's loop carries the best fit's min into the next trials (their levels and iscale use it), so
-        // trials run a vector at a time from the current min until one improves on the best; the trials after
-        // an improvement run again with its min.
-        int trials = nstep + 1, lanes = Vector<float>.Count;
-        Span<float> iscales = stackalloc float[lanes];
-        Span<float> dets = stackalloc float[lanes];
-        Span<float> trialScales = stackalloc float[lanes];
-        Span<float> trialMins = stackalloc float[lanes];
-        Span<float> errors = stackalloc float[lanes];
-        var laneIndex = Vector.ConvertToSingle(Vector<int>.Indices);
-        int first = 0;
-        while (first < trials)
-        {
-            // (rmin + rdelta · step + nmax) / (max − min) for steps first, first + 1, ...: steps are small
-            // integers, exact as floats, so each lane rounds as the scalar expression does.
-            var steps = new Vector<float>(first) + laneIndex;
-            ((new Vector<float>(rmin) + (new Vector<float>(rdelta) * steps) + new Vector<float>(nmax)) / new Vector<float>(max - min)).CopyTo(iscales);
-
-            Trials(x, weights, min, sumW, sumX, nmax, iscales, dets, trialScales, trialMins, errors);
-            int count = Math.Min(lanes, trials - first), improved = -1;
-            for (int k = 0; k < count; k++)
+            for (int k = 0; k < lanes; k++)
             {
-                if (dets[k] > 0 && errors[k] < bestError)
-                {
-                    improved = k;
-                    break;
-                }
+                column[k] = x[((first + (k < count ? k : 0)) * n) + i];
             }
 
-            if (improved < 0)
+            xs[i] = new Vector<float>(column);
+            for (int k = 0; k < lanes; k++)
             {
-                first += count;
+                column[k] = weights[((first + (k < count ? k : 0)) * n) + i];
+            }
+
+            ws[i] = new Vector<float>(column);
+        }
+
+        var min = xs[0];
+        var max = xs[0];
+        var sumW = ws[0];
+        var sumX = sumW * xs[0];
+        for (int i = 1; i < n; i++)
+        {
+            min = Vector.ConditionalSelect(Vector.LessThan(xs[i], min), xs[i], min);
+            max = Vector.ConditionalSelect(Vector.GreaterThan(xs[i], max), xs[i], max);
+            sumW += ws[i];
+            sumX += ws[i] * xs[i];
+        }
+
+        // The offset only ever lowers the levels' zero, so a group of positive values keeps zero as its floor.
+        min = Vector.ConditionalSelect(Vector.GreaterThan(min, Vector<float>.Zero), Vector<float>.Zero, min);
+        var flat = Vector.Equals(max, min);
+        var flatMin = min;
+        var top = new Vector<int>(nmax);
+
+        var iscale = new Vector<float>(nmax) / (max - min);
+        var scale = Vector<float>.One / iscale;
+        var bestError = Vector<float>.Zero;
+        for (int i = 0; i < n; i++)
+        {
+            var l = best[i] = Levels(xs[i] - min, iscale, top);
+            var diff = ((scale * l) + min) - xs[i];
+            bestError += ws[i] * (diff * diff);
+        }
+
+        for (int step = 0; nstep >= 1 && step <= nstep; step++)
+        {
+            iscale = new Vector<float>(rmin + (rdelta * step) + nmax) / (max - min);
+            Vector<float> sumL = default, sumL2 = default, sumXL = default;
+            for (int i = 0; i < n; i++)
+            {
+                var l = trial[i] = Levels(xs[i] - min, iscale, top);
+                var wl = ws[i] * l;
+                sumL += wl;
+                sumL2 += wl * l;
+                sumXL += wl * xs[i];
+            }
+
+            var det = (sumW * sumL2) - (sumL * sumL);
+            var thisScale = ((sumW * sumXL) - (sumX * sumL)) / det;
+            var thisMin = ((sumL2 * sumX) - (sumL * sumXL)) / det;
+            var positive = Vector.GreaterThan(thisMin, Vector<float>.Zero);
+            thisScale = Vector.ConditionalSelect(positive, sumXL / sumL2, thisScale);
+            thisMin = Vector.ConditionalSelect(positive, Vector<float>.Zero, thisMin);
+
+            var error = Vector<float>.Zero;
+            for (int i = 0; i < n; i++)
+            {
+                var diff = ((thisScale * trial[i]) + thisMin) - xs[i];
+                error += ws[i] * (diff * diff);
+            }
+
+            var take = Vector.GreaterThan(det, Vector<float>.Zero) & Vector.LessThan(error, bestError);
+            if (take == Vector<int>.Zero)
+            {
                 continue;
             }
 
-            SetLevels(x, min, iscales[improved], nmax, levels);
-            bestError = errors[improved];
-            scale = trialScales[improved];
-            min = trialMins[improved];
-            first += improved + 1;
+            for (int i = 0; i < n; i++)
+            {
+                best[i] = Vector.ConditionalSelect(take, trial[i], best[i]);
+            }
+
+            bestError = Vector.ConditionalSelect(take, error, bestError);
+            scale = Vector.ConditionalSelect(take, thisScale, scale);
+            min = Vector.ConditionalSelect(take, thisMin, min);
         }
 
-        offset = -min;
-        return scale;
-    }
-
-    /// <summary>levels[i] = clamp(nearest(iscale · (x[i] − min)), 0, nmax).</summary>
-    private static void SetLevels(ReadOnlySpan<float> x, float min, float iscale, int nmax, Span<byte> levels)
-    {
-        int n = x.Length, i = 0, count = Vector<float>.Count;
-        var vMin = new Vector<float>(min);
-        var vIscale = new Vector<float>(iscale);
-        var top = new Vector<int>(nmax);
-        Span<int> lanes = stackalloc int[count];
-        for (; i + count <= n; i += count)
+        // A flat group: all levels zero, no scale, its own floor as the offset.
+        scale = Vector.ConditionalSelect(flat, Vector<float>.Zero, scale);
+        var offset = -Vector.ConditionalSelect(flat, flatMin, min);
+        for (int k = 0; k < count; k++)
         {
-            Vector.ConvertToInt32(Levels(new Vector<float>(x.Slice(i, count)) - vMin, vIscale, top)).CopyTo(lanes);
+            scales[first + k] = scale[k];
+            offsets[first + k] = offset[k];
+        }
+
+        for (int i = 0; i < n; i++)
+        {
+            var l = Vector.ConvertToInt32(Vector.ConditionalSelect(flat, Vector<float>.Zero, best[i]));
             for (int k = 0; k < count; k++)
             {
-                levels[i + k] = (byte)lanes[k];
+                levels[((first + k) * n) + i] = (byte)l[k];
             }
         }
-
-        for (; i < n; i++)
-        {
-            levels[i] = (byte)Math.Max(0, Math.Min(nmax, GgmlRounding.NearestInt(iscale * (x[i] - min))));
-        }
     }
 
-    /// <summary>
-    /// A vector's worth of trials, one per lane (their inverse scales in <paramref name="iscales"/>): the 2×2 weighted
-    /// least-squares solution for each trial's levels and its weighted squared error.
-    /// </summary>
-    [SkipLocalsInit]
-    private static void Trials(
-        ReadOnlySpan<float> x,
-        ReadOnlySpan<float> weights,
-        float min,
-        float sumW,
-        float sumX,
-        int nmax,
-        ReadOnlySpan<float> iscales,
-        Span<float> dets,
-        Span<float> scales,
-        Span<float> mins,
-        Span<float> errors)
-    {
-        int n = x.Length;
-        var vIscale = new Vector<float>(iscales);
-        var top = new Vector<int>(nmax);
-        // Each element's levels in every lane, kept for the error pass.
-        Span<Vector<float>> levels = stackalloc Vector<float>[n];
-        Vector<float> sumL = default, sumL2 = default, sumXL = default;
-        for (int i = 0; i < n; i++)
-        {
-            var l = levels[i] = Levels(new Vector<float>(x[i] - min), vIscale, top);
-            var wl = new Vector<float>(weights[i]) * l;
-            sumL += wl;
-            sumL2 += wl * l;
-            sumXL += wl * new Vector<float>(x[i]);
-        }
-
-        var vSumW = new Vector<float>(sumW);
-        var vSumX = new Vector<float>(sumX);
-        var det = (vSumW * sumL2) - (sumL * sumL);
-        var scale = ((vSumW * sumXL) - (vSumX * sumL)) / det;
-        var offset = ((sumL2 * vSumX) - (sumL * sumXL)) / det;
-        var positive = Vector.GreaterThan(offset, Vector<float>.Zero);
-        scale = Vector.ConditionalSelect(positive, sumXL / sumL2, scale);
-        offset = Vector.ConditionalSelect(positive, Vector<float>.Zero, offset);
-
-        Vector<float> error = default;
-        for (int i = 0; i < n; i++)
-        {
-            var diff = ((scale * levels[i]) + offset) - new Vector<float>(x[i]);
-            error += new Vector<float>(weights[i]) * (diff * diff);
-        }
-
-        det.CopyTo(dets);
-        scale.CopyTo(scales);
-        offset.CopyTo(mins);
-        error.CopyTo(errors);
-    }
-
-    /// <summary><see cref="Level"/> in every lane, as floats: GGML's nearest_int of iscale · (x − min), clamped.</summary>
+    /// <summary>GGML's nearest_int of iscale · (x − min) in every lane, clamped to [0, nmax], as floats.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector<float> Levels(Vector<float> centred, Vector<float> iscale, Vector<int> top)
     {

@@ -79,10 +79,9 @@ public static unsafe class Q4K
     {
         x = x[..BlockElements];
         Span<byte> levels = stackalloc byte[BlockElements];
-        Span<float> weights = stackalloc float[32];
+        Span<float> weights = stackalloc float[BlockElements];
         Span<float> scales = stackalloc float[8];
         Span<float> mins = stackalloc float[8];
-        float maxScale = 0, maxMin = 0;
         for (int j = 0; j < 8; j++)
         {
             var xs = x.Slice(32 * j, 32);
@@ -96,10 +95,15 @@ public static unsafe class Q4K
             float avX = MathF.Sqrt(sumX2 / 32);
             for (int l = 0; l < 32; l++)
             {
-                weights[l] = avX + MathF.Abs(xs[l]);
+                weights[(32 * j) + l] = avX + MathF.Abs(xs[l]);
             }
+        }
 
-            scales[j] = AffineQuantSearch.Search(xs, weights, 15, levels.Slice(32 * j, 32), -1f, 0.1f, 20, out mins[j]);
+        // The eight sub-blocks' searches side by side.
+        AffineQuantSearch.Search(x, weights, 32, 15, levels, -1f, 0.1f, 20, scales, mins);
+        float maxScale = 0, maxMin = 0;
+        for (int j = 0; j < 8; j++)
+        {
             if (scales[j] > maxScale)
             {
                 maxScale = scales[j];
