@@ -27,6 +27,52 @@ public sealed unsafe class Q8_0EncodingTests
     }
 
     [Fact]
+    public void MatchesTheScalarReferenceOnManyBlocksWithTiesAndOddScales()
+    {
+        // The encoder works a vector at a time; GGML's loop, written out below, is the reference. Blocks of
+        // Gaussians at many scales, blocks with exact halves (amax 127, d = 1), and a few all-zero blocks.
+        var random = new Random(17);
+        var x = new float[32];
+        for (int block = 0; block < 3000; block++)
+        {
+            double sigma = Math.Pow(10, random.Next(-6, 3));
+            for (int i = 0; i < 32; i++)
+            {
+                x[i] = (block % 3) switch
+                {
+                    0 => (float)(sigma * (random.NextDouble() - 0.5)),
+                    1 => i == 0 ? 127f : (random.Next(-254, 255) * 0.5f),
+                    _ => block % 300 == 2 ? 0f : (float)(sigma * Math.Tan(Math.PI * (random.NextDouble() - 0.5))),
+                };
+            }
+
+            var actual = BlockBytes.Encode(DType.Q8_0, x);
+            var expected = Reference(x);
+            Assert.True(expected.AsSpan().SequenceEqual(actual), $"block {block}: {Convert.ToHexString(actual)} vs {Convert.ToHexString(expected)}");
+        }
+    }
+
+    private static byte[] Reference(float[] x)
+    {
+        float amax = 0;
+        foreach (float v in x)
+        {
+            amax = Math.Max(amax, Math.Abs(v));
+        }
+
+        float d = amax / 127;
+        float id = d != 0 ? 1f / d : 0f;
+        var bytes = new byte[34];
+        BitConverter.TryWriteBytes(bytes.AsSpan(0, 2), (Half)d);
+        for (int i = 0; i < 32; i++)
+        {
+            bytes[2 + i] = unchecked((byte)(sbyte)MathF.Round(x[i] * id, MidpointRounding.AwayFromZero));
+        }
+
+        return bytes;
+    }
+
+    [Fact]
     public void RampBlockEncodesToHandDerivedBytes()
     {
         // x = 0..31: d = 31/127 = 0.244094 = 2^-3 · 1.952756 → mantissa round(0.952756·1024) = 976, exponent 12: 0x33D0.

@@ -1,3 +1,5 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Fathom.Core;
@@ -41,22 +43,47 @@ public static unsafe class Q8_0
     }
 
     /// <summary>Encodes 32 floats into one 34-byte block.</summary>
+    /// <remarks>
+    /// A vector at a time: the largest magnitude does not depend on the order it is taken in, and each level
+    /// is x · id rounded half away from zero, lane by lane exactly as <see cref="MathF.Round(float, MidpointRounding)"/>
+    /// rounds it (the truncation plus one step away from zero where the dropped part is at least a half).
+    /// </remarks>
+    [SkipLocalsInit]
     public static void QuantizeBlock(ReadOnlySpan<float> x, byte* block)
     {
         x = x[..BlockElements];
-        float amax = 0;
-        for (int i = 0; i < BlockElements; i++)
+        int lanes = Vector<float>.Count;
+        var largest = Vector<float>.Zero;
+        for (int i = 0; i < BlockElements; i += lanes)
         {
-            amax = Math.Max(amax, Math.Abs(x[i]));
+            largest = Vector.Max(largest, Vector.Abs(new Vector<float>(x.Slice(i, lanes))));
+        }
+
+        float amax = 0;
+        for (int k = 0; k < lanes; k++)
+        {
+            amax = Math.Max(amax, largest[k]);
         }
 
         float d = amax / 127;
         float id = d != 0 ? 1f / d : 0f;
         *(Half*)block = (Half)d;
         var q = (sbyte*)(block + 2);
-        for (int i = 0; i < BlockElements; i++)
+        var scale = new Vector<float>(id);
+        var half = new Vector<float>(0.5f);
+        Span<int> levels = stackalloc int[lanes];
+        for (int i = 0; i < BlockElements; i += lanes)
         {
-            q[i] = (sbyte)MathF.Round(x[i] * id, MidpointRounding.AwayFromZero);
+            var v = new Vector<float>(x.Slice(i, lanes)) * scale;
+            var whole = Vector.Truncate(v);
+            var dropped = v - whole;
+            var up = Vector.ConditionalSelect(Vector.GreaterThanOrEqual(dropped, half), Vector<float>.One, Vector<float>.Zero);
+            var down = Vector.ConditionalSelect(Vector.LessThanOrEqual(dropped, -half), Vector<float>.One, Vector<float>.Zero);
+            Vector.ConvertToInt32(whole + up - down).CopyTo(levels);
+            for (int k = 0; k < lanes; k++)
+            {
+                q[i + k] = (sbyte)levels[k];
+            }
         }
     }
 
