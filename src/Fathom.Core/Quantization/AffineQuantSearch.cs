@@ -183,8 +183,7 @@ internal static class AffineQuantSearch
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector<float> Levels(Vector<float> centred, Vector<float> iscale, Vector<int> top)
     {
-        var shifted = Vector.AsVectorInt32((iscale * centred) + new Vector<float>(12582912f));
-        var l = (shifted & new Vector<int>(0x007FFFFF)) - new Vector<int>(0x00400000);
+        var l = GgmlRounding.NearestInt(iscale * centred);
         return Vector.ConvertToSingle(Vector.Min(Vector.Max(l, Vector<int>.Zero), top));
     }
 }

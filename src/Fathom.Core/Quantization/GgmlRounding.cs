@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace Fathom.Core;
 
 /// <summary>The rounding GGML's k-quant encoders use, reproduced so that encoded bytes match GGML's.</summary>
@@ -11,5 +13,12 @@ internal static class GgmlRounding
     {
         float shifted = value + 12582912f;
         return (BitConverter.SingleToInt32Bits(shifted) & 0x007FFFFF) - 0x00400000;
+    }
+
+    /// <summary><see cref="NearestInt(float)"/> in every lane (the same float addition, so the same integers).</summary>
+    public static Vector<int> NearestInt(Vector<float> value)
+    {
+        var shifted = Vector.AsVectorInt32(value + new Vector<float>(12582912f));
+        return (shifted & new Vector<int>(0x007FFFFF)) - new Vector<int>(0x00400000);
     }
 }

@@ -155,27 +155,24 @@ public static unsafe class Q4K
         }
     }
 
-    /// <summary>levels[i] = clamp(nearest((x[i] + dm) / d), 0, 15), lane by lane as the scalar expression rounds.</summary>
+    /// <summary>
+    /// levels[i] = clamp(nearest((x[i] + dm) / d), 0, 15) over a 32-value sub-block, lane by lane as the scalar
+    /// expression rounds (a vector holds 4, 8 or 16 floats, so whole vectors cover it).
+    /// </summary>
     private static void ReLevel(ReadOnlySpan<float> x, float dm, float d, Span<byte> levels)
     {
-        int count = Vector<float>.Count, i = 0;
+        int count = Vector<float>.Count;
         var vDm = new Vector<float>(dm);
         var vD = new Vector<float>(d);
         Span<int> lanes = stackalloc int[count];
-        for (; i + count <= x.Length; i += count)
+        for (int i = 0; i < x.Length; i += count)
         {
-            var shifted = Vector.AsVectorInt32(((new Vector<float>(x.Slice(i, count)) + vDm) / vD) + new Vector<float>(12582912f));
-            var l = (shifted & new Vector<int>(0x007FFFFF)) - new Vector<int>(0x00400000);
+            var l = GgmlRounding.NearestInt((new Vector<float>(x.Slice(i, count)) + vDm) / vD);
             Vector.Min(Vector.Max(l, Vector<int>.Zero), new Vector<int>(15)).CopyTo(lanes);
             for (int k = 0; k < count; k++)
             {
                 levels[i + k] = (byte)lanes[k];
             }
-        }
-
-        for (; i < x.Length; i++)
-        {
-            levels[i] = (byte)Math.Max(0, Math.Min(15, GgmlRounding.NearestInt((x[i] + dm) / d)));
         }
     }
 
