@@ -10,7 +10,7 @@ namespace Fathom.Backends.Cuda;
 /// </summary>
 internal sealed unsafe class CudaContext : IDisposable
 {
-    private static readonly string[] Sources = ["common.cuh", "moe.cu", "ops.cu", "gemv.cu", "mma.cu", "attention.cu", "sampling.cu"];
+    private static readonly string[] Sources = ["common.cuh", "ops.cu", "gemv.cu", "moe.cu", "mma.cu", "attention.cu", "sampling.cu"];
 
     private readonly nint _context;
     private readonly nint _module;

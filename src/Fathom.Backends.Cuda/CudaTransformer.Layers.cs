@@ -134,6 +134,15 @@ public sealed partial class CudaTransformer
     /// <summary>Most (token, expert) pairs the router launch sorts itself (one block of 32 threads, quadratic).</summary>
     private const int SortInRouterPairs = 64;
 
+    /// <summary>Warps per block of moe_gate_route (two router rows each; as many route the tokens).</summary>
+    private const int GateRouteWarps = 8;
+
+    /// <summary>Dynamic shared memory moe_gate_route may take beside sort_pairs' static 8.2 KB (48 KB without opt-in).</summary>
+    private const int GateRouteScratchLimit = 38 * 1024;
+
+    /// <summary>route_scratch_bytes of moe.cu: scores and choices (floats), taken flags, group scores and flags.</summary>
+    private static int RouteScratchBytes(int experts) => (experts * 8) + ((experts + 3) & ~3) + (64 * 8);
+
     /// <summary>
     /// The experts of a MoE layer, up to their weighted sum: that is added to the hidden rows by
     /// <see cref="Combine"/>, fused with the next layer's input norm where one follows.
@@ -142,13 +151,24 @@ public sealed partial class CudaTransformer
     {
         var c = _c;
         int hidden = c.HiddenSize, k = c.NumExpertsPerTok, experts = c.NRoutedExperts;
-        // The router runs in float32 on unrounded products, as Hugging Face's gate does.
-        Gemv(moe.Router, _b.Normed, hidden, _b.RouterLogits, experts, n, accumulate: false, round: false);
         int method = c.TopKMethod switch { TopKMethod.Greedy => 0, TopKMethod.GroupLimitedGreedy => 1, _ => 2 };
-        // A few pairs are sorted by the router launch's last block; many by their own launch of 256 threads.
         int scoring = c.ScoringFunc == ScoringFunction.Sigmoid ? 1 : 0;
-        if (n * k <= SortInRouterPairs)
+        // Small passes: the router's product, routing and sort in one launch (moe_gate_route). Otherwise the
+        // product first (the router runs in float32 on unrounded products, as Hugging Face's gate does); then a
+        // few pairs are sorted by the routing launch's last block, many by their own launch of 256 threads.
+        uint routeScratch = (uint)(Math.Min(n, GateRouteWarps) * RouteScratchBytes(experts));
+        var router = moe.Router;
+        if (n * k <= SortInRouterPairs && routeScratch <= GateRouteScratchLimit)
         {
+            _gpu.Launch(
+                KernelNames.GateRoute(router.Kind), (uint)((experts + (2 * GateRouteWarps) - 1) / (2 * GateRouteWarps)), 1, 1, 32 * GateRouteWarps, routeScratch,
+                router.Data, router.Scales, hidden, router.BlockRows, router.BlockCols, router.ScaleCols, _b.Normed, (long)hidden, n, _b.RouterLogits,
+                moe.Bias, experts, k, c.NGroup, c.TopKGroup, scoring, method, c.NormTopKProb, (float)c.RoutedScalingFactor, _b.ExpertIds, _b.ExpertWeights,
+                _b.Tickets, _b.ExpertOffsets, _b.ExpertOrder, _b.PairRow, _b.ExpertActive);
+        }
+        else if (n * k <= SortInRouterPairs)
+        {
+            Gemv(router, _b.Normed, hidden, _b.RouterLogits, experts, n, accumulate: false, round: false);
             _gpu.Launch(
                 "moe_route_sort", (uint)n, 1, 1, 32, 0,
                 _b.RouterLogits, moe.Bias, experts, k, c.NGroup, c.TopKGroup, scoring, method, c.NormTopKProb, (float)c.RoutedScalingFactor, _b.ExpertIds, _b.ExpertWeights,
@@ -156,6 +176,7 @@ public sealed partial class CudaTransformer
         }
         else
         {
+            Gemv(router, _b.Normed, hidden, _b.RouterLogits, experts, n, accumulate: false, round: false);
             _gpu.Launch(
                 "moe_route", (uint)n, 1, 1, 32, 0,
                 _b.RouterLogits, moe.Bias, experts, k, c.NGroup, c.TopKGroup, scoring, method, c.NormTopKProb, (float)c.RoutedScalingFactor, _b.ExpertIds, _b.ExpertWeights);

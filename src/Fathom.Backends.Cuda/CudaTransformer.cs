@@ -50,6 +50,16 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
             throw new NotSupportedException($"qk_nope_head_dim {_c.QkNopeHeadDim} is above the 256 the query-absorption kernel holds");
         }
 
+        if (_c.KvLoraRank % 4 != 0 || _c.KvCacheWidth % 4 != 0)
+        {
+            throw new NotSupportedException($"kv_lora_rank {_c.KvLoraRank} and qk_rope_head_dim {_c.QkRopeHeadDim}: the attention kernels read latent rows four floats at a time, so both the latent and the cache row width ({_c.KvCacheWidth}) must be multiples of 4");
+        }
+
+        if (_c.NumExpertsPerTok > 32)
+        {
+            throw new NotSupportedException($"num_experts_per_tok {_c.NumExpertsPerTok}: the router kernel holds at most 32 chosen experts per token (a lane each)");
+        }
+
         if (_c.NRoutedExperts > 512 || _c.NGroup > 64)
         {
             throw new NotSupportedException($"{_c.NRoutedExperts} experts in {_c.NGroup} groups: the router kernel takes at most 512 experts in 64 groups");
@@ -301,7 +311,7 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
         int splits = Math.Max(1, ((2 * _gpu.Multiprocessors) + (n * heads) - 1) / (n * heads));
         splits = Math.Max(splits, (maxLen + AttentionChunkLimit - 1) / AttentionChunkLimit);
         *(int*)(host + layout.Chunk) = (maxLen + splits - 1) / splits;
-        EnsurePartial((long)n * heads * splits * (_c.KvLoraRank + 2));
+        EnsurePartial((long)n * heads * splits * (_c.KvLoraRank + 4));
         _gpu.Overlap = _lt is null || n < _options.CublasMinTokens;
         _gpu.UploadAsync(_b.Inputs, host, layout.Bytes);
 

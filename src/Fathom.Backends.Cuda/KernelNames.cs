@@ -14,6 +14,8 @@ internal static class KernelNames
     private static readonly string[] MoeGateUpNames = ["moe_gateup_f32", "moe_gateup_bf16", "moe_gateup_fp8", "moe_gateup_f32_1", "moe_gateup_bf16_1", "moe_gateup_fp8_1"];
     private static readonly string[] MoeDownNames = ["moe_down_f32", "moe_down_bf16", "moe_down_fp8", "moe_down_f32_1", "moe_down_bf16_1", "moe_down_fp8_1"];
 
+    private static readonly string[] GateRouteNames = ["moe_gate_route_f32", "moe_gate_route_bf16", "moe_gate_route_fp8"];
+
     private static readonly string[] MmaGemmNames = ["mma_gemm_bf16_1", "mma_gemm_bf16_2", "mma_gemm_bf16_4", "mma_gemm_fp8_1", "mma_gemm_fp8_2", "mma_gemm_fp8_4"];
 
     public static string Gemm(WeightKind kind, int rows = 8) => GemmNames[Index(kind, rows)];
@@ -37,6 +39,9 @@ internal static class KernelNames
     public static string MoeGateUp(WeightKind kind, int rows = 8) => MoeGateUpNames[Index(kind, rows)];
 
     public static string MoeDown(WeightKind kind, int rows = 8) => MoeDownNames[Index(kind, rows)];
+
+    /// <summary>The router product, routing and pair sort of a small pass in one launch.</summary>
+    public static string GateRoute(WeightKind kind) => GateRouteNames[(int)kind];
 
     private static int Index(WeightKind kind, int rows) => (int)kind + (rows == 1 ? 3 : 0);
 }

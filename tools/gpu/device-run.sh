@@ -7,6 +7,8 @@
 #   bench-fp8    the same shape in FP8
 #   quick        a 4-layer V2-Lite-shaped bf16 checkpoint, decode only (smoke test)
 #   profile / profile-prefill   ncu time per kernel name on that checkpoint: decode steps / a 2048-token prefill
+#   steps-DTYPE  ncu time of each kernel of a batch-1 decode step (4-layer DTYPE checkpoint) at the GPU's own
+#                clocks with warm caches: their sum is within a few percent of the measured step time
 #   ab-bf16 / ab-fp8   prefill 2048 and decode at batch 1, 32, 128 of the full checkpoint, the build in
 #                .devcarry/host-old (a copy of the host with .devcarry/app-old.tar.xz from
 #                `pack-host.sh --old` unpacked over it) and this one, alternating (old new new old)
@@ -68,6 +70,16 @@ PY
       [ -f "$dir/config.json" ] || fathom create-random --like v2-lite --layers 4 --dtype "$dtype" -o "$dir" --force 2>&1 | tail -1
       ncu --metrics gpu__time_duration.sum --launch-count 4000 --csv "$host/fathom-gpuhost" fathom bench --device cuda -m "$dir" -p 0 -n 3 -b 32 -r 1 --no-warmup > "$out/ncu-$stage.csv" 2> "$out/ncu-$stage.err"
       python3 "$root/tools/gpu/ncu_tail.py" "$out/ncu-$stage.csv" 3 ;;
+    steps-bf16|steps-fp8)
+      # ncu at the GPU's own clocks and with warm caches (as the kernels run in a decode step, not as ncu's
+      # defaults of base clocks and flushed caches): one batch-1 step of a 4-layer checkpoint, kernel by
+      # kernel in launch order, then the per-name totals of two steps.
+      dtype=${stage#steps-}
+      dir=/tmp/v2l-quick-$dtype
+      [ -f "$dir/config.json" ] || fathom create-random --like v2-lite --layers 4 --dtype "$dtype" -o "$dir" --force 2>&1 | tail -1
+      ncu --clock-control none --cache-control none --metrics gpu__time_duration.sum --launch-skip 700 --launch-count 240 --csv \
+        "$host/fathom-gpuhost" fathom bench --device cuda -m "$dir" -p 0 -n 24 -r 1 --no-warmup > "$out/ncu-$stage.csv" 2> "$out/ncu-$stage.err"
+      python3 "$root/tools/gpu/ncu_tail.py" "$out/ncu-$stage.csv" 2 --order ;;
     ab-bf16|ab-fp8)
       dtype=${stage#ab-}
       dir=/tmp/v2l-$dtype
