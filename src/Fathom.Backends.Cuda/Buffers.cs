@@ -64,6 +64,7 @@ internal sealed class Buffers
         if (bf16)
         {
             long widest = Math.Max(Math.Max(c.HiddenSize, qLora), Math.Max((long)heads * c.VHeadDim, ffnWidth));
+            SplitK = F(SplitKFloats, "split-K partial sums");
             Gate = F(t * ffnWidth, "gate products");
             Up = F(t * ffnWidth, "up products");
             InputBf16 = gpu.Allocate((long)AlignedBytes(Math.Max(t, logitRows) * widest * 2) * 2, "bf16-pair activations");
@@ -152,6 +153,12 @@ internal sealed class Buffers
     /// router's expert sort, [1 + t·heads + h] the attention splits of (t, h).
     /// </summary>
     public ulong Tickets { get; }
+
+    /// <summary>Floats of <see cref="SplitK"/>: partial products [splits, tokens, rows] of the split tensor-core products.</summary>
+    public const long SplitKFloats = 64L << 17;
+
+    /// <summary>The partial sums of the split-K tensor-core products (bf16 path only).</summary>
+    public ulong SplitK { get; }
 
     public ulong Gate { get; }
 

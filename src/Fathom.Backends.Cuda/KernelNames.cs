@@ -17,12 +17,17 @@ internal static class KernelNames
     private static readonly string[] GateRouteNames = ["moe_gate_route_f32", "moe_gate_route_bf16", "moe_gate_route_fp8"];
 
     private static readonly string[] MmaGemmNames = ["mma_gemm_bf16_1", "mma_gemm_bf16_2", "mma_gemm_bf16_4", "mma_gemm_fp8_1", "mma_gemm_fp8_2", "mma_gemm_fp8_4"];
+    private static readonly string[] MmaGemmSplitNames = ["mma_gemm_split_bf16_1", "mma_gemm_split_bf16_2", "mma_gemm_split_bf16_4", "mma_gemm_split_fp8_1", "mma_gemm_split_fp8_2", "mma_gemm_split_fp8_4"];
 
     public static string Gemm(WeightKind kind, int rows = 8) => GemmNames[Index(kind, rows)];
 
     /// <summary>The tensor-core streaming product (BF16 or FP8 weights) taking a pass's rows 8, 16 or 32 at a time.</summary>
     public static string MmaGemm(WeightKind kind, int rows) =>
         MmaGemmNames[(kind == WeightKind.Fp8 ? 3 : 0) + (rows <= 8 ? 0 : rows <= 16 ? 1 : 2)];
+
+    /// <summary><see cref="MmaGemm"/> over a slice of the columns per grid row (split-K, summed by splitk_reduce).</summary>
+    public static string MmaGemmSplit(WeightKind kind, int rows) =>
+        MmaGemmSplitNames[(kind == WeightKind.Fp8 ? 3 : 0) + (rows <= 8 ? 0 : rows <= 16 ? 1 : 2)];
 
     public static string MmaMoeGateUp(WeightKind kind) => kind == WeightKind.Fp8 ? "mma_moe_gateup_fp8" : "mma_moe_gateup_bf16";
 

@@ -7,6 +7,7 @@
 #   bench-fp8    the same shape in FP8
 #   quick        a 4-layer V2-Lite-shaped bf16 checkpoint, decode only (smoke test)
 #   profile / profile-prefill   ncu time per kernel name on that checkpoint: decode steps / a 2048-token prefill
+#   profile-bN-DTYPE   ncu time of each kernel of batch-N decode steps (4-layer DTYPE checkpoint), own clocks
 #   steps-DTYPE  ncu time of each kernel of a batch-1 decode step (4-layer DTYPE checkpoint) at the GPU's own
 #                clocks with warm caches: their sum is within a few percent of the measured step time
 #   ab-bf16 / ab-fp8   prefill 2048 and decode at batch 1, 32, 128 of the full checkpoint, the build in
@@ -62,14 +63,16 @@ for name, ns in sorted(t.items(), key=lambda x: -x[1]): print(f"{ns/1e3:10.1f} u
 print(f"total {total/1e3:.1f} us over {sum(c.values())} kernels")
 PY
       ;;
-    profile-b32-bf16|profile-b32-fp8)
-      # ncu time of every kernel of a few batch-32 decode steps (4-layer checkpoint): per-name totals of the
-      # batch-32 steps (the kernels after the last one-token step) and the whole CSV in $OUT.
-      dtype=${stage#profile-b32-}
+    profile-b*)
+      # ncu time of every kernel of a few batched decode steps (profile-bN-DTYPE: batch N, 4-layer DTYPE
+      # checkpoint) at the GPU's own clocks with warm caches: per-name totals of the batched steps (the
+      # kernels after the last one-token step) and the whole CSV in $OUT.
+      spec=${stage#profile-b}; batch=${spec%%-*}; dtype=${spec#*-}
       dir=/tmp/v2l-quick-$dtype
       [ -f "$dir/config.json" ] || fathom create-random --like v2-lite --layers 4 --dtype "$dtype" -o "$dir" --force 2>&1 | tail -1
-      ncu --metrics gpu__time_duration.sum --launch-count 4000 --csv "$host/fathom-gpuhost" fathom bench --device cuda -m "$dir" -p 0 -n 3 -b 32 -r 1 --no-warmup > "$out/ncu-$stage.csv" 2> "$out/ncu-$stage.err"
-      python3 "$root/tools/gpu/ncu_tail.py" "$out/ncu-$stage.csv" 3 ;;
+      ncu --clock-control none --cache-control none --metrics gpu__time_duration.sum --launch-count 4000 --csv \
+        "$host/fathom-gpuhost" fathom bench --device cuda -m "$dir" -p 0 -n 3 -b "$batch" -r 1 --no-warmup > "$out/ncu-$stage.csv" 2> "$out/ncu-$stage.err"
+      python3 "$root/tools/gpu/ncu_tail.py" "$out/ncu-$stage.csv" 3 --order ;;
     steps-bf16|steps-fp8)
       # ncu at the GPU's own clocks and with warm caches (as the kernels run in a decode step, not as ncu's
       # defaults of base clocks and flushed caches): one batch-1 step of a 4-layer checkpoint, kernel by

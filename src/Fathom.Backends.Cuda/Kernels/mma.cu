@@ -208,10 +208,13 @@ __device__ __forceinline__ void mma_rows(const u8* const (&wrow)[R][2], const fl
 __device__ __forceinline__ int c_row(int i) { return ((threadIdx.x & 31) >> 2) + (i >= 2 ? 8 : 0); }
 __device__ __forceinline__ int c_col(int i) { return 2 * (threadIdx.x & 3) + (i & 1); }
 
-// y[M, ldy] (columns [0, N)) (+)= x[M, ldx] · Wᵀ; a warp owns 32 consecutive rows (two tiles).
+// y[M, ldy] (columns [0, N)) (+)= x[M, ldx] · Wᵀ over the columns [kBegin, kBegin + kLen) of W (rows of K
+// columns; kBegin a multiple of blockCols and of the 2·CH columns of a step); a warp owns 32 consecutive
+// rows (two tiles).
 template <int WT, int NT>
-__device__ __forceinline__ void mma_gemm_body(const void* w, const float* scales, int N, int K, int blockRows, int blockCols, int scaleCols,
-                                              const float* x, long long ldx, float* y, long long ldy, int M, int accumulate, int bx)
+__device__ __forceinline__ void mma_gemm_cols(const void* w, const float* scales, int N, int K, int kBegin, int kLen, int blockRows,
+                                              int blockCols, int scaleCols, const float* x, long long ldx, float* y, long long ldy,
+                                              int M, int accumulate, int bx)
 {
     const int R = 2;
     int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2;
@@ -226,17 +229,17 @@ __device__ __forceinline__ void mma_gemm_body(const void* w, const float* scales
         for (int h = 0; h < 2; h++)
         {
             long long row = r0 + 16 * r + g + 8 * h;
-            wrow[r][h] = row < N ? (const u8*)w + row * K * MmaTraits<WT>::Bytes : nullptr;
+            wrow[r][h] = row < N ? (const u8*)w + (row * K + kBegin) * MmaTraits<WT>::Bytes : nullptr;
         }
-        srow[r] = WT == WT_FP8 && r0 + 16 * r < N ? scales + ((r0 + 16 * r) / blockRows) * scaleCols : nullptr;
+        srow[r] = WT == WT_FP8 && r0 + 16 * r < N ? scales + ((r0 + 16 * r) / blockRows) * scaleCols + kBegin / blockCols : nullptr;
     }
     for (int m0 = 0; m0 < M; m0 += 8 * NT)
     {
         float acc[R][NT][4];
         zero(acc);
-        mma_rows<WT, R, NT>(wrow, srow, K, blockCols, [&](int nt) {
+        mma_rows<WT, R, NT>(wrow, srow, kLen, blockCols, [&](int nt) {
             int j = m0 + 8 * nt + g;
-            return j < M ? x + (long long)j * ldx : (const float*)nullptr;
+            return j < M ? x + (long long)j * ldx + kBegin : (const float*)nullptr;
         }, acc);
 #pragma unroll
         for (int r = 0; r < R; r++)
@@ -253,6 +256,14 @@ __device__ __forceinline__ void mma_gemm_body(const void* w, const float* scales
                     }
                 }
     }
+}
+
+// y[M, ldy] (columns [0, N)) (+)= x[M, ldx] · Wᵀ over all K columns.
+template <int WT, int NT>
+__device__ __forceinline__ void mma_gemm_body(const void* w, const float* scales, int N, int K, int blockRows, int blockCols, int scaleCols,
+                                              const float* x, long long ldx, float* y, long long ldy, int M, int accumulate, int bx)
+{
+    mma_gemm_cols<WT, NT>(w, scales, N, K, 0, K, blockRows, blockCols, scaleCols, x, ldx, y, ldy, M, accumulate, bx);
 }
 
 // act[start + j, row] = silu(x_j · gate_row) · (x_j · up_row) for j < count; x_j is row order[start + j] /
@@ -315,6 +326,29 @@ __device__ __forceinline__ void mma_gateup_body(const void* gw, const float* gs,
     {                                                                                                                         \
         mma_gemm_body<WT, 4>(w, scales, N, K, blockRows, blockCols, scaleCols, x, ldx, y, ldy, M, accumulate, blockIdx.x);    \
     }                                                                                                                         \
+    /* Split over K (dense products of few weight rows, whose 128 rows per block would leave most of the GPU idle): */      \
+    /* block (x, y) computes columns [y·kChunk, (y + 1)·kChunk) into part[y] = [M, N]; splitk_reduce sums them. */            \
+    extern "C" __global__ void __launch_bounds__(128) mma_gemm_split_##SUFFIX##_1(const void* w, const float* scales, int N,   \
+        int K, int blockRows, int blockCols, int scaleCols, const float* x, long long ldx, float* part, int M, int kChunk)     \
+    {                                                                                                                         \
+        int k0 = blockIdx.y * kChunk;                                                                                         \
+        mma_gemm_cols<WT, 1>(w, scales, N, K, k0, min(kChunk, K - k0), blockRows, blockCols, scaleCols, x, ldx,              \
+                             part + (long long)blockIdx.y * M * N, N, M, 0, blockIdx.x);                                      \
+    }                                                                                                                         \
+    extern "C" __global__ void __launch_bounds__(128) mma_gemm_split_##SUFFIX##_2(const void* w, const float* scales, int N,   \
+        int K, int blockRows, int blockCols, int scaleCols, const float* x, long long ldx, float* part, int M, int kChunk)     \
+    {                                                                                                                         \
+        int k0 = blockIdx.y * kChunk;                                                                                         \
+        mma_gemm_cols<WT, 2>(w, scales, N, K, k0, min(kChunk, K - k0), blockRows, blockCols, scaleCols, x, ldx,              \
+                             part + (long long)blockIdx.y * M * N, N, M, 0, blockIdx.x);                                      \
+    }                                                                                                                         \
+    extern "C" __global__ void __launch_bounds__(128) mma_gemm_split_##SUFFIX##_4(const void* w, const float* scales, int N,   \
+        int K, int blockRows, int blockCols, int scaleCols, const float* x, long long ldx, float* part, int M, int kChunk)     \
+    {                                                                                                                         \
+        int k0 = blockIdx.y * kChunk;                                                                                         \
+        mma_gemm_cols<WT, 4>(w, scales, N, K, k0, min(kChunk, K - k0), blockRows, blockCols, scaleCols, x, ldx,              \
+                             part + (long long)blockIdx.y * M * N, N, M, 0, blockIdx.x);                                      \
+    }                                                                                                                         \
     /* Same arguments as moe_gateup_* (gemv.cu); the grid's x covers max(I, sharedI) in rows of 16 per warp. */              \
     extern "C" __global__ void __launch_bounds__(128) mma_moe_gateup_##SUFFIX(const u64* gws, const u64* gss, const u64* uws,  \
         const u64* uss, int I, int K, int blockRows, int blockCols, int scaleCols, const float* x, long long ldx,              \
@@ -352,3 +386,19 @@ __device__ __forceinline__ void mma_gateup_body(const void* gw, const float* gs,
 
 MMA_KERNELS(bf16, WT_BF16)
 MMA_KERNELS(fp8, WT_FP8)
+
+// y[t, row] (+)= Σ_s part[s][t, row] for the M x N outputs of mma_gemm_split_*, the splits summed in order
+// (the same bits every run).
+extern "C" __global__ void splitk_reduce(const float* part, int splits, int M, int N, float* y, long long ldy, int accumulate)
+{
+    inputs_ready();
+    long long total = (long long)M * N;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x)
+    {
+        float v = 0.f;
+        for (int sp = 0; sp < splits; sp++) v += part[sp * total + i];
+        int tok = (int)(i / N), row = (int)(i - (long long)tok * N);
+        float* out = y + (long long)tok * ldy + row;
+        *out = accumulate ? *out + v : v;
+    }
+}
