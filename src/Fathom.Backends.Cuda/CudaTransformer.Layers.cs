@@ -364,7 +364,9 @@ public sealed partial class CudaTransformer
         {
             if (_mmaPass && TensorCoreStreams(w))
             {
-                int blocks = (w.Rows + 127) / 128, splits = SplitsOverK(w, blocks, n, out int kChunk);
+                // Too few 128-row blocks to fill the GPU (a 2048-row matrix is 16, and ran at a tenth of the
+                // bandwidth): split over the columns, the partial sums added in split order.
+                int blocks = (w.Rows + 127) / 128, splits = SplitK.Plan(w.Rows, w.Cols, w.BlockCols, n, _gpu.Multiprocessors, Buffers.SplitKFloats, out int kChunk);
                 if (splits > 1)
                 {
                     _gpu.Launch(
@@ -391,29 +393,6 @@ public sealed partial class CudaTransformer
 
         Gemv(w, x, w.Cols, y, ldy, n, accumulate, round: false);
     }
-
-    /// <summary>
-    /// How many slices of its columns a tensor-core product of <paramref name="blocks"/> blocks (128 rows
-    /// each) is split into: enough blocks for two per multiprocessor (a 2048-row matrix is 16 blocks, and
-    /// those ran at a tenth of the bandwidth), slices of whole steps and scale blocks, partial sums within
-    /// <see cref="Buffers.SplitKFloats"/>. 1: no split.
-    /// </summary>
-    private int SplitsOverK(in DeviceMatrix w, int blocks, int n, out int kChunk)
-    {
-        int unit = w.BlockCols % 128 == 0 ? w.BlockCols : 128 * w.BlockCols / Gcd(128, w.BlockCols);
-        int most = Math.Min(w.Cols / unit, (int)Math.Min(int.MaxValue, Buffers.SplitKFloats / ((long)n * w.Rows)));
-        int splits = Math.Min((2 * _gpu.Multiprocessors) / blocks, most);
-        if (splits < 2)
-        {
-            kChunk = w.Cols;
-            return 1;
-        }
-
-        kChunk = (w.Cols + (splits * unit) - 1) / (splits * unit) * unit;
-        return (w.Cols + kChunk - 1) / kChunk;
-    }
-
-    private static int Gcd(int a, int b) => b == 0 ? a : Gcd(b, a % b);
 
     /// <summary>
     /// Whether a pass of <see cref="_mmaPass"/> streams this weight through the tensor-core kernels: FP8 rows

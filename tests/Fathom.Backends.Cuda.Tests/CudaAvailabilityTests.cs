@@ -10,7 +10,7 @@ public sealed class CudaAvailabilityTests
     public void TheKernelSourcesAreEmbedded()
     {
         string source = CudaContext.KernelSource();
-        foreach (string kernel in new[] { "GEMV_KERNELS(bf16", "moe_route", "mla_attention", "rmsnorm", "fp8_to_bf16" })
+        foreach (string kernel in new[] { "GEMV_KERNELS(bf16", "moe_route", "moe_gate_route_", "mla_attention", "rmsnorm", "fp8_to_bf16", "mma_gemm_split_", "splitk_reduce" })
         {
             Assert.Contains(kernel, source, StringComparison.Ordinal);
         }
