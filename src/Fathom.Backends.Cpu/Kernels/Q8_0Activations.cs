@@ -16,7 +16,6 @@ internal sealed unsafe class Q8_0Activations
 
     private byte[] _levels = [];
     private float[] _scales = [];
-    private float[] _quadScales = [];
 
     public Q8_0Activations(bool offset)
     {
@@ -30,12 +29,6 @@ internal sealed unsafe class Q8_0Activations
 
     /// <summary>Row r's block scales start at Scales + r·(Cols / 32).</summary>
     public float* Scales { get; private set; }
-
-    /// <summary>
-    /// The scales of rows 4g .. 4g + 3 side by side per block: block b of group g at QuadScales + (g·(Cols / 32) + b)·4
-    /// (whole groups of four rows only), so a tile of four rows loads them in one go.
-    /// </summary>
-    public float* QuadScales { get; private set; }
 
     public int Rows { get; private set; }
 
@@ -63,26 +56,6 @@ internal sealed unsafe class Q8_0Activations
         for (long b = 0; b < count; b++)
         {
             Scales[b] = QuantizeBlock(x + (b * Block), Levels + (b * Block), Offset);
-        }
-
-        int groups = rows / 4;
-        if (_quadScales.Length < (long)groups * blocks * 4)
-        {
-            _quadScales = GC.AllocateUninitializedArray<float>(Math.Max(groups * blocks * 4, _quadScales.Length + (_quadScales.Length / 2)), pinned: true);
-        }
-
-        QuadScales = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_quadScales));
-        for (int g = 0; g < groups; g++)
-        {
-            float* quad = QuadScales + ((long)g * blocks * 4);
-            for (int r = 0; r < 4; r++)
-            {
-                float* row = Scales + ((long)((4 * g) + r) * blocks);
-                for (int b = 0; b < blocks; b++)
-                {
-                    quad[(b * 4) + r] = row[b];
-                }
-            }
         }
     }
 

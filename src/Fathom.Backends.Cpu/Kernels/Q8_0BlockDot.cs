@@ -34,18 +34,18 @@ internal readonly struct VnniQ8_0Dot : IQ8_0BlockDot
 
 /// <summary>
 /// pmaddubsw multiplies unsigned by signed bytes into saturating int16 pair sums, so the sign moves from the
-/// weight to the activation (|w| · sign(w)·q; |w|, |q| ≤ 127 keep pairs below 32767; |w| is the per-block
-/// <see cref="Shared"/> value, one instruction fewer per activation row); pmaddwd by ones widens.
+/// activation to the weight (|q| · sign(q)·w; |q|, |w| ≤ 127 keep pairs below 32767); pmaddwd by ones widens.
 /// </summary>
 internal readonly struct Avx2Q8_0Dot : IQ8_0BlockDot
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<int> Shared(Vector256<sbyte> w) => Avx2.Abs(w).AsInt32();
+    public static Vector256<int> Shared(Vector256<sbyte> w) => default;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> Dot(Vector256<int> shared, Vector256<byte> x, Vector256<sbyte> w)
     {
-        var pairs = Avx2.MultiplyAddAdjacent(shared.AsByte(), Avx2.Sign(x.AsSByte(), w));
+        var q = x.AsSByte();
+        var pairs = Avx2.MultiplyAddAdjacent(Avx2.Abs(q), Avx2.Sign(w, q));
         return Avx2.MultiplyAddAdjacent(pairs, Vector256.Create((short)1));
     }
 }

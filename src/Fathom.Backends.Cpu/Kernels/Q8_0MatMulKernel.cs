@@ -92,7 +92,7 @@ internal sealed unsafe class Q8_0MatMulKernel : IMatMulKernel
                 int r = r0;
                 for (; r + 4 <= r1; r += 4)
                 {
-                    Dot1x4<TDot>(wr, blocks, r, y + ((long)r * outs) + o, outs);
+                    Dot<TDot, FourRows>(wr, blocks, r, y + ((long)r * outs) + o, outs);
                 }
 
                 RowTail<TDot>(wr, blocks, r, r1, y + ((long)r * outs) + o, outs);
@@ -118,91 +118,51 @@ internal sealed unsafe class Q8_0MatMulKernel : IMatMulKernel
         }
     }
 
-    /// <summary>
-    /// Two weight rows against four activation rows starting at <paramref name="row"/> (a multiple of 4):
-    /// y[k·outs + j] gets (row + k, w_j). Per block the eight integer dot products are reduced together
-    /// (horizontal adds, pair (j, k) in lane 4j + k) and scaled by one vector of the eight d_w·d_x, so the
-    /// float work is one conversion and one FMA per block instead of eight each, and eight accumulators
-    /// become one (no spills on AVX2's 16 registers).
-    /// </summary>
+    /// <summary>Two weight rows against four activation rows starting at <paramref name="row"/>: y[k·outs + j] gets (row + k, w_j).</summary>
     private void Dot2x4<TDot>(byte* w0, byte* w1, int blocks, int row, float* y, int outs)
         where TDot : struct, IQ8_0BlockDot
     {
         nint cols = blocks * Block;
         byte* x0 = Activations.Levels + (row * cols);
-        float* quad = Activations.QuadScales + ((nint)(row / 4) * blocks * 4);
-        nint x2 = 2 * cols, x3 = 3 * cols;
-        Vector256<float> acc = default;
-        for (int b = 0; b < blocks; b++, w0 += BlockBytes, w1 += BlockBytes, x0 += Block, quad += 4)
+        float* s0 = Activations.Scales + ((nint)row * blocks);
+        nint x2 = 2 * cols, x3 = 3 * cols, s1 = blocks, s2 = 2 * s1, s3 = 3 * s1;
+        Vector256<float> a00 = default, a10 = default, a20 = default, a30 = default;
+        Vector256<float> a01 = default, a11 = default, a21 = default, a31 = default;
+        for (int b = 0; b < blocks; b++, w0 += BlockBytes, w1 += BlockBytes, x0 += Block, s0++)
         {
-            // [d_w0 ×4 | d_w1 ×4] · [d_x0..d_x3 | d_x0..d_x3]: the f16 scales are the low halves of each block's first four bytes.
-            var halves = Avx2.Blend(Vector256.Create(*(int*)w0), Vector256.Create(*(int*)w1), 0xF0);
-            var scale = QuantizedLanes.UpperHalvesToSingle(Vector256.ShiftLeft(halves, 16)) * Avx.BroadcastVector128ToVector256(quad);
+            var d0 = QuantizedLanes.UpperHalvesToSingle(Vector256.ShiftLeft(Vector256.Create(*(int*)w0), 16));
+            var d1 = QuantizedLanes.UpperHalvesToSingle(Vector256.ShiftLeft(Vector256.Create(*(int*)w1), 16));
             var q0 = Vector256.Load((sbyte*)(w0 + 2));
             var q1 = Vector256.Load((sbyte*)(w1 + 2));
             var c0 = TDot.Shared(q0);
             var c1 = TDot.Shared(q1);
 
             var x = Vector256.Load(x0);
-            var d00 = TDot.Dot(c0, x, q0);
-            var d10 = TDot.Dot(c1, x, q1);
+            var dx = Vector256.Create(s0[0]);
+            a00 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(c0, x, q0)), d0 * dx, a00);
+            a01 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(c1, x, q1)), d1 * dx, a01);
             x = Vector256.Load(x0 + cols);
-            var h00 = Avx2.HorizontalAdd(d00, TDot.Dot(c0, x, q0));
-            var h10 = Avx2.HorizontalAdd(d10, TDot.Dot(c1, x, q1));
+            dx = Vector256.Create(s0[s1]);
+            a10 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(c0, x, q0)), d0 * dx, a10);
+            a11 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(c1, x, q1)), d1 * dx, a11);
             x = Vector256.Load(x0 + x2);
-            var d02 = TDot.Dot(c0, x, q0);
-            var d12 = TDot.Dot(c1, x, q1);
+            dx = Vector256.Create(s0[s2]);
+            a20 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(c0, x, q0)), d0 * dx, a20);
+            a21 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(c1, x, q1)), d1 * dx, a21);
             x = Vector256.Load(x0 + x3);
-            var h01 = Avx2.HorizontalAdd(d02, TDot.Dot(c0, x, q0));
-            var h11 = Avx2.HorizontalAdd(d12, TDot.Dot(c1, x, q1));
-
-            // Per 128-bit half: lanes (j, k) for k = 0..3 of that half's sums; add the halves across.
-            var g0 = Avx2.HorizontalAdd(h00, h01);
-            var g1 = Avx2.HorizontalAdd(h10, h11);
-            var sums = Avx2.Permute2x128(g0, g1, 0x20) + Avx2.Permute2x128(g0, g1, 0x31);
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sums), scale, acc);
+            dx = Vector256.Create(s0[s3]);
+            a30 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(c0, x, q0)), d0 * dx, a30);
+            a31 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TDot.Dot(c1, x, q1)), d1 * dx, a31);
         }
 
-        y[0] = acc.GetElement(0);
-        y[outs] = acc.GetElement(1);
-        y[2 * outs] = acc.GetElement(2);
-        y[3 * outs] = acc.GetElement(3);
-        y[1] = acc.GetElement(4);
-        y[outs + 1] = acc.GetElement(5);
-        y[(2 * outs) + 1] = acc.GetElement(6);
-        y[(3 * outs) + 1] = acc.GetElement(7);
-    }
-
-    /// <summary>
-    /// One weight row against four activation rows starting at <paramref name="row"/> (a multiple of 4), with the
-    /// arithmetic of <see cref="Dot2x4"/> for each (row, weight row) pair, so a weight row gives the same bits
-    /// whichever tile a worker's range puts it in.
-    /// </summary>
-    private void Dot1x4<TDot>(byte* w, int blocks, int row, float* y, int outs)
-        where TDot : struct, IQ8_0BlockDot
-    {
-        nint cols = blocks * Block;
-        byte* x0 = Activations.Levels + (row * cols);
-        float* quad = Activations.QuadScales + ((nint)(row / 4) * blocks * 4);
-        nint x2 = 2 * cols, x3 = 3 * cols;
-        Vector128<float> acc = default;
-        for (int b = 0; b < blocks; b++, w += BlockBytes, x0 += Block, quad += 4)
-        {
-            Sse.Prefetch0(w + PrefetchBytes);
-            var scale = QuantizedLanes.UpperHalvesToSingle(Vector256.ShiftLeft(Vector256.Create(*(int*)w), 16)).GetLower() * Vector128.Load(quad);
-            var q = Vector256.Load((sbyte*)(w + 2));
-            var c = TDot.Shared(q);
-            var h0 = Avx2.HorizontalAdd(TDot.Dot(c, Vector256.Load(x0), q), TDot.Dot(c, Vector256.Load(x0 + cols), q));
-            var h1 = Avx2.HorizontalAdd(TDot.Dot(c, Vector256.Load(x0 + x2), q), TDot.Dot(c, Vector256.Load(x0 + x3), q));
-            var g = Avx2.HorizontalAdd(h0, h1);
-            var sums = g.GetLower() + g.GetUpper();
-            acc = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(sums), scale, acc);
-        }
-
-        y[0] = acc.GetElement(0);
-        y[outs] = acc.GetElement(1);
-        y[2 * outs] = acc.GetElement(2);
-        y[3 * outs] = acc.GetElement(3);
+        y[0] = QuantizedLanes.Sum(a00);
+        y[1] = QuantizedLanes.Sum(a01);
+        y[outs] = QuantizedLanes.Sum(a10);
+        y[outs + 1] = QuantizedLanes.Sum(a11);
+        y[2 * outs] = QuantizedLanes.Sum(a20);
+        y[(2 * outs) + 1] = QuantizedLanes.Sum(a21);
+        y[3 * outs] = QuantizedLanes.Sum(a30);
+        y[(3 * outs) + 1] = QuantizedLanes.Sum(a31);
     }
 
     /// <summary>One weight row against TRows activation rows starting at <paramref name="row"/>; y[k·outs] gets row + k.</summary>
