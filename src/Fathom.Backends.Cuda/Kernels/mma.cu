@@ -310,45 +310,29 @@ __device__ __forceinline__ void mma_gateup_body(const void* gw, const float* gs,
     }
 }
 
+// The dense product taking a pass's tokens NT n-tiles (8·NT tokens) at a time, whole and split over K: block
+// (x, y) of the split form computes columns [y·kChunk, (y + 1)·kChunk) into part[y] = [M, N] (products of
+// few weight rows, whose 128 rows per block would leave most of the GPU idle); splitk_reduce sums them.
+#define MMA_GEMM_KERNELS(SUFFIX, WT, NT)                                                                                      \
+    extern "C" __global__ void __launch_bounds__(128) mma_gemm_##SUFFIX##_##NT(const void* w, const float* scales, int N,     \
+        int K, int blockRows, int blockCols, int scaleCols, const float* x, long long ldx, float* y, long long ldy, int M,    \
+        int accumulate)                                                                                                       \
+    {                                                                                                                         \
+        mma_gemm_body<WT, NT>(w, scales, N, K, blockRows, blockCols, scaleCols, x, ldx, y, ldy, M, accumulate, blockIdx.x);   \
+    }                                                                                                                         \
+    extern "C" __global__ void __launch_bounds__(128) mma_gemm_split_##SUFFIX##_##NT(const void* w, const float* scales,      \
+        int N, int K, int blockRows, int blockCols, int scaleCols, const float* x, long long ldx, float* part, int M,         \
+        int kChunk)                                                                                                           \
+    {                                                                                                                         \
+        int k0 = blockIdx.y * kChunk;                                                                                         \
+        mma_gemm_cols<WT, NT>(w, scales, N, K, k0, min(kChunk, K - k0), blockRows, blockCols, scaleCols, x, ldx,             \
+                              part + (long long)blockIdx.y * M * N, N, M, 0, blockIdx.x);                                     \
+    }
+
 #define MMA_KERNELS(SUFFIX, WT)                                                                                               \
-    extern "C" __global__ void __launch_bounds__(128) mma_gemm_##SUFFIX##_1(const void* w, const float* scales, int N, int K,  \
-        int blockRows, int blockCols, int scaleCols, const float* x, long long ldx, float* y, long long ldy, int M, int accumulate) \
-    {                                                                                                                         \
-        mma_gemm_body<WT, 1>(w, scales, N, K, blockRows, blockCols, scaleCols, x, ldx, y, ldy, M, accumulate, blockIdx.x);    \
-    }                                                                                                                         \
-    extern "C" __global__ void __launch_bounds__(128) mma_gemm_##SUFFIX##_2(const void* w, const float* scales, int N, int K,  \
-        int blockRows, int blockCols, int scaleCols, const float* x, long long ldx, float* y, long long ldy, int M, int accumulate) \
-    {                                                                                                                         \
-        mma_gemm_body<WT, 2>(w, scales, N, K, blockRows, blockCols, scaleCols, x, ldx, y, ldy, M, accumulate, blockIdx.x);    \
-    }                                                                                                                         \
-    extern "C" __global__ void __launch_bounds__(128) mma_gemm_##SUFFIX##_4(const void* w, const float* scales, int N, int K,  \
-        int blockRows, int blockCols, int scaleCols, const float* x, long long ldx, float* y, long long ldy, int M, int accumulate) \
-    {                                                                                                                         \
-        mma_gemm_body<WT, 4>(w, scales, N, K, blockRows, blockCols, scaleCols, x, ldx, y, ldy, M, accumulate, blockIdx.x);    \
-    }                                                                                                                         \
-    /* Split over K (dense products of few weight rows, whose 128 rows per block would leave most of the GPU idle): */      \
-    /* block (x, y) computes columns [y·kChunk, (y + 1)·kChunk) into part[y] = [M, N]; splitk_reduce sums them. */            \
-    extern "C" __global__ void __launch_bounds__(128) mma_gemm_split_##SUFFIX##_1(const void* w, const float* scales, int N,   \
-        int K, int blockRows, int blockCols, int scaleCols, const float* x, long long ldx, float* part, int M, int kChunk)     \
-    {                                                                                                                         \
-        int k0 = blockIdx.y * kChunk;                                                                                         \
-        mma_gemm_cols<WT, 1>(w, scales, N, K, k0, min(kChunk, K - k0), blockRows, blockCols, scaleCols, x, ldx,              \
-                             part + (long long)blockIdx.y * M * N, N, M, 0, blockIdx.x);                                      \
-    }                                                                                                                         \
-    extern "C" __global__ void __launch_bounds__(128) mma_gemm_split_##SUFFIX##_2(const void* w, const float* scales, int N,   \
-        int K, int blockRows, int blockCols, int scaleCols, const float* x, long long ldx, float* part, int M, int kChunk)     \
-    {                                                                                                                         \
-        int k0 = blockIdx.y * kChunk;                                                                                         \
-        mma_gemm_cols<WT, 2>(w, scales, N, K, k0, min(kChunk, K - k0), blockRows, blockCols, scaleCols, x, ldx,              \
-                             part + (long long)blockIdx.y * M * N, N, M, 0, blockIdx.x);                                      \
-    }                                                                                                                         \
-    extern "C" __global__ void __launch_bounds__(128) mma_gemm_split_##SUFFIX##_4(const void* w, const float* scales, int N,   \
-        int K, int blockRows, int blockCols, int scaleCols, const float* x, long long ldx, float* part, int M, int kChunk)     \
-    {                                                                                                                         \
-        int k0 = blockIdx.y * kChunk;                                                                                         \
-        mma_gemm_cols<WT, 4>(w, scales, N, K, k0, min(kChunk, K - k0), blockRows, blockCols, scaleCols, x, ldx,              \
-                             part + (long long)blockIdx.y * M * N, N, M, 0, blockIdx.x);                                      \
-    }                                                                                                                         \
+    MMA_GEMM_KERNELS(SUFFIX, WT, 1)                                                                                           \
+    MMA_GEMM_KERNELS(SUFFIX, WT, 2)                                                                                           \
+    MMA_GEMM_KERNELS(SUFFIX, WT, 4)                                                                                           \
     /* Same arguments as moe_gateup_* (gemv.cu); the grid's x covers max(I, sharedI) in rows of 16 per warp. */              \
     extern "C" __global__ void __launch_bounds__(128) mma_moe_gateup_##SUFFIX(const u64* gws, const u64* gss, const u64* uws,  \
         const u64* uss, int I, int K, int blockRows, int blockCols, int scaleCols, const float* x, long long ldx,              \
