@@ -151,6 +151,41 @@ public sealed unsafe class GemvKernelTests
     }
 
     /// <summary>
+    /// The FP8 tensor-core products split over K (the plan the forward pass uses, summed by splitk_reduce)
+    /// equal the float32 streaming kernel as the whole product does: slices of whole scale blocks, a last
+    /// slice shorter than the rest, batches across n-tiles, outputs added into a strided buffer.
+    /// </summary>
+    [CudaTheory]
+    [InlineData(2048, 2048, 32, true)]
+    [InlineData(576, 2048, 33, false)]
+    [InlineData(256, 10944, 64, true)]
+    [InlineData(320, 320, 40, false)]
+    public void SplitTensorCoreProductsMatchTheFloat32StreamingKernel(int rows, int cols, int batch, bool accumulate)
+    {
+        var random = new Random((rows * 17) + cols + batch);
+        var weight = RandomWeight("fp8", rows, cols, random, out var owner);
+        var (x, start, ldy) = PairInputs(random, rows, cols, batch);
+
+        using var gpu = new CudaContext(0, new CudaOptions { KernelCacheFolder = Path.Combine(Path.GetTempPath(), "fathom-test-kernels") });
+        var w = DeviceMatrix.Upload(gpu, weight, "test weight");
+        int splits = SplitK.Plan(rows, cols, w.BlockCols, batch, gpu.Multiprocessors, Buffers.SplitKFloats, out int chunk);
+        Assert.True(splits > 1, $"[{rows}x{cols}] is not split on this GPU ({gpu.Multiprocessors} multiprocessors)");
+        ulong dx = gpu.Allocate(x.Length * 4L, "x");
+        ulong y1 = gpu.Allocate(start.Length * 4L, "y1");
+        ulong y2 = gpu.Allocate(start.Length * 4L, "y2");
+        ulong part = gpu.Allocate((long)splits * batch * rows * 4, "partial sums");
+        gpu.Upload<float>(dx, x);
+        gpu.Upload<float>(y1, start);
+        gpu.Upload<float>(y2, start);
+        gpu.Launch(KernelNames.Gemm(w.Kind), (uint)((rows + 15) / 16), 1, 1, 256, 0, w.Data, w.Scales, 0L, rows, cols, w.BlockRows, w.BlockCols, w.ScaleCols, dx, (long)cols, y1, (long)ldy, batch, accumulate, false);
+        gpu.Launch(KernelNames.MmaGemmSplit(w.Kind, batch), (uint)((rows + 127) / 128), (uint)splits, 1, 128, 0, w.Data, w.Scales, rows, cols, w.BlockRows, w.BlockCols, w.ScaleCols, dx, (long)cols, part, batch, chunk);
+        gpu.Launch("splitk_reduce", (uint)Math.Min(((long)batch * rows + 255) / 256, 1024), 1, 1, 256, 0, part, splits, batch, rows, y2, (long)ldy, accumulate);
+        double error = RelativeDifference(gpu, y1, y2, start.Length);
+        GC.KeepAlive(owner);
+        Assert.True(error < 1e-5, $"[{rows}x{cols}] batch {batch}, {splits} slices of {chunk}: split products differ from the float32 kernel by {error:E2}");
+    }
+
+    /// <summary>
     /// Activations [batch, cols] in full float32 precision (not bf16 values: a pair must keep ~16 significant
     /// bits of each) and a strided output [batch, rows + 8] holding values to add to.
     /// </summary>
