@@ -15,6 +15,9 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
     private const int AttentionChunkLimit = 4096;
     private const int CandidateLimit = 128;
 
+    /// <summary>Floats before the latent values of an attention split's partial result (PART_HEAD in attention.cu: max, sum, two unused).</summary>
+    private const int PartialHead = 4;
+
     private readonly CudaContext _gpu;
     private readonly ModelConfig _c;
     private readonly CudaModelWeights _w;
@@ -311,7 +314,7 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
         int splits = Math.Max(1, ((2 * _gpu.Multiprocessors) + (n * heads) - 1) / (n * heads));
         splits = Math.Max(splits, (maxLen + AttentionChunkLimit - 1) / AttentionChunkLimit);
         *(int*)(host + layout.Chunk) = (maxLen + splits - 1) / splits;
-        EnsurePartial((long)n * heads * splits * (_c.KvLoraRank + 4));
+        EnsurePartial((long)n * heads * splits * (_c.KvLoraRank + PartialHead));
         _gpu.Overlap = _lt is null || n < _options.CublasMinTokens;
         _gpu.UploadAsync(_b.Inputs, host, layout.Bytes);
 

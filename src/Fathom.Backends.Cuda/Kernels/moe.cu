@@ -17,7 +17,7 @@ struct RouteScratch
 };
 
 // Bytes of RouteScratch for one warp (each piece 4-byte aligned).
-__device__ __forceinline__ int route_scratch_bytes(int E) { return E * 8 + ((E + 3) & ~3) + MAX_GROUPS * 8; }
+constexpr __device__ int route_scratch_bytes(int E) { return E * 8 + ((E + 3) & ~3) + MAX_GROUPS * 8; }
 
 __device__ __forceinline__ RouteScratch route_scratch(unsigned char* base, int E)
 {
@@ -144,7 +144,7 @@ __device__ __forceinline__ void route_body(const float* logits, const float* bia
                                            int* offsets, int* order, int* pairRow, int* active)
 {
     inputs_ready();
-    __shared__ __align__(16) unsigned char scratch[MAX_EXPERTS * 9 + MAX_GROUPS * 8];
+    __shared__ __align__(16) unsigned char scratch[route_scratch_bytes(MAX_EXPERTS)];
     int t = blockIdx.x;
     route_token(logits + (long long)t * E, bias, E, k, nGroup, topkGroup, scoring, method, normalize, routedScale, ids + (long long)t * k,
                 weights + (long long)t * k, route_scratch(scratch, E));
@@ -221,7 +221,6 @@ __device__ void sort_pairs(const int* ids, int pairs, int E, int* offsets, int* 
             }
         }
         __syncthreads();
-
         for (int e = threadIdx.x; e <= E; e += blockDim.x) offsets[e] = start[e];
         for (int p = threadIdx.x; p < pairs; p += blockDim.x)
         {
@@ -272,17 +271,17 @@ extern "C" __global__ void moe_combine(const float* expertOut, const int* pairRo
     }
 }
 
-// Token t of moe_combine by a whole block, optionally fused with the next layer's input RMSNorm: hidden[t]
-// gets its expert rows (same sums, same order as moe_combine), then, when w is given, y[t] = w ⊙ hidden[t] /
-// rms(hidden[t]). Every value is read once into registers (H ≤ 32·blockDim, H a multiple of 4, k ≤ 16; the
-// caller checks), the expert and shared rows past L1 (the launch that runs this may have written them).
-__device__ __forceinline__ void combine_row(int t, const float* expertOut, const int* pairRow, const float* weights, int k, int H,
-                                            const float* shared, float* hidden, const float* w, float eps, float* y)
+// moe_combine fused with the next layer's input RMSNorm: hidden[t] gets its expert rows (same sums, same
+// order as moe_combine), then y[t] = w ⊙ hidden[t] / rms(hidden[t]). One block per token, every value read
+// once into registers (H ≤ 32·blockDim, H a multiple of 4, k ≤ 16; the caller checks).
+extern "C" __global__ void moe_combine_rmsnorm(const float* expertOut, const int* pairRow, const float* weights, int k, int H,
+                                               const float* shared, float* hidden, const float* w, float eps, float* y)
 {
+    inputs_ready();
     __shared__ float red[32];
     __shared__ int rows[16];
     __shared__ float ws[16];
-    __syncthreads();   // the previous row's readers of rows and ws are done
+    int t = blockIdx.x;
     if (threadIdx.x < k)
     {
         rows[threadIdx.x] = pairRow[t * k + threadIdx.x];
@@ -300,12 +299,12 @@ __device__ __forceinline__ void combine_row(int t, const float* expertOut, const
         {
             // Every load of the column in flight at once (a loop of one L2 round trip per expert row was most
             // of this launch's time), then the sums in slot order.
-            float4 a = shared ? __ldcg((const float4*)(shared + (long long)t * H + c)) : make_float4(0.f, 0.f, 0.f, 0.f);
-            float4 h = __ldcg((const float4*)(hr + c));
+            float4 a = shared ? *(const float4*)(shared + (long long)t * H + c) : make_float4(0.f, 0.f, 0.f, 0.f);
+            float4 h = *(const float4*)(hr + c);
             float4 e[16];
 #pragma unroll
             for (int s = 0; s < 16; s++)
-                e[s] = s < k ? __ldcg((const float4*)(expertOut + (long long)rows[s] * H + c)) : make_float4(0.f, 0.f, 0.f, 0.f);
+                e[s] = s < k ? *(const float4*)(expertOut + (long long)rows[s] * H + c) : make_float4(0.f, 0.f, 0.f, 0.f);
 #pragma unroll
             for (int s = 0; s < 16; s++)
             {
@@ -328,7 +327,6 @@ __device__ __forceinline__ void combine_row(int t, const float* expertOut, const
             v[j] = make_float4(0.f, 0.f, 0.f, 0.f);
         }
     }
-    if (!w) return;
     ss = block_sum(ss, red);
     float inv = rsqrtf(ss / H + eps);
     float* yr = y + (long long)t * H;
@@ -342,14 +340,6 @@ __device__ __forceinline__ void combine_row(int t, const float* expertOut, const
             *(float4*)(yr + c) = make_float4(g.x * (v[j].x * inv), g.y * (v[j].y * inv), g.z * (v[j].z * inv), g.w * (v[j].w * inv));
         }
     }
-}
-
-// moe_combine fused with the next layer's input RMSNorm, one block per token (see combine_row).
-extern "C" __global__ void moe_combine_rmsnorm(const float* expertOut, const int* pairRow, const float* weights, int k, int H,
-                                               const float* shared, float* hidden, const float* w, float eps, float* y)
-{
-    inputs_ready();
-    combine_row(blockIdx.x, expertOut, pairRow, weights, k, H, shared, hidden, w, eps, y);
 }
 
 // The tensor-core expert path: row j of [pairs, H] (pairs in expert order) is the hidden row of pair
@@ -374,8 +364,7 @@ extern "C" __global__ void moe_gather_pair(const float* x, long long ldx, const 
 // computes logits[t, e] = x_t · W_e for its 2·warps rows e and every token t (the router runs in float32
 // on unrounded products, as Hugging Face's gate does); the last block to finish routes the tokens, a warp
 // each (route_token; scratch in dynamic shared memory, route_scratch_bytes(E) for each of min(n, warps)
-// warps), then sorts the
-// pairs by expert (sort_pairs). Three launches of a few microseconds each became one.
+// warps), then sorts the pairs by expert (sort_pairs). Three launches of a few microseconds each became one.
 template <int WT>
 __device__ __forceinline__ void gate_route_body(const void* w, const float* scales, int K, int blockRows, int blockCols, int scaleCols,
                                                 const float* x, long long ldx, int n, float* logits, const float* bias, int E, int k,

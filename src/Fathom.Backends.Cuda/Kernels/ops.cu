@@ -21,41 +21,6 @@ extern "C" __global__ void embed_bf16(const int* ids, const u16* table, int H, f
 // Rows of up to 8 float4 per thread are read once into registers (one round trip to L2 instead of a
 // loop of dependent loads per pass: a decode step runs 55 of these on 2048-wide rows).
 #define NORM_VECTORS 8
-
-// Whether block_rmsnorm_row takes a row: W a multiple of 4 within 8 float4 per thread, 16-byte aligned.
-__device__ __forceinline__ bool norm_row_fits(const float* x, const float* y, const float* w, int W)
-{
-    return (W & 3) == 0 && W <= NORM_VECTORS * 4 * (int)blockDim.x && ((((unsigned long long)x) | ((unsigned long long)y) | ((unsigned long long)w)) & 15) == 0;
-}
-
-// One row by the whole block (see norm_row_fits); x read past L1, so other blocks' writes are seen.
-__device__ __forceinline__ void block_rmsnorm_row(const float* xr, const float* w, int W, float eps, float* yr, int roundOut, float* red)
-{
-    float4 v[NORM_VECTORS];
-    float ss = 0.f;
-#pragma unroll
-    for (int j = 0; j < NORM_VECTORS; j++)
-    {
-        int c = (threadIdx.x + j * blockDim.x) * 4;
-        v[j] = c < W ? __ldcg((const float4*)(xr + c)) : make_float4(0.f, 0.f, 0.f, 0.f);
-        ss += v[j].x * v[j].x + v[j].y * v[j].y + v[j].z * v[j].z + v[j].w * v[j].w;
-    }
-    ss = block_sum(ss, red);
-    float inv = rsqrtf(ss / W + eps);
-#pragma unroll
-    for (int j = 0; j < NORM_VECTORS; j++)
-    {
-        int c = (threadIdx.x + j * blockDim.x) * 4;
-        if (c < W)
-        {
-            float4 g = *(const float4*)(w + c);
-            float4 o = make_float4(g.x * (v[j].x * inv), g.y * (v[j].y * inv), g.z * (v[j].z * inv), g.w * (v[j].w * inv));
-            if (roundOut) o = make_float4(round_bf16(o.x), round_bf16(o.y), round_bf16(o.z), round_bf16(o.w));
-            *(float4*)(yr + c) = o;
-        }
-    }
-}
-
 extern "C" __global__ void rmsnorm(const float* x, long long ldx, const int* rows, const float* w, int W, float eps, float* y,
                                    long long ldy, int roundOut)
 {
@@ -64,9 +29,32 @@ extern "C" __global__ void rmsnorm(const float* x, long long ldx, const int* row
     int r = blockIdx.x;
     const float* xr = x + (long long)(rows ? rows[r] : r) * ldx;
     float* yr = y + (long long)r * ldy;
-    if (norm_row_fits(xr, yr, w, W))
+    bool vec = (W & 3) == 0 && W <= NORM_VECTORS * 4 * (int)blockDim.x && ((((unsigned long long)xr) | ((unsigned long long)yr) | ((unsigned long long)w)) & 15) == 0;
+    if (vec)
     {
-        block_rmsnorm_row(xr, w, W, eps, yr, roundOut, red);
+        float4 v[NORM_VECTORS];
+        float ss = 0.f;
+#pragma unroll
+        for (int j = 0; j < NORM_VECTORS; j++)
+        {
+            int c = (threadIdx.x + j * blockDim.x) * 4;
+            v[j] = c < W ? *(const float4*)(xr + c) : make_float4(0.f, 0.f, 0.f, 0.f);
+            ss += v[j].x * v[j].x + v[j].y * v[j].y + v[j].z * v[j].z + v[j].w * v[j].w;
+        }
+        ss = block_sum(ss, red);
+        float inv = rsqrtf(ss / W + eps);
+#pragma unroll
+        for (int j = 0; j < NORM_VECTORS; j++)
+        {
+            int c = (threadIdx.x + j * blockDim.x) * 4;
+            if (c < W)
+            {
+                float4 g = *(const float4*)(w + c);
+                float4 o = make_float4(g.x * (v[j].x * inv), g.y * (v[j].y * inv), g.z * (v[j].z * inv), g.w * (v[j].w * inv));
+                if (roundOut) o = make_float4(round_bf16(o.x), round_bf16(o.y), round_bf16(o.z), round_bf16(o.w));
+                *(float4*)(yr + c) = o;
+            }
+        }
         return;
     }
     float ss = 0.f;
