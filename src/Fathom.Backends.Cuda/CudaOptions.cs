@@ -56,6 +56,20 @@ public sealed record CudaOptions
     /// </remarks>
     public bool ProgrammaticLaunch { get; init; } = Environment.GetEnvironmentVariable("FATHOM_CUDA_PDL") == "1";
 
+    /// <summary>
+    /// Single-token products whose grid of 16-row blocks would not fill the GPU twice over (the 2048-row
+    /// attention output and dense down projections, the query projections) and the shared experts' down rows
+    /// take one weight row per warp instead of two: twice the blocks, half the serial loads per warp. Same
+    /// sums bit for bit. FATHOM_CUDA_ONE_ROW=0 turns it off for comparisons.
+    /// </summary>
+    public bool OneRowProducts { get; init; } = Environment.GetEnvironmentVariable("FATHOM_CUDA_ONE_ROW") != "0";
+
+    /// <summary>
+    /// Small passes norm the MoE layers' FFN input inside the router launch (moe_gate_route) instead of a
+    /// launch of its own; same bits. FATHOM_CUDA_ROUTER_NORM=0 turns it off for comparisons.
+    /// </summary>
+    public bool NormInRouter { get; init; } = Environment.GetEnvironmentVariable("FATHOM_CUDA_ROUTER_NORM") != "0";
+
     /// <summary>Folders to look for NVRTC and cuBLASLt in, before the usual toolkit folders.</summary>
     public IReadOnlyList<string> LibraryFolders { get; init; } = [];
 

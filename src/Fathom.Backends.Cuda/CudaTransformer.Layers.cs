@@ -108,14 +108,14 @@ public sealed partial class CudaTransformer
                 _b.Mixed, (long)latent, (long)heads * latent, _b.Attended, (long)c.VHeadDim, (long)heads * c.VHeadDim, n, false);
             Linear(a.O, _b.Attended, _b.Hidden, hidden, n, accumulate: true, lt);
 
-            RmsNorm(_b.Hidden, hidden, 0, layer.PostAttentionNorm, hidden, _b.Normed, n);
             if (layer.Dense is { } dense)
             {
+                RmsNorm(_b.Hidden, hidden, 0, layer.PostAttentionNorm, hidden, _b.Normed, n);
                 FeedForward(dense, n, _b.Hidden, accumulate: true, lt);
             }
             else
             {
-                Moe(layer.Moe!, n, lt);
+                Moe(layer.Moe!, n, lt, layer.PostAttentionNorm);
                 uncombined = layer.Moe;
             }
         }
@@ -137,6 +137,9 @@ public sealed partial class CudaTransformer
     /// <summary>Warps per block of moe_gate_route (two router rows each; as many route the tokens).</summary>
     private const int GateRouteWarps = 8;
 
+    /// <summary>Widest row the norm in moe_gate_route takes: rmsnorm's vector path, 8 float4 per thread of 256.</summary>
+    private const int NormRowLimit = 8 * 4 * 256;
+
     /// <summary>Dynamic shared memory moe_gate_route may take beside sort_pairs' static 8.2 KB (48 KB without opt-in).</summary>
     private const int GateRouteScratchLimit = 38 * 1024;
 
@@ -144,44 +147,13 @@ public sealed partial class CudaTransformer
     private static int RouteScratchBytes(int experts) => (experts * 8) + ((experts + 3) & ~3) + (64 * 8);
 
     /// <summary>
-    /// The experts of a MoE layer, up to their weighted sum: that is added to the hidden rows by
-    /// <see cref="Combine"/>, fused with the next layer's input norm where one follows.
+    /// The experts of a MoE layer on RMSNorm(hidden) with <paramref name="norm"/>, up to their weighted sum:
+    /// that is added to the hidden rows by <see cref="Combine"/>, fused with the next layer's input norm where
+    /// one follows.
     /// </summary>
-    private void Moe(CudaMoe moe, int n, bool lt)
+    private void Moe(CudaMoe moe, int n, bool lt, ulong norm)
     {
-        var c = _c;
-        int hidden = c.HiddenSize, k = c.NumExpertsPerTok, experts = c.NRoutedExperts;
-        int method = c.TopKMethod switch { TopKMethod.Greedy => 0, TopKMethod.GroupLimitedGreedy => 1, _ => 2 };
-        int scoring = c.ScoringFunc == ScoringFunction.Sigmoid ? 1 : 0;
-        // Small passes: the router's product, routing and sort in one launch (moe_gate_route). Otherwise the
-        // product first (the router runs in float32 on unrounded products, as Hugging Face's gate does); then a
-        // few pairs are sorted by the routing launch's last block, many by their own launch of 256 threads.
-        uint routeScratch = (uint)(Math.Min(n, GateRouteWarps) * RouteScratchBytes(experts));
-        var router = moe.Router;
-        if (n * k <= SortInRouterPairs && routeScratch <= GateRouteScratchLimit)
-        {
-            _gpu.Launch(
-                KernelNames.GateRoute(router.Kind), (uint)((experts + (2 * GateRouteWarps) - 1) / (2 * GateRouteWarps)), 1, 1, 32 * GateRouteWarps, routeScratch,
-                router.Data, router.Scales, hidden, router.BlockRows, router.BlockCols, router.ScaleCols, _b.Normed, (long)hidden, n, _b.RouterLogits,
-                moe.Bias, experts, k, c.NGroup, c.TopKGroup, scoring, method, c.NormTopKProb, (float)c.RoutedScalingFactor, _b.ExpertIds, _b.ExpertWeights,
-                _b.Tickets, _b.ExpertOffsets, _b.ExpertOrder, _b.PairRow, _b.ExpertActive);
-        }
-        else if (n * k <= SortInRouterPairs)
-        {
-            Gemv(router, _b.Normed, hidden, _b.RouterLogits, experts, n, accumulate: false, round: false);
-            _gpu.Launch(
-                "moe_route_sort", (uint)n, 1, 1, 32, 0,
-                _b.RouterLogits, moe.Bias, experts, k, c.NGroup, c.TopKGroup, scoring, method, c.NormTopKProb, (float)c.RoutedScalingFactor, _b.ExpertIds, _b.ExpertWeights,
-                _b.Tickets, _b.ExpertOffsets, _b.ExpertOrder, _b.PairRow, _b.ExpertActive);
-        }
-        else
-        {
-            Gemv(router, _b.Normed, hidden, _b.RouterLogits, experts, n, accumulate: false, round: false);
-            _gpu.Launch(
-                "moe_route", (uint)n, 1, 1, 32, 0,
-                _b.RouterLogits, moe.Bias, experts, k, c.NGroup, c.TopKGroup, scoring, method, c.NormTopKProb, (float)c.RoutedScalingFactor, _b.ExpertIds, _b.ExpertWeights);
-            _gpu.Launch("moe_sort", 1, 1, 1, 256, 0, _b.ExpertIds, n * k, experts, _b.ExpertOffsets, _b.ExpertOrder, _b.PairRow, _b.ExpertActive);
-        }
+        Route(moe, n, norm);
 
         // On the streaming paths the shared experts ride along in the routed experts' launches.
         bool mma = _mmaPass && TensorCoreStreams(moe.ExpertShape) && TensorCoreStreams(moe.DownShape);
@@ -206,6 +178,60 @@ public sealed partial class CudaTransformer
         else
         {
             StreamedExperts(moe, n, merged, tensorCores: false);
+        }
+    }
+
+    /// <summary>
+    /// RMSNorm(hidden) with <paramref name="norm"/> into Normed, the router's product, the routing and the
+    /// (token, slot) pairs sorted by expert.
+    /// </summary>
+    private void Route(CudaMoe moe, int n, ulong norm)
+    {
+        var c = _c;
+        int hidden = c.HiddenSize, k = c.NumExpertsPerTok, experts = c.NRoutedExperts;
+        int method = c.TopKMethod switch { TopKMethod.Greedy => 0, TopKMethod.GroupLimitedGreedy => 1, _ => 2 };
+        int scoring = c.ScoringFunc == ScoringFunction.Sigmoid ? 1 : 0;
+        // Small passes: the router's product, routing and sort in one launch (moe_gate_route), which norms the
+        // rows too where they fit its shared memory. Otherwise the product first (the router runs in float32 on
+        // unrounded products, as Hugging Face's gate does); then a few pairs are sorted by the routing launch's
+        // last block, many by their own launch of 256 threads.
+        int routeScratch = Math.Min(n, GateRouteWarps) * RouteScratchBytes(experts);
+        int normedScratch = ((routeScratch + 15) & ~15) + (n * hidden * sizeof(float));
+        bool normInRouter = _options.NormInRouter && hidden % 4 == 0 && hidden <= NormRowLimit && normedScratch <= GateRouteScratchLimit;
+        var router = moe.Router;
+        if (n * k <= SortInRouterPairs && routeScratch <= GateRouteScratchLimit)
+        {
+            if (!normInRouter)
+            {
+                RmsNorm(_b.Hidden, hidden, 0, norm, hidden, _b.Normed, n);
+            }
+
+            _gpu.Launch(
+                KernelNames.GateRoute(router.Kind), (uint)((experts + (2 * GateRouteWarps) - 1) / (2 * GateRouteWarps)), 1, 1, 32 * GateRouteWarps,
+                (uint)(normInRouter ? normedScratch : routeScratch),
+                router.Data, router.Scales, hidden, router.BlockRows, router.BlockCols, router.ScaleCols, normInRouter ? _b.Hidden : _b.Normed, (long)hidden, n, _b.RouterLogits,
+                moe.Bias, experts, k, c.NGroup, c.TopKGroup, scoring, method, c.NormTopKProb, (float)c.RoutedScalingFactor, _b.ExpertIds, _b.ExpertWeights,
+                _b.Tickets, _b.ExpertOffsets, _b.ExpertOrder, _b.PairRow, _b.ExpertActive,
+                normInRouter ? norm : 0UL, (float)c.RmsNormEps, _b.Normed);
+            return;
+        }
+
+        RmsNorm(_b.Hidden, hidden, 0, norm, hidden, _b.Normed, n);
+        if (n * k <= SortInRouterPairs)
+        {
+            Gemv(router, _b.Normed, hidden, _b.RouterLogits, experts, n, accumulate: false, round: false);
+            _gpu.Launch(
+                "moe_route_sort", (uint)n, 1, 1, 32, 0,
+                _b.RouterLogits, moe.Bias, experts, k, c.NGroup, c.TopKGroup, scoring, method, c.NormTopKProb, (float)c.RoutedScalingFactor, _b.ExpertIds, _b.ExpertWeights,
+                _b.Tickets, _b.ExpertOffsets, _b.ExpertOrder, _b.PairRow, _b.ExpertActive);
+        }
+        else
+        {
+            Gemv(router, _b.Normed, hidden, _b.RouterLogits, experts, n, accumulate: false, round: false);
+            _gpu.Launch(
+                "moe_route", (uint)n, 1, 1, 32, 0,
+                _b.RouterLogits, moe.Bias, experts, k, c.NGroup, c.TopKGroup, scoring, method, c.NormTopKProb, (float)c.RoutedScalingFactor, _b.ExpertIds, _b.ExpertWeights);
+            _gpu.Launch("moe_sort", 1, 1, 1, 256, 0, _b.ExpertIds, n * k, experts, _b.ExpertOffsets, _b.ExpertOrder, _b.PairRow, _b.ExpertActive);
         }
     }
 
@@ -248,9 +274,12 @@ public sealed partial class CudaTransformer
             (uint)((Math.Max(width, sharedWidth) + (tensorCores ? 63 : 7)) / (tensorCores ? 64 : 8)), chosen + extra, 1, tensorCores ? 128u : 256u, 0,
             moe.GatePointers, moe.GateScales, moe.UpPointers, moe.UpScales, width, hidden, g.BlockRows, g.BlockCols, g.ScaleCols, _b.Normed, (long)hidden, _b.ExpertOffsets, _b.ExpertActive, _b.ExpertOrder, k, _b.Activation,
             shared?.Gate.Data ?? 0, shared?.Gate.Scales ?? 0, shared?.Up.Data ?? 0, shared?.Up.Scales ?? 0, sharedWidth, n, _b.SharedActivation);
+        // One row per warp for the shared experts' down rows (n = 1): they are as long as all their widths.
+        bool oneRow = !tensorCores && shared is not null && OneRowPerWarp(hidden, n);
+        int downRows = tensorCores ? 128 : oneRow ? 8 : 16;
         _gpu.Launch(
-            tensorCores ? KernelNames.MmaMoeDown(d.Kind) : KernelNames.MoeDown(d.Kind, n),
-            (uint)((hidden + (tensorCores ? 127 : 15)) / (tensorCores ? 128 : 16)), chosen + extra, 1, tensorCores ? 128u : 256u, 0,
+            tensorCores ? KernelNames.MmaMoeDown(d.Kind) : oneRow ? KernelNames.MoeDownOneRow(d.Kind) : KernelNames.MoeDown(d.Kind, n),
+            (uint)((hidden + downRows - 1) / downRows), chosen + extra, 1, tensorCores ? 128u : 256u, 0,
             moe.DownPointers, moe.DownScales, hidden, width, d.BlockRows, d.BlockCols, d.ScaleCols, _b.Activation, _b.ExpertOffsets, _b.ExpertActive, _b.ExpertOut,
             shared?.Down.Data ?? 0, shared?.Down.Scales ?? 0, sharedWidth, shared?.Down.ScaleCols ?? 0, _b.SharedActivation, _b.SharedOut, n);
     }
@@ -410,14 +439,26 @@ public sealed partial class CudaTransformer
     /// <summary>y1 = x · W1ᵀ and y2 = x · W2ᵀ (x [n, K] with K = both weights' columns) in one streaming launch.</summary>
     private void LinearTwo(in DeviceMatrix w1, ulong y1, in DeviceMatrix w2, ulong y2, ulong x, int n)
     {
-        uint split = (uint)((w1.Rows + 15) / 16), second = (uint)((w2.Rows + 15) / 16);
+        bool oneRow = OneRowPerWarp(w1.Rows + w2.Rows, n);
+        int rows = oneRow ? 8 : 16;
+        uint split = (uint)((w1.Rows + rows - 1) / rows), second = (uint)((w2.Rows + rows - 1) / rows);
         _gpu.Launch(
-            KernelNames.Gemm2(w1.Kind, n), split + second, 1, 1, 256, 0,
+            oneRow ? KernelNames.Gemm2OneRow(w1.Kind) : KernelNames.Gemm2(w1.Kind, n), split + second, 1, 1, 256, 0,
             w1.Data, w1.Scales, w1.Rows, y1, (long)w1.Rows, w2.Data, w2.Scales, w2.Rows, y2, (long)w2.Rows, (int)split, w1.Cols, w1.BlockRows, w1.BlockCols, w1.ScaleCols, x, (long)w1.Cols, n);
     }
 
-    private void Gemv(in DeviceMatrix w, ulong x, int ldx, ulong y, int ldy, int n, bool accumulate, bool round) =>
+    private void Gemv(in DeviceMatrix w, ulong x, int ldx, ulong y, int ldy, int n, bool accumulate, bool round)
+    {
+        bool oneRow = OneRowPerWarp(w.Rows, n);
+        int rows = oneRow ? 8 : 16;
         _gpu.Launch(
-            KernelNames.Gemm(w.Kind, n), (uint)((w.Rows + 15) / 16), 1, 1, 256, 0,
+            oneRow ? KernelNames.GemmOneRow(w.Kind) : KernelNames.Gemm(w.Kind, n), (uint)((w.Rows + rows - 1) / rows), 1, 1, 256, 0,
             w.Data, w.Scales, 0L, w.Rows, w.Cols, w.BlockRows, w.BlockCols, w.ScaleCols, x, (long)ldx, y, (long)ldy, n, accumulate, round);
+    }
+
+    /// <summary>
+    /// Whether a single-row product of <paramref name="rows"/> weight rows takes one row per warp (8 per block):
+    /// when blocks of 16 would not fill every multiprocessor twice. Larger products keep two rows per warp.
+    /// </summary>
+    private bool OneRowPerWarp(int rows, int n) => _options.OneRowProducts && n == 1 && (rows + 15) / 16 < 2 * _gpu.Multiprocessors;
 }

@@ -14,6 +14,10 @@ internal static class KernelNames
     private static readonly string[] MoeGateUpNames = ["moe_gateup_f32", "moe_gateup_bf16", "moe_gateup_fp8", "moe_gateup_f32_1", "moe_gateup_bf16_1", "moe_gateup_fp8_1"];
     private static readonly string[] MoeDownNames = ["moe_down_f32", "moe_down_bf16", "moe_down_fp8", "moe_down_f32_1", "moe_down_bf16_1", "moe_down_fp8_1"];
 
+    private static readonly string[] OneRowGemmNames = ["gemm_r1_f32_1", "gemm_r1_bf16_1", "gemm_r1_fp8_1"];
+    private static readonly string[] OneRowGemm2Names = ["gemm2_r1_f32_1", "gemm2_r1_bf16_1", "gemm2_r1_fp8_1"];
+    private static readonly string[] OneRowMoeDownNames = ["moe_down_r1_f32_1", "moe_down_r1_bf16_1", "moe_down_r1_fp8_1"];
+
     private static readonly string[] GateRouteNames = ["moe_gate_route_f32", "moe_gate_route_bf16", "moe_gate_route_fp8"];
 
     private static readonly string[] MmaGemmNames = ["mma_gemm_bf16_1", "mma_gemm_bf16_2", "mma_gemm_bf16_4", "mma_gemm_fp8_1", "mma_gemm_fp8_2", "mma_gemm_fp8_4"];
@@ -44,6 +48,15 @@ internal static class KernelNames
     public static string MoeGateUp(WeightKind kind, int rows = 8) => MoeGateUpNames[Index(kind, rows)];
 
     public static string MoeDown(WeightKind kind, int rows = 8) => MoeDownNames[Index(kind, rows)];
+
+    /// <summary>The single-row <see cref="Gemm"/> with one weight row per warp (twice the blocks).</summary>
+    public static string GemmOneRow(WeightKind kind) => OneRowGemmNames[(int)kind];
+
+    /// <summary>The single-row <see cref="Gemm2"/> with one weight row per warp.</summary>
+    public static string Gemm2OneRow(WeightKind kind) => OneRowGemm2Names[(int)kind];
+
+    /// <summary>The single-row <see cref="MoeDown"/> whose shared-expert blocks take one row per warp.</summary>
+    public static string MoeDownOneRow(WeightKind kind) => OneRowMoeDownNames[(int)kind];
 
     /// <summary>The router product, routing and pair sort of a small pass in one launch.</summary>
     public static string GateRoute(WeightKind kind) => GateRouteNames[(int)kind];

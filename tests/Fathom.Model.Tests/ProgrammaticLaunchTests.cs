@@ -34,15 +34,55 @@ public sealed class ProgrammaticLaunchTests
         }
     }
 
-    /// <summary>A 60-token prefill, 40 single-token decode steps (graph replays), then a batch of two decode rows.</summary>
-    private static float[] Run(LoadedModel model, GoldenCase golden, bool overlap, out bool used)
+    public static TheoryData<string, string> Layouts
     {
-        using var gpu = new CudaTransformer(model, new CudaOptions
+        get
+        {
+            var data = new TheoryData<string, string>();
+            foreach (string name in GoldenCase.All)
+            {
+                data.Add(name, "one-row");
+                data.Add(name, "router-norm");
+            }
+
+            return data;
+        }
+    }
+
+    /// <summary>
+    /// The launch layouts that only regroup work give the bits of the plain ones: one weight row per warp
+    /// (a row's sum keeps its lanes and chunks) and the FFN norm inside the router launch (rmsnorm's
+    /// arithmetic), through prefill, graph-replayed decode and a batch of two.
+    /// </summary>
+    [CudaTheory]
+    [MemberData(nameof(Layouts))]
+    public void RegroupedLaunchesGiveTheSameBits(string name, string layout)
+    {
+        using var golden = new GoldenCase(name);
+        using var model = LoadedModel.Load(golden.ModelDirectory);
+        var plain = Run(model, golden, new CudaOptions { OneRowProducts = false, NormInRouter = false }, out _);
+        var regrouped = Run(model, golden, new CudaOptions { OneRowProducts = layout == "one-row", NormInRouter = layout == "router-norm" }, out _);
+        Assert.Equal(plain.Length, regrouped.Length);
+        for (int i = 0; i < plain.Length; i++)
+        {
+            if (BitConverter.SingleToInt32Bits(plain[i]) != BitConverter.SingleToInt32Bits(regrouped[i]))
+            {
+                Assert.Fail($"{name} ({layout}): logit {i} is {regrouped[i]:R}, {plain[i]:R} without it");
+            }
+        }
+    }
+
+    private static float[] Run(LoadedModel model, GoldenCase golden, bool overlap, out bool used) =>
+        Run(model, golden, new CudaOptions { ProgrammaticLaunch = overlap }, out used);
+
+    /// <summary>A 60-token prefill, 40 single-token decode steps (graph replays), then a batch of two decode rows.</summary>
+    private static float[] Run(LoadedModel model, GoldenCase golden, CudaOptions options, out bool used)
+    {
+        using var gpu = new CudaTransformer(model, options with
         {
             Bf16Activations = false,
             MaxChunkTokens = 64,
             KvCacheTokens = 4096,
-            ProgrammaticLaunch = overlap,
             KernelCacheFolder = Path.Combine(Path.GetTempPath(), "fathom-test-kernels"),
         });
         used = gpu.ProgrammaticLaunch;

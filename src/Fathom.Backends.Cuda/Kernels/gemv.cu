@@ -189,22 +189,22 @@ __device__ __forceinline__ void stage_rows(Src src, int m, int K, float* stage, 
 }
 
 // y[M, ldy] (columns [0, N)) = x[M, ldx] · W[rowOffset .. rowOffset + N)ᵀ, optionally added to y. Each
-// warp owns 2 consecutive rows.
-template <int WT, int MT>
+// warp owns RW consecutive rows (a row's sum is the same for any RW: lanes and chunks in the same order).
+template <int WT, int MT, int RW = 2>
 __device__ __forceinline__ void gemm_body(const void* w, const float* scales, long long rowOffset, int N, int K, int blockRows,
                                           int blockCols, int scaleCols, const float* x, long long ldx, float* y, long long ldy,
                                           int M, int accumulate, int roundOut, int bx)
 {
     __shared__ __align__(16) float stage[MT > 1 ? STAGE_FLOATS : 4];
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    if (bx * (blockDim.x >> 5) * 2 >= N) return;   // a whole block past the rows (merged launches size the grid for the widest)
-    int r0 = (bx * (blockDim.x >> 5) + warp) * 2;
+    if (bx * (blockDim.x >> 5) * RW >= N) return;   // a whole block past the rows (merged launches size the grid for the widest)
+    int r0 = (bx * (blockDim.x >> 5) + warp) * RW;
     if (MT == 1 && r0 >= N) return;
     bool active = r0 < N;
-    const u8* rows[2];
-    const float* srows[2];
+    const u8* rows[RW];
+    const float* srows[RW];
 #pragma unroll
-    for (int r = 0; r < 2; r++)
+    for (int r = 0; r < RW; r++)
     {
         long long row = rowOffset + r0 + r;
         rows[r] = r0 + r < N ? (const u8*)w + row * K * WeightTraits<WT>::Bytes : nullptr;
@@ -214,7 +214,7 @@ __device__ __forceinline__ void gemm_body(const void* w, const float* scales, lo
     {
         int m = min(MT, M - m0);
         const float* xs[MT];
-        float acc[2][MT];
+        float acc[RW][MT];
         if (MT > 1)
         {
             inputs_ready();
@@ -225,17 +225,15 @@ __device__ __forceinline__ void gemm_body(const void* w, const float* scales, lo
             xs[0] = x + (long long)m0 * ldx;
         }
 #pragma unroll
-        for (int i = 0; i < MT; i++)
-        {
-            acc[0][i] = 0.f;
-            acc[1][i] = 0.f;
-        }
+        for (int r = 0; r < RW; r++)
+#pragma unroll
+            for (int i = 0; i < MT; i++) acc[r][i] = 0.f;
         if (!active) continue;
-        rows_dots<WT, MT, 2>(rows, srows, K, blockCols, xs, m, acc);
+        rows_dots<WT, MT, RW>(rows, srows, K, blockCols, xs, m, acc);
         if (lane == 0)
         {
 #pragma unroll
-            for (int r = 0; r < 2; r++)
+            for (int r = 0; r < RW; r++)
             {
                 if (!rows[r]) continue;
 #pragma unroll
@@ -313,6 +311,43 @@ __device__ __forceinline__ void gateup_body(const void* gw, const float* gs, con
     }
 }
 
+// Two products of the same activations in one launch (the query and kv_a projections): blocks [0, split)
+// compute y = x · Wᵀ, the rest y2 = x · W2ᵀ. Both weights have K columns and the same scale blocks.
+template <int WT, int MT, int RW>
+__device__ __forceinline__ void gemm2_body(const void* w, const float* scales, int N, float* y, long long ldy, const void* w2,
+                                           const float* scales2, int N2, float* y2, long long ldy2, int split, int K, int blockRows,
+                                           int blockCols, int scaleCols, const float* x, long long ldx, int M)
+{
+    int bx = blockIdx.x;
+    if (bx < split)
+        gemm_body<WT, MT, RW>(w, scales, 0, N, K, blockRows, blockCols, scaleCols, x, ldx, y, ldy, M, 0, 0, bx);
+    else
+        gemm_body<WT, MT, RW>(w2, scales2, 0, N2, K, blockRows, blockCols, scaleCols, x, ldx, y2, ldy2, M, 0, 0, bx - split);
+}
+
+// The down products of moe_gateup's experts; with a shared expert (sdw not null) the last blockIdx.y maps
+// sharedAct [tokens, sharedI] to sharedOut [tokens, H], RWS rows per warp (its rows are as long as all the
+// shared experts' widths together: one row per warp spreads them over twice the blocks).
+template <int WT, int MT, int RWS>
+__device__ __forceinline__ void moe_down_body(const u64* dws, const u64* dss, int H, int I, int blockRows, int blockCols, int scaleCols,
+                                              const float* act, const int* offsets, const int* active, float* out, const void* sdw,
+                                              const float* sds, int sharedI, int sharedScaleCols, const float* sharedAct,
+                                              float* sharedOut, int tokens)
+{
+    if (sdw && blockIdx.y == gridDim.y - 1)
+    {
+        gemm_body<WT, MT, RWS>(sdw, sds, 0, H, sharedI, blockRows, blockCols, sharedScaleCols, sharedAct, sharedI, sharedOut, H, tokens, 0,
+                               0, blockIdx.x);
+        return;
+    }
+    int e, start, count;
+    if (routed_expert(active, offsets, e, start, count))
+    {
+        gemm_body<WT, MT>((const void*)dws[e], (const float*)dss[e], 0, H, I, blockRows, blockCols, scaleCols, act + (long long)start * I,
+                          I, out + (long long)start * H, H, count, 0, 0, blockIdx.x);
+    }
+}
+
 #define GEMV_KERNELS(SUFFIX, WT, MT)                                                                                          \
     extern "C" __global__ void __launch_bounds__(256) gemm_##SUFFIX(const void* w, const float* scales, long long rowOffset,   \
                                                                     int N, int K, int blockRows, int blockCols, int scaleCols,\
@@ -322,18 +357,13 @@ __device__ __forceinline__ void gateup_body(const void* gw, const float* gs, con
         gemm_body<WT, MT>(w, scales, rowOffset, N, K, blockRows, blockCols, scaleCols, x, ldx, y, ldy, M, accumulate, roundOut, \
                           blockIdx.x);                                                                                        \
     }                                                                                                                         \
-    /* Two products of the same activations in one launch (the query and kv_a projections): blocks [0, split) */            \
-    /* compute y = x · Wᵀ, the rest y2 = x · W2ᵀ. Both weights have K columns and the same scale blocks. */                \
     extern "C" __global__ void __launch_bounds__(256) gemm2_##SUFFIX(const void* w, const float* scales, int N, float* y,      \
                                                   long long ldy, const void* w2, const float* scales2, int N2, float* y2,    \
                                                   long long ldy2, int split, int K, int blockRows, int blockCols,            \
                                                   int scaleCols, const float* x, long long ldx, int M)                       \
     {                                                                                                                         \
-        int bx = blockIdx.x;                                                                                                  \
-        if (bx < split)                                                                                                       \
-            gemm_body<WT, MT>(w, scales, 0, N, K, blockRows, blockCols, scaleCols, x, ldx, y, ldy, M, 0, 0, bx);             \
-        else                                                                                                                  \
-            gemm_body<WT, MT>(w2, scales2, 0, N2, K, blockRows, blockCols, scaleCols, x, ldx, y2, ldy2, M, 0, 0, bx - split);  \
+        gemm2_body<WT, MT, 2>(w, scales, N, y, ldy, w2, scales2, N2, y2, ldy2, split, K, blockRows, blockCols, scaleCols, x,  \
+                              ldx, M);                                                                                        \
     }                                                                                                                         \
     /* Per-head products (blockIdx.y = head h): rows [h·headRows + rowOffset, + N) of W times the head's slice */           \
     /* of each activation row (x + h·xHead, stride ldx) into y + h·yHead (stride ldy). */                                     \
@@ -394,28 +424,14 @@ __device__ __forceinline__ void gateup_body(const void* gw, const float* gs, con
         gateup_body<WT, MT>((const void*)gws[e], (const float*)gss[e], (const void*)uws[e], (const float*)uss[e], I, K,      \
                             blockRows, blockCols, scaleCols, x, ldx, order, topk, start, count, act, 0, blockIdx.x);         \
     }                                                                                                                         \
-    /* The down products of moe_gateup's experts; with a shared expert (sdw not null) the last blockIdx.y */                 \
-    /* maps sharedAct [tokens, sharedI] to sharedOut [tokens, H]. */                                                         \
     extern "C" __global__ void __launch_bounds__(256) moe_down_##SUFFIX(const u64* dws, const u64* dss, int H, int I,          \
                                                      int blockRows, int blockCols, int scaleCols, const float* act,          \
                                                      const int* offsets, const int* active, float* out, const void* sdw,     \
                                                      const float* sds, int sharedI, int sharedScaleCols,                     \
                                                      const float* sharedAct, float* sharedOut, int tokens)                   \
     {                                                                                                                         \
-        if (sdw && blockIdx.y == gridDim.y - 1)                                                                               \
-        {                                                                                                                     \
-            gemm_body<WT, MT>(sdw, sds, 0, H, sharedI, blockRows, blockCols, sharedScaleCols, sharedAct, sharedI, sharedOut, \
-                              H, tokens, 0, 0, blockIdx.x);                                                                   \
-        }                                                                                                                     \
-        else                                                                                                                  \
-        {                                                                                                                     \
-            int e, start, count;                                                                                              \
-            if (routed_expert(active, offsets, e, start, count))                                                              \
-            {                                                                                                                 \
-                gemm_body<WT, MT>((const void*)dws[e], (const float*)dss[e], 0, H, I, blockRows, blockCols, scaleCols,      \
-                                  act + (long long)start * I, I, out + (long long)start * H, H, count, 0, 0, blockIdx.x);    \
-            }                                                                                                                 \
-        }                                                                                                                     \
+        moe_down_body<WT, MT, 2>(dws, dss, H, I, blockRows, blockCols, scaleCols, act, offsets, active, out, sdw, sds,       \
+                                 sharedI, sharedScaleCols, sharedAct, sharedOut, tokens);                                     \
     }
 
 GEMV_KERNELS(f32, WT_F32, 8)
@@ -424,3 +440,37 @@ GEMV_KERNELS(fp8, WT_FP8, 8)
 GEMV_KERNELS(f32_1, WT_F32, 1)
 GEMV_KERNELS(bf16_1, WT_BF16, 1)
 GEMV_KERNELS(fp8_1, WT_FP8, 1)
+
+// One row per warp (single-row passes): the products whose two-row grids fill too few blocks (a 2048-row
+// matrix is 128 blocks of 16 rows on a GPU of 132 multiprocessors), and the shared experts' down rows.
+#define GEMV_ONE_ROW_KERNELS(SUFFIX, WT)                                                                                       \
+    extern "C" __global__ void __launch_bounds__(256) gemm_r1_##SUFFIX(const void* w, const float* scales, long long rowOffset, \
+                                                                       int N, int K, int blockRows, int blockCols,           \
+                                                                       int scaleCols, const float* x, long long ldx,         \
+                                                                       float* y, long long ldy, int M, int accumulate,       \
+                                                                       int roundOut)                                         \
+    {                                                                                                                         \
+        gemm_body<WT, 1, 1>(w, scales, rowOffset, N, K, blockRows, blockCols, scaleCols, x, ldx, y, ldy, M, accumulate,       \
+                            roundOut, blockIdx.x);                                                                            \
+    }                                                                                                                         \
+    extern "C" __global__ void __launch_bounds__(256) gemm2_r1_##SUFFIX(const void* w, const float* scales, int N, float* y,   \
+                                                  long long ldy, const void* w2, const float* scales2, int N2, float* y2,    \
+                                                  long long ldy2, int split, int K, int blockRows, int blockCols,            \
+                                                  int scaleCols, const float* x, long long ldx, int M)                       \
+    {                                                                                                                         \
+        gemm2_body<WT, 1, 1>(w, scales, N, y, ldy, w2, scales2, N2, y2, ldy2, split, K, blockRows, blockCols, scaleCols, x,   \
+                             ldx, M);                                                                                         \
+    }                                                                                                                         \
+    extern "C" __global__ void __launch_bounds__(256) moe_down_r1_##SUFFIX(const u64* dws, const u64* dss, int H, int I,       \
+                                                     int blockRows, int blockCols, int scaleCols, const float* act,          \
+                                                     const int* offsets, const int* active, float* out, const void* sdw,     \
+                                                     const float* sds, int sharedI, int sharedScaleCols,                     \
+                                                     const float* sharedAct, float* sharedOut, int tokens)                   \
+    {                                                                                                                         \
+        moe_down_body<WT, 1, 1>(dws, dss, H, I, blockRows, blockCols, scaleCols, act, offsets, active, out, sdw, sds,        \
+                                sharedI, sharedScaleCols, sharedAct, sharedOut, tokens);                                      \
+    }
+
+GEMV_ONE_ROW_KERNELS(f32_1, WT_F32)
+GEMV_ONE_ROW_KERNELS(bf16_1, WT_BF16)
+GEMV_ONE_ROW_KERNELS(fp8_1, WT_FP8)

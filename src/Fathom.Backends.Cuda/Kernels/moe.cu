@@ -365,15 +365,50 @@ extern "C" __global__ void moe_gather_pair(const float* x, long long ldx, const 
 // on unrounded products, as Hugging Face's gate does); the last block to finish routes the tokens, a warp
 // each (route_token; scratch in dynamic shared memory, route_scratch_bytes(E) for each of min(n, warps)
 // warps), then sorts the pairs by expert (sort_pairs). Three launches of a few microseconds each became one.
+// With normW, x is the residual stream and the layer's FFN norm happens here too: every block norms the n
+// rows into shared memory after the scratch (n·K floats, from a 16-byte boundary) with rmsnorm's
+// arithmetic, and block 0 writes them to normed for the expert launches: one launch less again.
 template <int WT>
 __device__ __forceinline__ void gate_route_body(const void* w, const float* scales, int K, int blockRows, int blockCols, int scaleCols,
                                                 const float* x, long long ldx, int n, float* logits, const float* bias, int E, int k,
                                                 int nGroup, int topkGroup, int scoring, int method, int normalize, float routedScale,
-                                                int* ids, float* weights, int* ticket, int* offsets, int* order, int* pairRow, int* active)
+                                                int* ids, float* weights, int* ticket, int* offsets, int* order, int* pairRow, int* active,
+                                                const float* normW, float eps, float* normed)
 {
     extern __shared__ __align__(16) unsigned char routeScratch[];
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
     int r0 = (blockIdx.x * warps + warp) * 2;
+    if (normW)
+    {
+        // The block's router rows head for L2 while the rows are normed.
+        long long rowBytes = (long long)K * WeightTraits<WT>::Bytes;
+        for (int r = r0; r < min(r0 + 2, E); r++)
+            for (long long off = lane * 128; off < rowBytes; off += 32 * 128)
+                asm volatile("prefetch.global.L2 [%0];" ::"l"((const u8*)w + r * rowBytes + off));
+        inputs_ready();
+        __shared__ float red[32];
+        float* xs = (float*)(routeScratch + ((min(n, warps) * route_scratch_bytes(E) + 15) & ~15));
+        for (int t = 0; t < n; t++)
+        {
+            float4 v[NORM_VECTORS];
+            float inv = row_rms_inverse(x + t * ldx, K, eps, v, red);
+#pragma unroll
+            for (int j = 0; j < NORM_VECTORS; j++)
+            {
+                int c = (threadIdx.x + j * blockDim.x) * 4;
+                if (c < K)
+                {
+                    float4 g = *(const float4*)(normW + c);
+                    float4 o = make_float4(g.x * (v[j].x * inv), g.y * (v[j].y * inv), g.z * (v[j].z * inv), g.w * (v[j].w * inv));
+                    *(float4*)(xs + t * K + c) = o;
+                    if (blockIdx.x == 0) *(float4*)(normed + (long long)t * K + c) = o;
+                }
+            }
+        }
+        __syncthreads();
+        x = xs;
+        ldx = K;
+    }
     if (r0 < E)
     {
         const u8* rows[2];
@@ -418,10 +453,12 @@ __device__ __forceinline__ void gate_route_body(const void* w, const float* scal
     extern "C" __global__ void __launch_bounds__(256) moe_gate_route_##SUFFIX(                                                  \
         const void* w, const float* scales, int K, int blockRows, int blockCols, int scaleCols, const float* x, long long ldx,    \
         int n, float* logits, const float* bias, int E, int k, int nGroup, int topkGroup, int scoring, int method, int normalize, \
-        float routedScale, int* ids, float* weights, int* ticket, int* offsets, int* order, int* pairRow, int* active)           \
+        float routedScale, int* ids, float* weights, int* ticket, int* offsets, int* order, int* pairRow, int* active,           \
+        const float* normW, float eps, float* normed)                                                                           \
     {                                                                                                                           \
         gate_route_body<WT>(w, scales, K, blockRows, blockCols, scaleCols, x, ldx, n, logits, bias, E, k, nGroup, topkGroup,     \
-                            scoring, method, normalize, routedScale, ids, weights, ticket, offsets, order, pairRow, active);    \
+                            scoring, method, normalize, routedScale, ids, weights, ticket, offsets, order, pairRow, active,     \
+                            normW, eps, normed);                                                                                \
     }
 
 GATE_ROUTE_KERNEL(f32, WT_F32)

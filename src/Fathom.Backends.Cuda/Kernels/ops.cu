@@ -21,6 +21,23 @@ extern "C" __global__ void embed_bf16(const int* ids, const u16* table, int H, f
 // Rows of up to 8 float4 per thread are read once into registers (one round trip to L2 instead of a
 // loop of dependent loads per pass: a decode step runs 55 of these on 2048-wide rows).
 #define NORM_VECTORS 8
+
+// The vector path's first half, by the whole block: this thread's float4s of the row into v (column
+// (threadIdx.x + j·blockDim.x)·4 in v[j]) and 1 / sqrt(mean(x²) + eps). Also moe_gate_route's, which norms
+// its rows itself and must produce the same bits.
+__device__ __forceinline__ float row_rms_inverse(const float* xr, int W, float eps, float4 (&v)[NORM_VECTORS], float* red)
+{
+    float ss = 0.f;
+#pragma unroll
+    for (int j = 0; j < NORM_VECTORS; j++)
+    {
+        int c = (threadIdx.x + j * blockDim.x) * 4;
+        v[j] = c < W ? *(const float4*)(xr + c) : make_float4(0.f, 0.f, 0.f, 0.f);
+        ss += v[j].x * v[j].x + v[j].y * v[j].y + v[j].z * v[j].z + v[j].w * v[j].w;
+    }
+    ss = block_sum(ss, red);
+    return rsqrtf(ss / W + eps);
+}
 extern "C" __global__ void rmsnorm(const float* x, long long ldx, const int* rows, const float* w, int W, float eps, float* y,
                                    long long ldy, int roundOut)
 {
@@ -33,16 +50,7 @@ extern "C" __global__ void rmsnorm(const float* x, long long ldx, const int* row
     if (vec)
     {
         float4 v[NORM_VECTORS];
-        float ss = 0.f;
-#pragma unroll
-        for (int j = 0; j < NORM_VECTORS; j++)
-        {
-            int c = (threadIdx.x + j * blockDim.x) * 4;
-            v[j] = c < W ? *(const float4*)(xr + c) : make_float4(0.f, 0.f, 0.f, 0.f);
-            ss += v[j].x * v[j].x + v[j].y * v[j].y + v[j].z * v[j].z + v[j].w * v[j].w;
-        }
-        ss = block_sum(ss, red);
-        float inv = rsqrtf(ss / W + eps);
+        float inv = row_rms_inverse(xr, W, eps, v, red);
 #pragma unroll
         for (int j = 0; j < NORM_VECTORS; j++)
         {
