@@ -70,6 +70,20 @@ public sealed record CudaOptions
     /// </summary>
     public bool NormInRouter { get; init; } = Environment.GetEnvironmentVariable("FATHOM_CUDA_ROUTER_NORM") != "0";
 
+    /// <summary>
+    /// One-token passes compute the shared experts' gate and up products in the router's launch (its blocks
+    /// past the router's), whose weights then stream while the routing runs; same bits.
+    /// FATHOM_CUDA_SHARED_IN_ROUTER=0 turns it off for comparisons.
+    /// </summary>
+    public bool SharedInRouter { get; init; } = Environment.GetEnvironmentVariable("FATHOM_CUDA_SHARED_IN_ROUTER") != "0";
+
+    /// <summary>
+    /// Single-token passes' latency-bound launches ask L2 for the weights of the products that follow them
+    /// (attention: the value and output projections; the combine before a layer: its query and kv_a
+    /// projections), so those read L2 rather than HBM. FATHOM_CUDA_PREFETCH=0 turns it off for comparisons.
+    /// </summary>
+    public bool PrefetchWeights { get; init; } = Environment.GetEnvironmentVariable("FATHOM_CUDA_PREFETCH") != "0";
+
     /// <summary>Folders to look for NVRTC and cuBLASLt in, before the usual toolkit folders.</summary>
     public IReadOnlyList<string> LibraryFolders { get; init; } = [];
 

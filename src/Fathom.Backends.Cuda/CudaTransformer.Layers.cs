@@ -26,7 +26,8 @@ public sealed partial class CudaTransformer
             var a = layer.Attention;
             if (uncombined is not null && CombineTakesNorm && !lt)
             {
-                Combine(uncombined, n, layer.InputNorm);
+                var next = a.QA ?? a.Q!.Value;
+                Combine(uncombined, n, layer.InputNorm, Prefetched(next), Prefetched(a.KvA));
             }
             else
             {
@@ -90,10 +91,12 @@ public sealed partial class CudaTransformer
             uint attentionShared = (uint)((width + AttentionChunkLimit) * sizeof(float));
             if (!lt)
             {
+                var (vup, vupBytes) = Prefetched(kvb);
+                var (output, outputBytes) = Prefetched(a.O);
                 _gpu.Launch(
                     "mla_attention_merged", (uint)n, (uint)heads, (uint)splits, 128, attentionShared,
                     _b.AbsorbedQuery, cache, width, latent, seqOf, lenOf, _pool.Tables, _pool.PagesPerSequence, _pool.PageTokens, chunk, (float)c.SoftmaxScale, heads, splits, _partial,
-                    _b.Tickets + sizeof(int), _b.Mixed);
+                    _b.Tickets + sizeof(int), _b.Mixed, vup, vupBytes, output, outputBytes);
             }
             else
             {
@@ -153,15 +156,15 @@ public sealed partial class CudaTransformer
     /// </summary>
     private void Moe(CudaMoe moe, int n, bool lt, ulong norm)
     {
-        Route(moe, n, norm);
-
-        // On the streaming paths the shared experts ride along in the routed experts' launches.
+        // On the streaming paths the shared experts ride along in the routed experts' launches; in one-token
+        // passes their gate and up rows go with the router's launch instead.
         bool mma = _mmaPass && TensorCoreStreams(moe.ExpertShape) && TensorCoreStreams(moe.DownShape);
         var merged = (!lt || mma) && moe.Shared is { } sh && sh.Gate.Kind == moe.ExpertShape.Kind && sh.Down.Kind == moe.DownShape.Kind
             && SameBlocks(sh.Gate, moe.ExpertShape) && sh.Down.BlockRows == moe.DownShape.BlockRows && sh.Down.BlockCols == moe.DownShape.BlockCols
             && (!mma || TensorCoreStreams(sh.Down))
             ? sh
             : null;
+        bool sharedRouted = Route(moe, n, norm, !lt && n == 1 ? merged : null);
         if (merged is null && moe.Shared is { } s)
         {
             FeedForward(s, n, _b.SharedOut, accumulate: false, lt);
@@ -169,7 +172,7 @@ public sealed partial class CudaTransformer
 
         if (mma)
         {
-            StreamedExperts(moe, n, merged, tensorCores: true);
+            StreamedExperts(moe, n, merged, sharedGateUp: true, tensorCores: true);
         }
         else if (lt && _eager && moe.ExpertShape.Kind != WeightKind.F32)
         {
@@ -177,15 +180,17 @@ public sealed partial class CudaTransformer
         }
         else
         {
-            StreamedExperts(moe, n, merged, tensorCores: false);
+            StreamedExperts(moe, n, merged, sharedGateUp: !sharedRouted, tensorCores: false);
         }
     }
 
     /// <summary>
     /// RMSNorm(hidden) with <paramref name="norm"/> into Normed, the router's product, the routing and the
-    /// (token, slot) pairs sorted by expert.
+    /// (token, slot) pairs sorted by expert. Where the router's launch norms the rows itself, it also takes
+    /// the gate and up products of <paramref name="shared"/> (into SharedActivation) when one is given: true
+    /// then.
     /// </summary>
-    private void Route(CudaMoe moe, int n, ulong norm)
+    private bool Route(CudaMoe moe, int n, ulong norm, CudaFeedForward? shared)
     {
         var c = _c;
         int hidden = c.HiddenSize, k = c.NumExpertsPerTok, experts = c.NRoutedExperts;
@@ -206,14 +211,20 @@ public sealed partial class CudaTransformer
                 RmsNorm(_b.Hidden, hidden, 0, norm, hidden, _b.Normed, n);
             }
 
+            string? withShared = shared is null ? null : KernelNames.GateRoute(router.Kind, shared.Gate.Kind);
+            var sh = normInRouter && _options.SharedInRouter && withShared is not null && shared!.Gate.Cols == hidden ? shared : null;
+            int routerBlocks = (experts + (2 * GateRouteWarps) - 1) / (2 * GateRouteWarps);
+            int sharedWidth = sh?.Gate.Rows ?? 0, sharedBlocks = (sharedWidth + GateRouteWarps - 1) / GateRouteWarps;
             _gpu.Launch(
-                KernelNames.GateRoute(router.Kind), (uint)((experts + (2 * GateRouteWarps) - 1) / (2 * GateRouteWarps)), 1, 1, 32 * GateRouteWarps,
+                sh is null ? KernelNames.GateRoute(router.Kind) : withShared!, (uint)(routerBlocks + sharedBlocks), 1, 1, 32 * GateRouteWarps,
                 (uint)(normInRouter ? normedScratch : routeScratch),
                 router.Data, router.Scales, hidden, router.BlockRows, router.BlockCols, router.ScaleCols, normInRouter ? _b.Hidden : _b.Normed, (long)hidden, n, _b.RouterLogits,
                 moe.Bias, experts, k, c.NGroup, c.TopKGroup, scoring, method, c.NormTopKProb, (float)c.RoutedScalingFactor, _b.ExpertIds, _b.ExpertWeights,
                 _b.Tickets, _b.ExpertOffsets, _b.ExpertOrder, _b.PairRow, _b.ExpertActive,
-                normInRouter ? norm : 0UL, (float)c.RmsNormEps, _b.Normed);
-            return;
+                normInRouter ? norm : 0UL, (float)c.RmsNormEps, _b.Normed, routerBlocks,
+                sh?.Gate.Data ?? 0, sh?.Gate.Scales ?? 0, sh?.Up.Data ?? 0, sh?.Up.Scales ?? 0, sharedWidth, sh?.Gate.BlockRows ?? 1, sh?.Gate.BlockCols ?? 1, sh?.Gate.ScaleCols ?? 1,
+                _b.SharedActivation);
+            return sh is not null;
         }
 
         RmsNorm(_b.Hidden, hidden, 0, norm, hidden, _b.Normed, n);
@@ -233,7 +244,12 @@ public sealed partial class CudaTransformer
                 _b.RouterLogits, moe.Bias, experts, k, c.NGroup, c.TopKGroup, scoring, method, c.NormTopKProb, (float)c.RoutedScalingFactor, _b.ExpertIds, _b.ExpertWeights);
             _gpu.Launch("moe_sort", 1, 1, 1, 256, 0, _b.ExpertIds, n * k, experts, _b.ExpertOffsets, _b.ExpertOrder, _b.PairRow, _b.ExpertActive);
         }
+
+        return false;
     }
+
+    /// <summary>A weight for a latency-bound launch to ask of L2 ahead of its product (prefetch_span); none when turned off.</summary>
+    private (ulong Data, long Bytes) Prefetched(in DeviceMatrix w) => _options.PrefetchWeights ? (w.Data, w.Bytes) : (0UL, 0L);
 
     /// <summary>Whether <see cref="Combine"/> can fold a norm into the combine (rows in registers: see moe_combine_rmsnorm).</summary>
     private bool CombineTakesNorm => _c.NumExpertsPerTok <= 16 && _c.HiddenSize % 4 == 0 && _c.HiddenSize <= 32 * 256;
@@ -242,13 +258,15 @@ public sealed partial class CudaTransformer
     /// hidden += shared experts + Σ weight · routed expert row, for the MoE layer just run; with a norm weight
     /// also normed = RMSNorm(hidden) in the same launch (the next layer's input norm).
     /// </summary>
-    private void Combine(CudaMoe moe, int n, ulong norm)
+    private void Combine(CudaMoe moe, int n, ulong norm, (ulong Data, long Bytes) next1 = default, (ulong Data, long Bytes) next2 = default)
     {
         int hidden = _c.HiddenSize, k = _c.NumExpertsPerTok;
         ulong shared = moe.Shared is null ? 0 : _b.SharedOut;
         if (norm != 0)
         {
-            _gpu.Launch("moe_combine_rmsnorm", (uint)n, 1, 1, 256, 0, _b.ExpertOut, _b.PairRow, _b.ExpertWeights, k, hidden, shared, _b.Hidden, norm, (float)_c.RmsNormEps, _b.Normed);
+            _gpu.Launch(
+                "moe_combine_rmsnorm", (uint)n, 1, 1, 256, 0, _b.ExpertOut, _b.PairRow, _b.ExpertWeights, k, hidden, shared, _b.Hidden, norm, (float)_c.RmsNormEps, _b.Normed,
+                next1.Data, next1.Bytes, next2.Data, next2.Bytes);
             return;
         }
 
@@ -258,22 +276,24 @@ public sealed partial class CudaTransformer
     /// <summary>
     /// Expert products by the weight-streaming kernels: every chosen expert's rows once per pass; with
     /// <paramref name="shared"/> the shared experts as one more grid row of the same two launches (into
-    /// SharedOut). <paramref name="tensorCores"/>: the mma.cu kernels (16 rows of gate and up, or 32 rows
-    /// of down, per warp of a 4-warp block), else the float32 ones of gemv.cu (8 warps).
+    /// SharedOut), of the down launch only when <paramref name="sharedGateUp"/> is false (the router's launch
+    /// computed their activations). <paramref name="tensorCores"/>: the mma.cu kernels (16 rows of gate and
+    /// up, or 32 rows of down, per warp of a 4-warp block), else the float32 ones of gemv.cu (8 warps).
     /// </summary>
-    private void StreamedExperts(CudaMoe moe, int n, CudaFeedForward? shared, bool tensorCores)
+    private void StreamedExperts(CudaMoe moe, int n, CudaFeedForward? shared, bool sharedGateUp, bool tensorCores)
     {
         int hidden = _c.HiddenSize, k = _c.NumExpertsPerTok, experts = _c.NRoutedExperts;
         uint chosen = (uint)Math.Min(experts, n * k);
         var g = moe.ExpertShape;
         var d = moe.DownShape;
-        int width = g.Rows, sharedWidth = shared?.Gate.Rows ?? 0;
-        uint extra = shared is null ? 0u : 1u;
+        var up = sharedGateUp ? shared : null;
+        int width = g.Rows, upWidth = up?.Gate.Rows ?? 0, sharedWidth = shared?.Gate.Rows ?? 0;
         _gpu.Launch(
             tensorCores ? KernelNames.MmaMoeGateUp(g.Kind) : KernelNames.MoeGateUp(g.Kind, n),
-            (uint)((Math.Max(width, sharedWidth) + (tensorCores ? 63 : 7)) / (tensorCores ? 64 : 8)), chosen + extra, 1, tensorCores ? 128u : 256u, 0,
+            (uint)((Math.Max(width, upWidth) + (tensorCores ? 63 : 7)) / (tensorCores ? 64 : 8)), chosen + (up is null ? 0u : 1u), 1, tensorCores ? 128u : 256u, 0,
             moe.GatePointers, moe.GateScales, moe.UpPointers, moe.UpScales, width, hidden, g.BlockRows, g.BlockCols, g.ScaleCols, _b.Normed, (long)hidden, _b.ExpertOffsets, _b.ExpertActive, _b.ExpertOrder, k, _b.Activation,
-            shared?.Gate.Data ?? 0, shared?.Gate.Scales ?? 0, shared?.Up.Data ?? 0, shared?.Up.Scales ?? 0, sharedWidth, n, _b.SharedActivation);
+            up?.Gate.Data ?? 0, up?.Gate.Scales ?? 0, up?.Up.Data ?? 0, up?.Up.Scales ?? 0, upWidth, n, _b.SharedActivation);
+        uint extra = shared is null ? 0u : 1u;
         // One row per warp for the shared experts' down rows (n = 1): they are as long as all their widths.
         bool oneRow = !tensorCores && shared is not null && OneRowPerWarp(hidden, n);
         int downRows = tensorCores ? 128 : oneRow ? 8 : 16;

@@ -16,7 +16,7 @@ trap 'rm -rf "$work"' EXIT
 "$clang" -x cuda --cuda-device-only --cuda-gpu-arch=sm_80 -nocudainc -nocudalib -std=c++17 -S -o "$work/all.ptx" "$work/all.cu"
 grep -o '\.entry [A-Za-z_0-9]*' "$work/all.ptx" | cut -d' ' -f2 | sort -u > "$work/entries"
 cuda=$root/src/Fathom.Backends.Cuda
-{ grep -oh '"[a-z][a-z0-9_]*"' "$cuda/KernelNames.cs"; cat "$cuda"/*.cs | grep -Pzo 'Launch\(\s*"[a-z][a-z0-9_]*"' | tr '\0' '\n' | grep -o '"[^"]*"'; } | tr -d '"' | sort -u > "$work/launched"
+{ grep -v '^\s*///' "$cuda/KernelNames.cs" | grep -oh '"[a-z][a-z0-9_]*"'; cat "$cuda"/*.cs | grep -Pzo 'Launch\(\s*"[a-z][a-z0-9_]*"' | tr '\0' '\n' | grep -o '"[^"]*"'; } | tr -d '"' | sort -u > "$work/launched"
 missing=$(comm -23 "$work/launched" "$work/entries")
 if [ -n "$missing" ]; then
   echo "launched but not defined by the kernels: $missing" >&2
