@@ -77,13 +77,6 @@ public sealed record CudaOptions
     /// </summary>
     public bool SharedInRouter { get; init; } = Environment.GetEnvironmentVariable("FATHOM_CUDA_SHARED_IN_ROUTER") != "0";
 
-    /// <summary>
-    /// Single-token passes' latency-bound launches ask L2 for the weights of the products that follow them
-    /// (attention: the value and output projections; the combine before a layer: its query and kv_a
-    /// projections), so those read L2 rather than HBM. FATHOM_CUDA_PREFETCH=0 turns it off for comparisons.
-    /// </summary>
-    public bool PrefetchWeights { get; init; } = Environment.GetEnvironmentVariable("FATHOM_CUDA_PREFETCH") != "0";
-
     /// <summary>Folders to look for NVRTC and cuBLASLt in, before the usual toolkit folders.</summary>
     public IReadOnlyList<string> LibraryFolders { get; init; } = [];
 

@@ -26,8 +26,7 @@ public sealed partial class CudaTransformer
             var a = layer.Attention;
             if (uncombined is not null && CombineTakesNorm && !lt)
             {
-                var next = a.QA ?? a.Q!.Value;
-                Combine(uncombined, n, layer.InputNorm, Prefetched(next), Prefetched(a.KvA));
+                Combine(uncombined, n, layer.InputNorm);
             }
             else
             {
@@ -91,12 +90,10 @@ public sealed partial class CudaTransformer
             uint attentionShared = (uint)((width + AttentionChunkLimit) * sizeof(float));
             if (!lt)
             {
-                var (vup, vupBytes) = Prefetched(kvb);
-                var (output, outputBytes) = Prefetched(a.O);
                 _gpu.Launch(
                     "mla_attention_merged", (uint)n, (uint)heads, (uint)splits, 128, attentionShared,
                     _b.AbsorbedQuery, cache, width, latent, seqOf, lenOf, _pool.Tables, _pool.PagesPerSequence, _pool.PageTokens, chunk, (float)c.SoftmaxScale, heads, splits, _partial,
-                    _b.Tickets + sizeof(int), _b.Mixed, vup, vupBytes, output, outputBytes);
+                    _b.Tickets + sizeof(int), _b.Mixed);
             }
             else
             {
@@ -248,9 +245,6 @@ public sealed partial class CudaTransformer
         return false;
     }
 
-    /// <summary>A weight for a latency-bound launch to ask of L2 ahead of its product (prefetch_span); none when turned off.</summary>
-    private (ulong Data, long Bytes) Prefetched(in DeviceMatrix w) => _options.PrefetchWeights ? (w.Data, w.Bytes) : (0UL, 0L);
-
     /// <summary>Whether <see cref="Combine"/> can fold a norm into the combine (rows in registers: see moe_combine_rmsnorm).</summary>
     private bool CombineTakesNorm => _c.NumExpertsPerTok <= 16 && _c.HiddenSize % 4 == 0 && _c.HiddenSize <= 32 * 256;
 
@@ -258,15 +252,13 @@ public sealed partial class CudaTransformer
     /// hidden += shared experts + Σ weight · routed expert row, for the MoE layer just run; with a norm weight
     /// also normed = RMSNorm(hidden) in the same launch (the next layer's input norm).
     /// </summary>
-    private void Combine(CudaMoe moe, int n, ulong norm, (ulong Data, long Bytes) next1 = default, (ulong Data, long Bytes) next2 = default)
+    private void Combine(CudaMoe moe, int n, ulong norm)
     {
         int hidden = _c.HiddenSize, k = _c.NumExpertsPerTok;
         ulong shared = moe.Shared is null ? 0 : _b.SharedOut;
         if (norm != 0)
         {
-            _gpu.Launch(
-                "moe_combine_rmsnorm", (uint)n, 1, 1, 256, 0, _b.ExpertOut, _b.PairRow, _b.ExpertWeights, k, hidden, shared, _b.Hidden, norm, (float)_c.RmsNormEps, _b.Normed,
-                next1.Data, next1.Bytes, next2.Data, next2.Bytes);
+            _gpu.Launch("moe_combine_rmsnorm", (uint)n, 1, 1, 256, 0, _b.ExpertOut, _b.PairRow, _b.ExpertWeights, k, hidden, shared, _b.Hidden, norm, (float)_c.RmsNormEps, _b.Normed);
             return;
         }
 

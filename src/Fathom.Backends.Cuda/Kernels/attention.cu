@@ -197,17 +197,12 @@ extern "C" __global__ void __launch_bounds__(128) mla_attention(const float* q, 
     attention_body<false>(q, cache, width, latent, tokenSeq, tokenLen, tables, maxPages, pageSize, chunkPtr, scale, heads, splits, partial, 0, 0);
 }
 
-// Small passes (decode): the splits and their merge into out [t, heads, latent] in one launch. next1 and
-// next2 (next1Bytes, next2Bytes; either may be null): weights of the launches that follow (the value and
-// output projections), asked of L2 while this launch leaves HBM idle.
+// Small passes (decode): the splits and their merge into out [t, heads, latent] in one launch.
 extern "C" __global__ void __launch_bounds__(128) mla_attention_merged(const float* q, const float* cache, int width, int latent,
                                                 const int* tokenSeq, const int* tokenLen, const int* tables, int maxPages,
                                                 int pageSize, const int* chunkPtr, float scale, int heads, int splits,
-                                                float* partial, int* tickets, float* out, const void* next1, long long next1Bytes,
-                                                const void* next2, long long next2Bytes)
+                                                float* partial, int* tickets, float* out)
 {
-    prefetch_span(next1, next1Bytes);
-    prefetch_span(next2, next2Bytes);
     attention_body<true>(q, cache, width, latent, tokenSeq, tokenLen, tables, maxPages, pageSize, chunkPtr, scale, heads, splits, partial, tickets, out);
 }
 

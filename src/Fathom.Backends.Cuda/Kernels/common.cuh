@@ -27,17 +27,6 @@ __device__ __forceinline__ void inputs_ready()
 #endif
 }
 
-// Asks L2 for bytes [p, p + bytes) (p may be null), one request per 128-byte line spread over every thread
-// of the grid: a latency-bound launch that leaves HBM idle fetches the weights of a launch to come. Weights
-// never change, so this needs no inputs_ready().
-__device__ __forceinline__ void prefetch_span(const void* p, long long bytes)
-{
-    if (!p) return;
-    long long threads = (long long)gridDim.x * gridDim.y * gridDim.z * blockDim.x;
-    long long id = (((long long)blockIdx.z * gridDim.y + blockIdx.y) * gridDim.x + blockIdx.x) * blockDim.x + threadIdx.x;
-    for (long long off = id * 128; off < bytes; off += threads * 128) asm volatile("prefetch.global.L2 [%0];" ::"l"((const u8*)p + off));
-}
-
 __device__ __forceinline__ float bf16_to_f(u32 bits16) { return __uint_as_float(bits16 << 16); }
 
 // Round to nearest even to bfloat16 and back: activations of the bf16 path keep float32 storage but

@@ -273,14 +273,10 @@ extern "C" __global__ void moe_combine(const float* expertOut, const int* pairRo
 
 // moe_combine fused with the next layer's input RMSNorm: hidden[t] gets its expert rows (same sums, same
 // order as moe_combine), then y[t] = w ⊙ hidden[t] / rms(hidden[t]). One block per token, every value read
-// once into registers (H ≤ 32·blockDim, H a multiple of 4, k ≤ 16; the caller checks). next1 and next2
-// (may be null): the next layer's first weights, asked of L2 meanwhile (prefetch_span).
+// once into registers (H ≤ 32·blockDim, H a multiple of 4, k ≤ 16; the caller checks).
 extern "C" __global__ void moe_combine_rmsnorm(const float* expertOut, const int* pairRow, const float* weights, int k, int H,
-                                               const float* shared, float* hidden, const float* w, float eps, float* y,
-                                               const void* next1, long long next1Bytes, const void* next2, long long next2Bytes)
+                                               const float* shared, float* hidden, const float* w, float eps, float* y)
 {
-    prefetch_span(next1, next1Bytes);
-    prefetch_span(next2, next2Bytes);
     inputs_ready();
     __shared__ float red[32];
     __shared__ int rows[16];
@@ -293,7 +289,7 @@ extern "C" __global__ void moe_combine_rmsnorm(const float* expertOut, const int
     }
     __syncthreads();
     float* hr = hidden + (long long)t * H;
-    float4 v[8];
+    float4 v[8], gw[8];
     float ss = 0.f;
 #pragma unroll
     for (int j = 0; j < 8; j++)
@@ -305,6 +301,7 @@ extern "C" __global__ void moe_combine_rmsnorm(const float* expertOut, const int
             // of this launch's time), then the sums in slot order.
             float4 a = shared ? *(const float4*)(shared + (long long)t * H + c) : make_float4(0.f, 0.f, 0.f, 0.f);
             float4 h = *(const float4*)(hr + c);
+            gw[j] = *(const float4*)(w + c);   // with the rows, not after the sum: one round trip less
             float4 e[16];
 #pragma unroll
             for (int s = 0; s < 16; s++)
@@ -329,6 +326,7 @@ extern "C" __global__ void moe_combine_rmsnorm(const float* expertOut, const int
         else
         {
             v[j] = make_float4(0.f, 0.f, 0.f, 0.f);
+            gw[j] = v[j];
         }
     }
     ss = block_sum(ss, red);
@@ -340,7 +338,7 @@ extern "C" __global__ void moe_combine_rmsnorm(const float* expertOut, const int
         int c = (threadIdx.x + j * blockDim.x) * 4;
         if (c < H)
         {
-            float4 g = *(const float4*)(w + c);
+            float4 g = gw[j];
             *(float4*)(yr + c) = make_float4(g.x * (v[j].x * inv), g.y * (v[j].y * inv), g.z * (v[j].z * inv), g.w * (v[j].w * inv));
         }
     }
