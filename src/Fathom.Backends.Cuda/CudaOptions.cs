@@ -51,10 +51,10 @@ public sealed record CudaOptions
     /// (shorter gaps between the hundreds of small kernels of a decode step).
     /// </summary>
     /// <remarks>
-    /// On by default since the one-row products and the router launch carrying the norm and the shared
-    /// experts: on an H100 (4-layer V2-Lite-shaped BF16 checkpoint, batch 1, three alternating rounds) it
-    /// measured 1518 / 1525 / 1524 tok/s against 1480 / 1497 / 1489 without; before those changes it had
-    /// measured no gain. FATHOM_CUDA_PDL=0 turns it off for comparisons.
+    /// On by default: on an H100 with the full-size V2-Lite-shaped BF16 checkpoint, batch-1 decode measured
+    /// 326.4 tok/s with it against 319.1 without (build 6ead470, alternating runs on one machine; the one-row
+    /// products and the norm in the router's launch then took it to 328.8). On the 4-layer copy it had
+    /// measured no gain before. FATHOM_CUDA_PDL=0 turns it off for comparisons.
     /// </remarks>
     public bool ProgrammaticLaunch { get; init; } = Environment.GetEnvironmentVariable("FATHOM_CUDA_PDL") != "0";
 
@@ -71,13 +71,6 @@ public sealed record CudaOptions
     /// launch of its own; same bits. FATHOM_CUDA_ROUTER_NORM=0 turns it off for comparisons.
     /// </summary>
     public bool NormInRouter { get; init; } = Environment.GetEnvironmentVariable("FATHOM_CUDA_ROUTER_NORM") != "0";
-
-    /// <summary>
-    /// One-token passes compute the shared experts' gate and up products in the router's launch (its blocks
-    /// past the router's), whose weights then stream while the routing runs; same bits.
-    /// FATHOM_CUDA_SHARED_IN_ROUTER=0 turns it off for comparisons.
-    /// </summary>
-    public bool SharedInRouter { get; init; } = Environment.GetEnvironmentVariable("FATHOM_CUDA_SHARED_IN_ROUTER") != "0";
 
     /// <summary>Folders to look for NVRTC and cuBLASLt in, before the usual toolkit folders.</summary>
     public IReadOnlyList<string> LibraryFolders { get; init; } = [];

@@ -153,15 +153,15 @@ public sealed partial class CudaTransformer
     /// </summary>
     private void Moe(CudaMoe moe, int n, bool lt, ulong norm)
     {
-        // On the streaming paths the shared experts ride along in the routed experts' launches; in one-token
-        // passes their gate and up rows go with the router's launch instead.
+        Route(moe, n, norm);
+
+        // On the streaming paths the shared experts ride along in the routed experts' launches.
         bool mma = _mmaPass && TensorCoreStreams(moe.ExpertShape) && TensorCoreStreams(moe.DownShape);
         var merged = (!lt || mma) && moe.Shared is { } sh && sh.Gate.Kind == moe.ExpertShape.Kind && sh.Down.Kind == moe.DownShape.Kind
             && SameBlocks(sh.Gate, moe.ExpertShape) && sh.Down.BlockRows == moe.DownShape.BlockRows && sh.Down.BlockCols == moe.DownShape.BlockCols
             && (!mma || TensorCoreStreams(sh.Down))
             ? sh
             : null;
-        bool sharedRouted = Route(moe, n, norm, !lt && n == 1 ? merged : null);
         if (merged is null && moe.Shared is { } s)
         {
             FeedForward(s, n, _b.SharedOut, accumulate: false, lt);
@@ -169,7 +169,7 @@ public sealed partial class CudaTransformer
 
         if (mma)
         {
-            StreamedExperts(moe, n, merged, sharedGateUp: true, tensorCores: true);
+            StreamedExperts(moe, n, merged, tensorCores: true);
         }
         else if (lt && _eager && moe.ExpertShape.Kind != WeightKind.F32)
         {
@@ -177,17 +177,15 @@ public sealed partial class CudaTransformer
         }
         else
         {
-            StreamedExperts(moe, n, merged, sharedGateUp: !sharedRouted, tensorCores: false);
+            StreamedExperts(moe, n, merged, tensorCores: false);
         }
     }
 
     /// <summary>
     /// RMSNorm(hidden) with <paramref name="norm"/> into Normed, the router's product, the routing and the
-    /// (token, slot) pairs sorted by expert. Where the router's launch norms the rows itself, it also takes
-    /// the gate and up products of <paramref name="shared"/> (into SharedActivation) when one is given: true
-    /// then.
+    /// (token, slot) pairs sorted by expert.
     /// </summary>
-    private bool Route(CudaMoe moe, int n, ulong norm, CudaFeedForward? shared)
+    private void Route(CudaMoe moe, int n, ulong norm)
     {
         var c = _c;
         int hidden = c.HiddenSize, k = c.NumExpertsPerTok, experts = c.NRoutedExperts;
@@ -208,20 +206,14 @@ public sealed partial class CudaTransformer
                 RmsNorm(_b.Hidden, hidden, 0, norm, hidden, _b.Normed, n);
             }
 
-            string? withShared = shared is null ? null : KernelNames.GateRoute(router.Kind, shared.Gate.Kind);
-            var sh = normInRouter && _options.SharedInRouter && withShared is not null && shared!.Gate.Cols == hidden ? shared : null;
-            int routerBlocks = (experts + (2 * GateRouteWarps) - 1) / (2 * GateRouteWarps);
-            int sharedWidth = sh?.Gate.Rows ?? 0, sharedBlocks = (sharedWidth + GateRouteWarps - 1) / GateRouteWarps;
             _gpu.Launch(
-                sh is null ? KernelNames.GateRoute(router.Kind) : withShared!, (uint)(routerBlocks + sharedBlocks), 1, 1, 32 * GateRouteWarps,
+                KernelNames.GateRoute(router.Kind), (uint)((experts + (2 * GateRouteWarps) - 1) / (2 * GateRouteWarps)), 1, 1, 32 * GateRouteWarps,
                 (uint)(normInRouter ? normedScratch : routeScratch),
                 router.Data, router.Scales, hidden, router.BlockRows, router.BlockCols, router.ScaleCols, normInRouter ? _b.Hidden : _b.Normed, (long)hidden, n, _b.RouterLogits,
                 moe.Bias, experts, k, c.NGroup, c.TopKGroup, scoring, method, c.NormTopKProb, (float)c.RoutedScalingFactor, _b.ExpertIds, _b.ExpertWeights,
                 _b.Tickets, _b.ExpertOffsets, _b.ExpertOrder, _b.PairRow, _b.ExpertActive,
-                normInRouter ? norm : 0UL, (float)c.RmsNormEps, _b.Normed, routerBlocks,
-                sh?.Gate.Data ?? 0, sh?.Gate.Scales ?? 0, sh?.Up.Data ?? 0, sh?.Up.Scales ?? 0, sharedWidth, sh?.Gate.BlockRows ?? 1, sh?.Gate.BlockCols ?? 1, sh?.Gate.ScaleCols ?? 1,
-                _b.SharedActivation);
-            return sh is not null;
+                normInRouter ? norm : 0UL, (float)c.RmsNormEps, _b.Normed);
+            return;
         }
 
         RmsNorm(_b.Hidden, hidden, 0, norm, hidden, _b.Normed, n);
@@ -241,8 +233,6 @@ public sealed partial class CudaTransformer
                 _b.RouterLogits, moe.Bias, experts, k, c.NGroup, c.TopKGroup, scoring, method, c.NormTopKProb, (float)c.RoutedScalingFactor, _b.ExpertIds, _b.ExpertWeights);
             _gpu.Launch("moe_sort", 1, 1, 1, 256, 0, _b.ExpertIds, n * k, experts, _b.ExpertOffsets, _b.ExpertOrder, _b.PairRow, _b.ExpertActive);
         }
-
-        return false;
     }
 
     /// <summary>Whether <see cref="Combine"/> can fold a norm into the combine (rows in registers: see moe_combine_rmsnorm).</summary>
@@ -268,24 +258,22 @@ public sealed partial class CudaTransformer
     /// <summary>
     /// Expert products by the weight-streaming kernels: every chosen expert's rows once per pass; with
     /// <paramref name="shared"/> the shared experts as one more grid row of the same two launches (into
-    /// SharedOut), of the down launch only when <paramref name="sharedGateUp"/> is false (the router's launch
-    /// computed their activations). <paramref name="tensorCores"/>: the mma.cu kernels (16 rows of gate and
-    /// up, or 32 rows of down, per warp of a 4-warp block), else the float32 ones of gemv.cu (8 warps).
+    /// SharedOut). <paramref name="tensorCores"/>: the mma.cu kernels (16 rows of gate and up, or 32 rows
+    /// of down, per warp of a 4-warp block), else the float32 ones of gemv.cu (8 warps).
     /// </summary>
-    private void StreamedExperts(CudaMoe moe, int n, CudaFeedForward? shared, bool sharedGateUp, bool tensorCores)
+    private void StreamedExperts(CudaMoe moe, int n, CudaFeedForward? shared, bool tensorCores)
     {
         int hidden = _c.HiddenSize, k = _c.NumExpertsPerTok, experts = _c.NRoutedExperts;
         uint chosen = (uint)Math.Min(experts, n * k);
         var g = moe.ExpertShape;
         var d = moe.DownShape;
-        var up = sharedGateUp ? shared : null;
-        int width = g.Rows, upWidth = up?.Gate.Rows ?? 0, sharedWidth = shared?.Gate.Rows ?? 0;
+        int width = g.Rows, sharedWidth = shared?.Gate.Rows ?? 0;
+        uint extra = shared is null ? 0u : 1u;
         _gpu.Launch(
             tensorCores ? KernelNames.MmaMoeGateUp(g.Kind) : KernelNames.MoeGateUp(g.Kind, n),
-            (uint)((Math.Max(width, upWidth) + (tensorCores ? 63 : 7)) / (tensorCores ? 64 : 8)), chosen + (up is null ? 0u : 1u), 1, tensorCores ? 128u : 256u, 0,
+            (uint)((Math.Max(width, sharedWidth) + (tensorCores ? 63 : 7)) / (tensorCores ? 64 : 8)), chosen + extra, 1, tensorCores ? 128u : 256u, 0,
             moe.GatePointers, moe.GateScales, moe.UpPointers, moe.UpScales, width, hidden, g.BlockRows, g.BlockCols, g.ScaleCols, _b.Normed, (long)hidden, _b.ExpertOffsets, _b.ExpertActive, _b.ExpertOrder, k, _b.Activation,
-            up?.Gate.Data ?? 0, up?.Gate.Scales ?? 0, up?.Up.Data ?? 0, up?.Up.Scales ?? 0, upWidth, n, _b.SharedActivation);
-        uint extra = shared is null ? 0u : 1u;
+            shared?.Gate.Data ?? 0, shared?.Gate.Scales ?? 0, shared?.Up.Data ?? 0, shared?.Up.Scales ?? 0, sharedWidth, n, _b.SharedActivation);
         // One row per warp for the shared experts' down rows (n = 1): they are as long as all their widths.
         bool oneRow = !tensorCores && shared is not null && OneRowPerWarp(hidden, n);
         int downRows = tensorCores ? 128 : oneRow ? 8 : 16;

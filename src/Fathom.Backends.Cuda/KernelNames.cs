@@ -18,7 +18,7 @@ internal static class KernelNames
     private static readonly string[] OneRowGemm2Names = ["gemm2_r1_f32_1", "gemm2_r1_bf16_1", "gemm2_r1_fp8_1"];
     private static readonly string[] OneRowMoeDownNames = ["moe_down_r1_f32_1", "moe_down_r1_bf16_1", "moe_down_r1_fp8_1"];
 
-    private static readonly string[] GateRouteNames = ["moe_gate_route_f32", "moe_gate_route_bf16", "moe_gate_route_fp8", "moe_gate_route_f32_fp8", "moe_gate_route_bf16_fp8"];
+    private static readonly string[] GateRouteNames = ["moe_gate_route_f32", "moe_gate_route_bf16", "moe_gate_route_fp8"];
 
     private static readonly string[] MmaGemmNames = ["mma_gemm_bf16_1", "mma_gemm_bf16_2", "mma_gemm_bf16_4", "mma_gemm_fp8_1", "mma_gemm_fp8_2", "mma_gemm_fp8_4"];
     private static readonly string[] MmaGemmSplitNames = ["mma_gemm_split_bf16_1", "mma_gemm_split_bf16_2", "mma_gemm_split_bf16_4", "mma_gemm_split_fp8_1", "mma_gemm_split_fp8_2", "mma_gemm_split_fp8_4"];
@@ -60,16 +60,6 @@ internal static class KernelNames
 
     /// <summary>The router product, routing and pair sort of a small pass in one launch.</summary>
     public static string GateRoute(WeightKind kind) => GateRouteNames[(int)kind];
-
-    /// <summary>
-    /// <see cref="GateRoute"/> whose blocks past the router's take shared experts stored as
-    /// <paramref name="shared"/>: the router's own type, or FP8 beside a float32 or BF16 router. Null when
-    /// there is no such kernel.
-    /// </summary>
-    public static string? GateRoute(WeightKind router, WeightKind shared) =>
-        shared == router ? GateRouteNames[(int)router]
-        : shared == WeightKind.Fp8 && router != WeightKind.Fp8 ? GateRouteNames[3 + (int)router]
-        : null;
 
     private static int Index(WeightKind kind, int rows) => (int)kind + (rows == 1 ? 3 : 0);
 }

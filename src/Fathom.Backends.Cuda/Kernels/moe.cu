@@ -362,85 +362,52 @@ extern "C" __global__ void moe_gather_pair(const float* x, long long ldx, const 
     }
 }
 
-// w ⊙ x_t / rms(x_t) for the n rows of x into xs [n, K] (shared memory) with rmsnorm's arithmetic (the
-// same bits), and into normed too where that is given. Run by the whole block.
-__device__ __forceinline__ void norm_rows(const float* x, long long ldx, int n, int K, const float* normW, float eps, float* xs, float* normed)
-{
-    __shared__ float red[32];
-    for (int t = 0; t < n; t++)
-    {
-        float4 v[NORM_VECTORS];
-        float inv = row_rms_inverse(x + t * ldx, K, eps, v, red);
-#pragma unroll
-        for (int j = 0; j < NORM_VECTORS; j++)
-        {
-            int c = (threadIdx.x + j * blockDim.x) * 4;
-            if (c < K)
-            {
-                float4 g = *(const float4*)(normW + c);
-                float4 o = make_float4(g.x * (v[j].x * inv), g.y * (v[j].y * inv), g.z * (v[j].z * inv), g.w * (v[j].w * inv));
-                *(float4*)(xs + t * K + c) = o;
-                if (normed) *(float4*)(normed + (long long)t * K + c) = o;
-            }
-        }
-    }
-    __syncthreads();
-}
-
-// Asks L2 for a weight row of `bytes` bytes, by one warp (one request per 128-byte line).
-__device__ __forceinline__ void prefetch_row(const void* row, long long bytes)
-{
-    for (long long off = (threadIdx.x & 31) * 128; off < bytes; off += 32 * 128)
-        asm volatile("prefetch.global.L2 [%0];" ::"l"((const u8*)row + off));
-}
-
-// The router of a small pass (decode) in one launch: its product, the routing and the sort. Each of the
-// first routerBlocks blocks computes logits[t, e] = x_t · W_e for its 2·warps rows e and every token t (the
-// router runs in float32 on unrounded products, as Hugging Face's gate does); the last of them to finish
-// routes the tokens, a warp each (route_token; scratch in dynamic shared memory, route_scratch_bytes(E) for
-// each of min(n, warps) warps), then sorts the pairs by expert (sort_pairs). Three launches of a few
-// microseconds each became one.
+// The router of a small pass (decode) in one launch: its product, the routing and the sort. Each block
+// computes logits[t, e] = x_t · W_e for its 2·warps rows e and every token t (the router runs in float32
+// on unrounded products, as Hugging Face's gate does); the last block to finish routes the tokens, a warp
+// each (route_token; scratch in dynamic shared memory, route_scratch_bytes(E) for each of min(n, warps)
+// warps), then sorts the pairs by expert (sort_pairs). Three launches of a few microseconds each became one.
 // With normW, x is the residual stream and the layer's FFN norm happens here too: every block norms the n
-// rows into shared memory after the scratch (n·K floats, from a 16-byte boundary), and block 0 writes them
-// to normed for the expert launches: one launch less again.
-// With sgw (one-token passes, normW given), the blocks past routerBlocks compute the shared experts'
-// activations (moe_gateup's shared grid row, a warp per row of gate and up) into sharedAct: they do not
-// wait for the routing, so their weights stream while the router's few blocks work through their chain of
-// latencies, and the routed experts' launch that follows carries only routed rows.
-template <int WT, int WS>
+// rows into shared memory after the scratch (n·K floats, from a 16-byte boundary) with rmsnorm's
+// arithmetic, and block 0 writes them to normed for the expert launches: one launch less again.
+template <int WT>
 __device__ __forceinline__ void gate_route_body(const void* w, const float* scales, int K, int blockRows, int blockCols, int scaleCols,
                                                 const float* x, long long ldx, int n, float* logits, const float* bias, int E, int k,
                                                 int nGroup, int topkGroup, int scoring, int method, int normalize, float routedScale,
                                                 int* ids, float* weights, int* ticket, int* offsets, int* order, int* pairRow, int* active,
-                                                const float* normW, float eps, float* normed, int routerBlocks, const void* sgw,
-                                                const float* sgs, const void* suw, const float* sus, int sharedI, int sBlockRows,
-                                                int sBlockCols, int sScaleCols, float* sharedAct)
+                                                const float* normW, float eps, float* normed)
 {
     extern __shared__ __align__(16) unsigned char routeScratch[];
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
-    float* xs = (float*)(routeScratch + ((min(n, warps) * route_scratch_bytes(E) + 15) & ~15));
-    if ((int)blockIdx.x >= routerBlocks)
-    {
-        int bx = blockIdx.x - routerBlocks, r = bx * warps + warp;
-        if (r < sharedI)
-        {
-            long long rowBytes = (long long)K * WeightTraits<WS>::Bytes;
-            prefetch_row((const u8*)sgw + r * rowBytes, rowBytes);
-            prefetch_row((const u8*)suw + r * rowBytes, rowBytes);
-        }
-        inputs_ready();
-        norm_rows(x, ldx, n, K, normW, eps, xs, nullptr);
-        gateup_body<WS, 1>(sgw, sgs, suw, sus, sharedI, K, sBlockRows, sBlockCols, sScaleCols, xs, K, 0, 1, 0, n, sharedAct, 0, bx);
-        return;
-    }
     int r0 = (blockIdx.x * warps + warp) * 2;
     if (normW)
     {
         // The block's router rows head for L2 while the rows are normed.
         long long rowBytes = (long long)K * WeightTraits<WT>::Bytes;
-        for (int r = r0; r < min(r0 + 2, E); r++) prefetch_row((const u8*)w + r * rowBytes, rowBytes);
+        for (int r = r0; r < min(r0 + 2, E); r++)
+            for (long long off = lane * 128; off < rowBytes; off += 32 * 128)
+                asm volatile("prefetch.global.L2 [%0];" ::"l"((const u8*)w + r * rowBytes + off));
         inputs_ready();
-        norm_rows(x, ldx, n, K, normW, eps, xs, blockIdx.x == 0 ? normed : nullptr);
+        __shared__ float red[32];
+        float* xs = (float*)(routeScratch + ((min(n, warps) * route_scratch_bytes(E) + 15) & ~15));
+        for (int t = 0; t < n; t++)
+        {
+            float4 v[NORM_VECTORS];
+            float inv = row_rms_inverse(x + t * ldx, K, eps, v, red);
+#pragma unroll
+            for (int j = 0; j < NORM_VECTORS; j++)
+            {
+                int c = (threadIdx.x + j * blockDim.x) * 4;
+                if (c < K)
+                {
+                    float4 g = *(const float4*)(normW + c);
+                    float4 o = make_float4(g.x * (v[j].x * inv), g.y * (v[j].y * inv), g.z * (v[j].z * inv), g.w * (v[j].w * inv));
+                    *(float4*)(xs + t * K + c) = o;
+                    if (blockIdx.x == 0) *(float4*)(normed + (long long)t * K + c) = o;
+                }
+            }
+        }
+        __syncthreads();
         x = xs;
         ldx = K;
     }
@@ -467,7 +434,7 @@ __device__ __forceinline__ void gate_route_body(const void* w, const float* scal
         }
     }
     inputs_ready();
-    if (!last_block_of(ticket, routerBlocks)) return;
+    if (!last_block_of(ticket, gridDim.x)) return;
     // min(n, warps) warps route (the host sizes the scratch for as many).
     int routers = min(n, warps);
     if (warp < routers)
@@ -484,24 +451,18 @@ __device__ __forceinline__ void gate_route_body(const void* w, const float* scal
     sort_pairs(ids, n * k, E, offsets, order, pairRow, active);
 }
 
-// Suffix: the router's weight type, then the shared experts' where it differs (FP8 checkpoints keep the
-// router in bf16).
-#define GATE_ROUTE_KERNEL(SUFFIX, WT, WS)                                                                                       \
+#define GATE_ROUTE_KERNEL(SUFFIX, WT)                                                                                           \
     extern "C" __global__ void __launch_bounds__(256) moe_gate_route_##SUFFIX(                                                  \
         const void* w, const float* scales, int K, int blockRows, int blockCols, int scaleCols, const float* x, long long ldx,    \
         int n, float* logits, const float* bias, int E, int k, int nGroup, int topkGroup, int scoring, int method, int normalize, \
         float routedScale, int* ids, float* weights, int* ticket, int* offsets, int* order, int* pairRow, int* active,           \
-        const float* normW, float eps, float* normed, int routerBlocks, const void* sgw, const float* sgs, const void* suw,     \
-        const float* sus, int sharedI, int sBlockRows, int sBlockCols, int sScaleCols, float* sharedAct)                        \
+        const float* normW, float eps, float* normed)                                                                           \
     {                                                                                                                           \
-        gate_route_body<WT, WS>(w, scales, K, blockRows, blockCols, scaleCols, x, ldx, n, logits, bias, E, k, nGroup, topkGroup, \
-                                scoring, method, normalize, routedScale, ids, weights, ticket, offsets, order, pairRow, active, \
-                                normW, eps, normed, routerBlocks, sgw, sgs, suw, sus, sharedI, sBlockRows, sBlockCols,          \
-                                sScaleCols, sharedAct);                                                                         \
+        gate_route_body<WT>(w, scales, K, blockRows, blockCols, scaleCols, x, ldx, n, logits, bias, E, k, nGroup, topkGroup,     \
+                            scoring, method, normalize, routedScale, ids, weights, ticket, offsets, order, pairRow, active,     \
+                            normW, eps, normed);                                                                                \
     }
 
-GATE_ROUTE_KERNEL(f32, WT_F32, WT_F32)
-GATE_ROUTE_KERNEL(bf16, WT_BF16, WT_BF16)
-GATE_ROUTE_KERNEL(fp8, WT_FP8, WT_FP8)
-GATE_ROUTE_KERNEL(f32_fp8, WT_F32, WT_FP8)
-GATE_ROUTE_KERNEL(bf16_fp8, WT_BF16, WT_FP8)
+GATE_ROUTE_KERNEL(f32, WT_F32)
+GATE_ROUTE_KERNEL(bf16, WT_BF16)
+GATE_ROUTE_KERNEL(fp8, WT_FP8)
