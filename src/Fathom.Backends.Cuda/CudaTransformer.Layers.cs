@@ -137,7 +137,7 @@ public sealed partial class CudaTransformer
     /// <summary>Warps per block of moe_gate_route (two router rows each; as many route the tokens).</summary>
     private const int GateRouteWarps = 8;
 
-    /// <summary>Widest row the norm in moe_gate_route takes: rmsnorm's vector path, 8 float4 per thread of 256.</summary>
+    /// <summary>Widest row the norms inside moe_gate_route and moe_combine_rmsnorm take: 8 float4 per thread of 256 (rmsnorm's vector path).</summary>
     private const int NormRowLimit = 8 * 4 * 256;
 
     /// <summary>Dynamic shared memory moe_gate_route may take beside sort_pairs' static 8.2 KB (48 KB without opt-in).</summary>
@@ -236,7 +236,7 @@ public sealed partial class CudaTransformer
     }
 
     /// <summary>Whether <see cref="Combine"/> can fold a norm into the combine (rows in registers: see moe_combine_rmsnorm).</summary>
-    private bool CombineTakesNorm => _c.NumExpertsPerTok <= 16 && _c.HiddenSize % 4 == 0 && _c.HiddenSize <= 32 * 256;
+    private bool CombineTakesNorm => _c.NumExpertsPerTok <= 16 && _c.HiddenSize % 4 == 0 && _c.HiddenSize <= NormRowLimit;
 
     /// <summary>
     /// hidden += shared experts + Σ weight · routed expert row, for the MoE layer just run; with a norm weight

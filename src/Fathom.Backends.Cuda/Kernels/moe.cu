@@ -338,8 +338,7 @@ extern "C" __global__ void moe_combine_rmsnorm(const float* expertOut, const int
         int c = (threadIdx.x + j * blockDim.x) * 4;
         if (c < H)
         {
-            float4 g = gw[j];
-            *(float4*)(yr + c) = make_float4(g.x * (v[j].x * inv), g.y * (v[j].y * inv), g.z * (v[j].z * inv), g.w * (v[j].w * inv));
+            *(float4*)(yr + c) = normed4(gw[j], v[j], inv);
         }
     }
 }
@@ -401,7 +400,7 @@ __device__ __forceinline__ void gate_route_body(const void* w, const float* scal
                 if (c < K)
                 {
                     float4 g = *(const float4*)(normW + c);
-                    float4 o = make_float4(g.x * (v[j].x * inv), g.y * (v[j].y * inv), g.z * (v[j].z * inv), g.w * (v[j].w * inv));
+                    float4 o = normed4(g, v[j], inv);
                     *(float4*)(xs + t * K + c) = o;
                     if (blockIdx.x == 0) *(float4*)(normed + (long long)t * K + c) = o;
                 }
