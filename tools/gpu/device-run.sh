@@ -10,6 +10,10 @@
 #   profile-bN-DTYPE   ncu time of each kernel of batch-N decode steps (4-layer DTYPE checkpoint), own clocks
 #   steps-DTYPE  ncu time of each kernel of a batch-1 decode step (4-layer DTYPE checkpoint) at the GPU's own
 #                clocks with warm caches: their sum is within a few percent of the measured step time
+#   knobs-DTYPE / knobs-DTYPE-LLAYERS   batch-1 decode (-p 0 -n 64 -r 3) of the DTYPE checkpoint (full size,
+#                or LAYERS layers) under each configuration of $KNOBS, alternating over $ROUNDS rounds (default
+#                2, the order reversed every other round): KNOBS="base pdl-off:FATHOM_CUDA_PDL=0
+#                one-row-off:FATHOM_CUDA_ONE_ROW=0" (name[:VAR=VALUE[,VAR=VALUE...]]); one line per run
 #   ab-bf16 / ab-fp8   prefill 2048 and decode at batch 1, 32, 128 of the full checkpoint, the build in
 #                .devcarry/host-old (a copy of the host with .devcarry/app-old.tar.xz from
 #                `pack-host.sh --old` unpacked over it) and this one, alternating (old new new old)
@@ -83,6 +87,19 @@ PY
       ncu --clock-control none --cache-control none --metrics gpu__time_duration.sum --launch-skip 700 --launch-count 240 --csv \
         "$host/fathom-gpuhost" fathom bench --device cuda -m "$dir" -p 0 -n 24 -r 1 --no-warmup > "$out/ncu-$stage.csv" 2> "$out/ncu-$stage.err"
       python3 "$root/tools/gpu/ncu_tail.py" "$out/ncu-$stage.csv" 2 --order ;;
+    knobs-*)
+      spec=${stage#knobs-}; dtype=${spec%%-*}; layers=""; [ "$spec" != "$dtype" ] && layers=${spec#*-L}
+      dir=/tmp/v2l-$dtype${layers:+-$layers}
+      [ -f "$dir/config.json" ] || fathom create-random --like v2-lite ${layers:+--layers $layers} --dtype "$dtype" -o "$dir" --force 2>&1 | tail -1
+      configs=${KNOBS:-base}
+      for round in $(seq 1 "${ROUNDS:-2}"); do
+        order=$configs; [ $((round % 2)) = 0 ] && order=$(echo $configs | tr ' ' '\n' | tac | tr '\n' ' ')
+        for config in $order; do
+          name=${config%%:*}; vars=""; [ "$name" != "$config" ] && vars=$(echo "${config#*:}" | tr ',' ' ')
+          env $vars "$host/fathom-gpuhost" fathom bench --device cuda -m "$dir" -p 0 -n 64 -r 3 -b 1 --json 2>/dev/null | tail -1 > /tmp/knob.json
+          python3 -c "import json,sys; d=json.load(open('/tmp/knob.json')); print(sys.argv[1], 'r' + sys.argv[2], d['decode_tokens_per_s'], d['decode_tokens_per_s_runs'], d['gpu']['decode_fraction_of_floor'])" "$dtype${layers:+-L$layers} $name" "$round"
+        done
+      done | tee -a "$out/knobs.txt" ;;
     ab-bf16|ab-fp8)
       dtype=${stage#ab-}
       dir=/tmp/v2l-$dtype
