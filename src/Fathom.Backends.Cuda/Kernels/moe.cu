@@ -390,22 +390,7 @@ __device__ __forceinline__ void gate_route_body(const void* w, const float* scal
         __shared__ float red[32];
         float* xs = (float*)(routeScratch + ((min(n, warps) * route_scratch_bytes(E) + 15) & ~15));
         for (int t = 0; t < n; t++)
-        {
-            float4 v[NORM_VECTORS];
-            float inv = row_rms_inverse(x + t * ldx, K, eps, v, red);
-#pragma unroll
-            for (int j = 0; j < NORM_VECTORS; j++)
-            {
-                int c = (threadIdx.x + j * blockDim.x) * 4;
-                if (c < K)
-                {
-                    float4 g = *(const float4*)(normW + c);
-                    float4 o = normed4(g, v[j], inv);
-                    *(float4*)(xs + t * K + c) = o;
-                    if (blockIdx.x == 0) *(float4*)(normed + (long long)t * K + c) = o;
-                }
-            }
-        }
+            norm_row(x + t * ldx, K, normW, eps, red, xs + t * K, blockIdx.x == 0 ? normed + (long long)t * K : nullptr, 0);
         __syncthreads();
         x = xs;
         ldx = K;

@@ -45,6 +45,27 @@ __device__ __forceinline__ float4 normed4(float4 g, float4 v, float inv)
 {
     return make_float4(g.x * (v.x * inv), g.y * (v.y * inv), g.z * (v.z * inv), g.w * (v.w * inv));
 }
+
+// rmsnorm's vector path for one row, by the whole block: y = w ⊙ xr / rms(xr), each value rounded to bf16
+// with roundOut, and also written to y2 where that is given (moe_gate_route norms into shared memory and
+// block 0 of it into the global rows as well).
+__device__ __forceinline__ void norm_row(const float* xr, int W, const float* w, float eps, float* red, float* y, float* y2, int roundOut)
+{
+    float4 v[NORM_VECTORS];
+    float inv = row_rms_inverse(xr, W, eps, v, red);
+#pragma unroll
+    for (int j = 0; j < NORM_VECTORS; j++)
+    {
+        int c = (threadIdx.x + j * blockDim.x) * 4;
+        if (c < W)
+        {
+            float4 o = normed4(*(const float4*)(w + c), v[j], inv);
+            if (roundOut) o = make_float4(round_bf16(o.x), round_bf16(o.y), round_bf16(o.z), round_bf16(o.w));
+            *(float4*)(y + c) = o;
+            if (y2) *(float4*)(y2 + c) = o;
+        }
+    }
+}
 extern "C" __global__ void rmsnorm(const float* x, long long ldx, const int* rows, const float* w, int W, float eps, float* y,
                                    long long ldy, int roundOut)
 {
@@ -56,20 +77,7 @@ extern "C" __global__ void rmsnorm(const float* x, long long ldx, const int* row
     bool vec = (W & 3) == 0 && W <= NORM_VECTORS * 4 * (int)blockDim.x && ((((unsigned long long)xr) | ((unsigned long long)yr) | ((unsigned long long)w)) & 15) == 0;
     if (vec)
     {
-        float4 v[NORM_VECTORS];
-        float inv = row_rms_inverse(xr, W, eps, v, red);
-#pragma unroll
-        for (int j = 0; j < NORM_VECTORS; j++)
-        {
-            int c = (threadIdx.x + j * blockDim.x) * 4;
-            if (c < W)
-            {
-                float4 g = *(const float4*)(w + c);
-                float4 o = normed4(g, v[j], inv);
-                if (roundOut) o = make_float4(round_bf16(o.x), round_bf16(o.y), round_bf16(o.z), round_bf16(o.w));
-                *(float4*)(yr + c) = o;
-            }
-        }
+        norm_row(xr, W, w, eps, red, yr, nullptr, roundOut);
         return;
     }
     float ss = 0.f;
