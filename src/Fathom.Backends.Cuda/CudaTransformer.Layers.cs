@@ -153,7 +153,8 @@ public sealed partial class CudaTransformer
     /// </summary>
     private void Moe(CudaMoe moe, int n, bool lt, ulong norm)
     {
-        Route(moe, n, norm);
+        // One-token streaming passes may leave the routing to the routed experts' gate/up launch.
+        bool routedInExperts = Route(moe, n, norm, routeInExperts: _options.RouteInExperts && n == 1 && !lt);
 
         // On the streaming paths the shared experts ride along in the routed experts' launches.
         bool mma = _mmaPass && TensorCoreStreams(moe.ExpertShape) && TensorCoreStreams(moe.DownShape);
@@ -177,20 +178,26 @@ public sealed partial class CudaTransformer
         }
         else
         {
-            StreamedExperts(moe, n, merged, tensorCores: false);
+            StreamedExperts(moe, n, merged, tensorCores: false, routedInExperts);
         }
     }
 
+    /// <summary>DeepSeek's top-k method as route_token numbers it (0 greedy, 1 group-limited greedy, 2 noaux_tc).</summary>
+    private int RouterMethod => _c.TopKMethod switch { TopKMethod.Greedy => 0, TopKMethod.GroupLimitedGreedy => 1, _ => 2 };
+
+    /// <summary>The router's scoring as route_token numbers it (0 softmax, 1 sigmoid).</summary>
+    private int RouterScoring => _c.ScoringFunc == ScoringFunction.Sigmoid ? 1 : 0;
+
     /// <summary>
     /// RMSNorm(hidden) with <paramref name="norm"/> into Normed, the router's product, the routing and the
-    /// (token, slot) pairs sorted by expert.
+    /// (token, slot) pairs sorted by expert. With <paramref name="routeInExperts"/>, where the single launch
+    /// of the router applies, it stops at the logits and returns true: the experts' launch routes.
     /// </summary>
-    private void Route(CudaMoe moe, int n, ulong norm)
+    private bool Route(CudaMoe moe, int n, ulong norm, bool routeInExperts)
     {
         var c = _c;
         int hidden = c.HiddenSize, k = c.NumExpertsPerTok, experts = c.NRoutedExperts;
-        int method = c.TopKMethod switch { TopKMethod.Greedy => 0, TopKMethod.GroupLimitedGreedy => 1, _ => 2 };
-        int scoring = c.ScoringFunc == ScoringFunction.Sigmoid ? 1 : 0;
+        int method = RouterMethod, scoring = RouterScoring;
         // Small passes: the router's product, routing and sort in one launch (moe_gate_route), which norms the
         // rows too where they fit its shared memory. Otherwise the product first (the router runs in float32 on
         // unrounded products, as Hugging Face's gate does); then a few pairs are sorted by the routing launch's
@@ -212,8 +219,8 @@ public sealed partial class CudaTransformer
                 router.Data, router.Scales, hidden, router.BlockRows, router.BlockCols, router.ScaleCols, normInRouter ? _b.Hidden : _b.Normed, (long)hidden, n, _b.RouterLogits,
                 moe.Bias, experts, k, c.NGroup, c.TopKGroup, scoring, method, c.NormTopKProb, (float)c.RoutedScalingFactor, _b.ExpertIds, _b.ExpertWeights,
                 _b.Tickets, _b.ExpertOffsets, _b.ExpertOrder, _b.PairRow, _b.ExpertActive,
-                normInRouter ? norm : 0UL, (float)c.RmsNormEps, _b.Normed);
-            return;
+                normInRouter ? norm : 0UL, (float)c.RmsNormEps, _b.Normed, routeInExperts ? 0 : 1);
+            return routeInExperts;
         }
 
         RmsNorm(_b.Hidden, hidden, 0, norm, hidden, _b.Normed, n);
@@ -233,6 +240,8 @@ public sealed partial class CudaTransformer
                 _b.RouterLogits, moe.Bias, experts, k, c.NGroup, c.TopKGroup, scoring, method, c.NormTopKProb, (float)c.RoutedScalingFactor, _b.ExpertIds, _b.ExpertWeights);
             _gpu.Launch("moe_sort", 1, 1, 1, 256, 0, _b.ExpertIds, n * k, experts, _b.ExpertOffsets, _b.ExpertOrder, _b.PairRow, _b.ExpertActive);
         }
+
+        return false;
     }
 
     /// <summary>Whether <see cref="Combine"/> can fold a norm into the combine (rows in registers: see moe_combine_rmsnorm).</summary>
@@ -260,8 +269,10 @@ public sealed partial class CudaTransformer
     /// <paramref name="shared"/> the shared experts as one more grid row of the same two launches (into
     /// SharedOut). <paramref name="tensorCores"/>: the mma.cu kernels (16 rows of gate and up, or 32 rows
     /// of down, per warp of a 4-warp block), else the float32 ones of gemv.cu (8 warps).
+    /// <paramref name="routeHere"/> (one token, float32 kernels): the gate/up launch routes the token from
+    /// the router's logits (moe_gateup_routed) and writes the sorted pairs for the down launch.
     /// </summary>
-    private void StreamedExperts(CudaMoe moe, int n, CudaFeedForward? shared, bool tensorCores)
+    private void StreamedExperts(CudaMoe moe, int n, CudaFeedForward? shared, bool tensorCores, bool routeHere = false)
     {
         int hidden = _c.HiddenSize, k = _c.NumExpertsPerTok, experts = _c.NRoutedExperts;
         uint chosen = (uint)Math.Min(experts, n * k);
@@ -269,11 +280,25 @@ public sealed partial class CudaTransformer
         var d = moe.DownShape;
         int width = g.Rows, sharedWidth = shared?.Gate.Rows ?? 0;
         uint extra = shared is null ? 0u : 1u;
-        _gpu.Launch(
-            tensorCores ? KernelNames.MmaMoeGateUp(g.Kind) : KernelNames.MoeGateUp(g.Kind, n),
-            (uint)((Math.Max(width, sharedWidth) + (tensorCores ? 63 : 7)) / (tensorCores ? 64 : 8)), chosen + extra, 1, tensorCores ? 128u : 256u, 0,
-            moe.GatePointers, moe.GateScales, moe.UpPointers, moe.UpScales, width, hidden, g.BlockRows, g.BlockCols, g.ScaleCols, _b.Normed, (long)hidden, _b.ExpertOffsets, _b.ExpertActive, _b.ExpertOrder, k, _b.Activation,
-            shared?.Gate.Data ?? 0, shared?.Gate.Scales ?? 0, shared?.Up.Data ?? 0, shared?.Up.Scales ?? 0, sharedWidth, n, _b.SharedActivation);
+        if (routeHere)
+        {
+            var c = _c;
+            _gpu.Launch(
+                KernelNames.MoeGateUpRouted(g.Kind), (uint)((Math.Max(width, sharedWidth) + 7) / 8), (uint)k + extra, 1, 256, 0,
+                moe.GatePointers, moe.GateScales, moe.UpPointers, moe.UpScales, width, hidden, g.BlockRows, g.BlockCols, g.ScaleCols, _b.Normed, _b.Activation,
+                shared?.Gate.Data ?? 0, shared?.Gate.Scales ?? 0, shared?.Up.Data ?? 0, shared?.Up.Scales ?? 0, sharedWidth, _b.SharedActivation,
+                _b.RouterLogits, moe.Bias, experts, k, c.NGroup, c.TopKGroup, RouterScoring, RouterMethod, c.NormTopKProb, (float)c.RoutedScalingFactor,
+                _b.ExpertIds, _b.ExpertWeights, _b.ExpertOffsets, _b.ExpertOrder, _b.PairRow, _b.ExpertActive);
+        }
+        else
+        {
+            _gpu.Launch(
+                tensorCores ? KernelNames.MmaMoeGateUp(g.Kind) : KernelNames.MoeGateUp(g.Kind, n),
+                (uint)((Math.Max(width, sharedWidth) + (tensorCores ? 63 : 7)) / (tensorCores ? 64 : 8)), chosen + extra, 1, tensorCores ? 128u : 256u, 0,
+                moe.GatePointers, moe.GateScales, moe.UpPointers, moe.UpScales, width, hidden, g.BlockRows, g.BlockCols, g.ScaleCols, _b.Normed, (long)hidden, _b.ExpertOffsets, _b.ExpertActive, _b.ExpertOrder, k, _b.Activation,
+                shared?.Gate.Data ?? 0, shared?.Gate.Scales ?? 0, shared?.Up.Data ?? 0, shared?.Up.Scales ?? 0, sharedWidth, n, _b.SharedActivation);
+        }
+
         // One row per warp for the shared experts' down rows (n = 1): they are as long as all their widths.
         bool oneRow = !tensorCores && shared is not null && OneRowPerWarp(hidden, n);
         int downRows = tensorCores ? 128 : oneRow ? 8 : 16;
