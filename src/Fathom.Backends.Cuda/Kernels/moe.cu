@@ -473,7 +473,9 @@ __device__ __forceinline__ void gateup_routed_body(const u64* gws, const u64* gs
         gateup_body<WT, 1>(sgw, sgs, suw, sus, sharedI, K, blockRows, blockCols, scaleCols, x, 0, 0, 1, 0, 1, sharedAct, 0, blockIdx.x);
         return;
     }
-    if ((int)blockIdx.y >= k) return;   // the host launches k routed rows; never more
+    // The host launches k routed rows (never more), as wide as the shared experts' row: blocks past the
+    // routed width have no rows and need no routing (block (0, 0), which writes the pairs, always has).
+    if ((int)blockIdx.y >= k || (int)blockIdx.x * (int)(blockDim.x >> 5) >= I) return;
     __shared__ __align__(16) unsigned char scratch[route_scratch_bytes(MAX_EXPERTS)];
     __shared__ int chosenIds[32];
     __shared__ float chosenWeights[32];
