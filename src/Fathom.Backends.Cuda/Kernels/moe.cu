@@ -456,8 +456,8 @@ GATE_ROUTE_KERNEL(fp8, WT_FP8)
 // launch then stops at its product: no ticket, no last block routing and sorting while every other block
 // has finished). Warp 0 of each routed block runs route_token on the logits (the same function, so the
 // same choices and weights); blockIdx.y = j takes the chosen expert of rank j in ascending id order, the
-// order sort_pairs gives one token's pairs. Block (0, 0) also writes what sort_pairs would have written
-// (ids, weights, offsets, order, pairRow, active) for the down launch and the combine. The last
+// order sort_pairs gives one token's pairs. Block (0, 0) also writes the ids and weights and sorts them
+// (sort_pairs) for the down launch and the combine. The last
 // blockIdx.y, with a shared expert (sgw not null), computes its activations as in moe_gateup.
 template <int WT>
 __device__ __forceinline__ void gateup_routed_body(const u64* gws, const u64* gss, const u64* uws, const u64* uss, int I, int K, int blockRows,
@@ -490,26 +490,15 @@ __device__ __forceinline__ void gateup_routed_body(const u64* gws, const u64* gs
         int id = lane < k ? chosenIds[lane] : 0x7fffffff, rank = 0;
         for (int j = 0; j < k; j++) rank += chosenIds[j] < id;
         if (lane < k && rank == (int)blockIdx.y) expert = id;
-        if (blockIdx.x == 0 && blockIdx.y == 0)
+        if (blockIdx.x == 0 && blockIdx.y == 0 && lane < k)
         {
-            if (lane < k)
-            {
-                ids[lane] = id;
-                weights[lane] = chosenWeights[lane];
-                pairRow[lane] = rank;
-                order[rank] = lane;
-                active[1 + rank] = id;
-            }
-            if (lane == 0) active[0] = k;
-            for (int e = lane; e <= E; e += 32)
-            {
-                int before = 0;
-                for (int j = 0; j < k; j++) before += chosenIds[j] < e;
-                offsets[e] = before;
-            }
+            ids[lane] = id;
+            weights[lane] = chosenWeights[lane];
         }
     }
     __syncthreads();
+    // The pairs sorted by expert for the down launch and the combine, as the router launch would have.
+    if (blockIdx.x == 0 && blockIdx.y == 0) sort_pairs(ids, k, E, offsets, order, pairRow, active);
     int e = expert;
     // One token: its row is x whatever the pair (a row stride of 0), its activations row `blockIdx.y`.
     gateup_body<WT, 1>((const void*)gws[e], (const float*)gss[e], (const void*)uws[e], (const float*)uss[e], I, K, blockRows, blockCols,
