@@ -100,7 +100,7 @@ public sealed partial class CudaTransformer
                 _gpu.Launch(
                     "mla_attention", (uint)n, (uint)heads, (uint)splits, 128, attentionShared,
                     _b.AbsorbedQuery, cache, width, latent, seqOf, lenOf, _pool.Tables, _pool.PagesPerSequence, _pool.PageTokens, chunk, (float)c.SoftmaxScale, heads, splits, _partial);
-                _gpu.Launch("mla_combine", (uint)(n * heads), 1, 1, 128, (uint)(splits * sizeof(float)), _partial, splits, latent, _b.Mixed);
+                _gpu.Launch("mla_combine", (uint)(n * heads), 1, 1, 128, (uint)(2 * splits * sizeof(float)), _partial, splits, latent, _b.Mixed);
             }
             _gpu.Launch(
                 KernelNames.HeadGemm(kvb.Kind, n), (uint)((c.VHeadDim + 15) / 16), (uint)heads, 1, 256, 0,

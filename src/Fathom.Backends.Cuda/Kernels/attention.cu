@@ -21,15 +21,23 @@ __device__ __forceinline__ const float* cache_row(const float* cache, const int*
 __device__ __forceinline__ void combine_splits(const float* p, int splits, int latent, float* out, float* weight, float* red)
 {
     const int stride = latent + PART_HEAD;
+    // Each split's (max, sum) is read once, into shared memory (weight, then weight + splits): one L2 round
+    // trip for both reductions.
+    float* lsum = weight + splits;
     float M = NEG_INF;
     for (int s = threadIdx.x; s < splits; s += blockDim.x)
-        if (__ldcg(p + s * stride + 1) > 0.f) M = fmaxf(M, __ldcg(p + s * stride));
+    {
+        float m = __ldcg(p + s * stride), l = __ldcg(p + s * stride + 1);
+        weight[s] = m;
+        lsum[s] = l;
+        if (l > 0.f) M = fmaxf(M, m);
+    }
     M = block_max(M, red);
     float L = 0.f;
     for (int s = threadIdx.x; s < splits; s += blockDim.x)
     {
-        float l = __ldcg(p + s * stride + 1);
-        float f = l > 0.f ? expf(__ldcg(p + s * stride) - M) : 0.f;
+        float l = lsum[s];
+        float f = l > 0.f ? expf(weight[s] - M) : 0.f;
         weight[s] = f;
         L += l * f;
     }
@@ -39,19 +47,19 @@ __device__ __forceinline__ void combine_splits(const float* p, int splits, int l
     for (int c4 = threadIdx.x; c4 < latent / 4; c4 += blockDim.x)
     {
         float4 a = make_float4(0.f, 0.f, 0.f, 0.f);
-        for (int s0 = 0; s0 < splits; s0 += 8)
+        for (int s0 = 0; s0 < splits; s0 += 16)
         {
-            float4 v[8];
-            float f[8];
+            float4 v[16];
+            float f[16];
 #pragma unroll
-            for (int u = 0; u < 8; u++)
+            for (int u = 0; u < 16; u++)
             {
                 // An empty split's values are stale: never read them (0 · NaN would not vanish).
                 f[u] = s0 + u < splits ? weight[s0 + u] : 0.f;
                 v[u] = f[u] != 0.f ? __ldcg((const float4*)(p + (s0 + u) * stride + PART_HEAD) + c4) : make_float4(0.f, 0.f, 0.f, 0.f);
             }
 #pragma unroll
-            for (int u = 0; u < 8; u++)
+            for (int u = 0; u < 16; u++)
             {
                 a.x += v[u].x * f[u];
                 a.y += v[u].y * f[u];
@@ -74,24 +82,34 @@ __device__ __forceinline__ void split_attention(const float* q, const float* cac
 {
     float* qs = sm;
     float* sc = sm + width;
+    const int* table = tables + (long long)tokenSeq[t] * maxPages;
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+    // Each warp scores two positions per pass (p and p + warps), both rows' loads in flight at once; the
+    // first pass's rows are looked up in the page table while the query is copied to shared memory.
+    int p = p0 + warp;
+    const float4* rowA = p < p1 ? (const float4*)cache_row(cache, table, pageSize, width, p) : nullptr;
+    const float4* rowB = p + warps < p1 ? (const float4*)cache_row(cache, table, pageSize, width, p + warps) : nullptr;
     const float4* qrow = (const float4*)(q + ((long long)t * heads + h) * width);
     int n4 = width / 4;
     for (int c = threadIdx.x; c < n4; c += blockDim.x) ((float4*)qs)[c] = qrow[c];
     __syncthreads();
-    const int* table = tables + (long long)tokenSeq[t] * maxPages;
-    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
-    for (int p = p0 + warp; p < p1; p += warps)
+    for (; p < p1; p += 2 * warps)
     {
-        const float4* row = (const float4*)cache_row(cache, table, pageSize, width, p);
-        float d = 0.f;
+        if (p != p0 + warp)
+        {
+            rowA = (const float4*)cache_row(cache, table, pageSize, width, p);
+            rowB = p + warps < p1 ? (const float4*)cache_row(cache, table, pageSize, width, p + warps) : nullptr;
+        }
+        float da = 0.f, db = 0.f;
         for (int j0 = 0; j0 < n4; j0 += 256)
         {
-            float4 r[8];
+            float4 a[8], b[8];
 #pragma unroll
             for (int i = 0; i < 8; i++)
             {
                 int j = j0 + lane + 32 * i;
-                r[i] = j < n4 ? row[j] : make_float4(0.f, 0.f, 0.f, 0.f);
+                a[i] = j < n4 ? rowA[j] : make_float4(0.f, 0.f, 0.f, 0.f);
+                b[i] = j < n4 && rowB ? rowB[j] : make_float4(0.f, 0.f, 0.f, 0.f);
             }
 #pragma unroll
             for (int i = 0; i < 8; i++)
@@ -100,12 +118,18 @@ __device__ __forceinline__ void split_attention(const float* q, const float* cac
                 if (j < n4)
                 {
                     float4 g = ((const float4*)qs)[j];
-                    d += g.x * r[i].x + g.y * r[i].y + g.z * r[i].z + g.w * r[i].w;
+                    da += g.x * a[i].x + g.y * a[i].y + g.z * a[i].z + g.w * a[i].w;
+                    db += g.x * b[i].x + g.y * b[i].y + g.z * b[i].z + g.w * b[i].w;
                 }
             }
         }
-        d = warp_sum(d);
-        if (lane == 0) sc[p - p0] = d * scale;
+        da = warp_sum(da);
+        db = warp_sum(db);
+        if (lane == 0)
+        {
+            sc[p - p0] = da * scale;
+            if (rowB) sc[p + warps - p0] = db * scale;
+        }
     }
     __syncthreads();
     float mx = NEG_INF;
