@@ -143,8 +143,8 @@ public sealed partial class CudaTransformer
     /// <summary>Dynamic shared memory moe_gate_route may take beside sort_pairs' static 8.2 KB (48 KB without opt-in).</summary>
     private const int GateRouteScratchLimit = 38 * 1024;
 
-    /// <summary>route_scratch_bytes of moe.cu: scores and choices (floats), group scores and flags.</summary>
-    private static int RouteScratchBytes(int experts) => (experts * 8) + (64 * 8);
+    /// <summary>route_scratch_bytes of moe.cu: scores and choices (floats), taken flags, group scores and flags.</summary>
+    private static int RouteScratchBytes(int experts) => (experts * 8) + ((experts + 3) & ~3) + (64 * 8);
 
     /// <summary>
     /// The experts of a MoE layer on RMSNorm(hidden) with <paramref name="norm"/>, up to their weighted sum:

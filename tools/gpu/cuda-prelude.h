@@ -53,5 +53,3 @@ __device__ long long max(long long, long long);
 __device__ unsigned min(unsigned, unsigned);
 __device__ float min(float, float);
 __device__ float max(float, float);
-__device__ unsigned __reduce_max_sync(unsigned, unsigned);
-__device__ unsigned __reduce_min_sync(unsigned, unsigned);

@@ -60,36 +60,6 @@ __device__ __forceinline__ float warp_max(float v)
     return v;
 }
 
-// An order-preserving key of a float (larger float, larger key; -0 counts as +0) and back.
-__device__ __forceinline__ u32 float_key(float v)
-{
-    u32 u = __float_as_uint(v + 0.f);
-    return (u & 0x80000000u) ? ~u : u | 0x80000000u;
-}
-
-__device__ __forceinline__ float key_float(u32 key) { return __uint_as_float((key & 0x80000000u) ? key & 0x7fffffffu : ~key); }
-
-// The best candidate (v, i) of a warp, ranked by the larger value, then the lower index; i = 0x7fffffff
-// (with v = -inf) marks a lane without one. Every lane gets the winner, or (-inf, 0x7fffffff) if no lane
-// holds one. From sm_80 two warp reductions on order-preserving keys replace five shuffle rounds.
-__device__ __forceinline__ void warp_best(float& v, int& i)
-{
-#if __CUDA_ARCH__ >= 800
-    u32 key = i != 0x7fffffff ? float_key(v) : 0u;
-    u32 best = __reduce_max_sync(0xffffffffu, key);
-    i = (int)__reduce_min_sync(0xffffffffu, key == best ? (u32)i : 0x7fffffffu);
-    v = best != 0u ? key_float(best) : NEG_INF;
-#else
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1)
-    {
-        float ov = __shfl_xor_sync(0xffffffffu, v, o);
-        int oi = __shfl_xor_sync(0xffffffffu, i, o);
-        if (oi != 0x7fffffff && (i == 0x7fffffff || ov > v || (ov == v && oi < i))) { v = ov; i = oi; }
-    }
-#endif
-}
-
 // One element of a weight in any storage type (for the small per-head products, not the streaming ones).
 __device__ __forceinline__ float weight_at(const void* w, const float* scales, int type, long long row, int col, int ld,
                                            int blockRows, int blockCols, int scaleCols)

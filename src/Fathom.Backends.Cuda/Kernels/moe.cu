@@ -6,81 +6,59 @@
 
 __device__ void sort_pairs(const int* ids, int pairs, int E, int* offsets, int* order, int* pairRow, int* active);
 
-// Per-warp scratch of route_token: scores and selection values of E experts, group scores and flags.
+// Per-warp scratch of route_token: scores and selection values of E experts, taken flags, group scores.
 struct RouteScratch
 {
     float* scores;
     float* choice;
+    unsigned char* taken;
     float* groupScore;
     int* kept;
 };
 
-// Bytes of RouteScratch for one warp.
-constexpr __device__ int route_scratch_bytes(int E) { return E * 8 + MAX_GROUPS * 8; }
+// Bytes of RouteScratch for one warp (each piece 4-byte aligned).
+constexpr __device__ int route_scratch_bytes(int E) { return E * 8 + ((E + 3) & ~3) + MAX_GROUPS * 8; }
 
 __device__ __forceinline__ RouteScratch route_scratch(unsigned char* base, int E)
 {
     RouteScratch r;
     r.scores = (float*)base;
     r.choice = r.scores + E;
-    r.groupScore = r.choice + E;
+    r.taken = (unsigned char*)(r.choice + E);
+    r.groupScore = (float*)(r.taken + ((E + 3) & ~3));
     r.kept = (int*)(r.groupScore + MAX_GROUPS);
     return r;
 }
 
-// Experts per lane of route_token's registers (MAX_EXPERTS / 32).
-#define ROUTE_PER_LANE 16
-
 // DeepSeek's router for one token, by one warp, in the order of the host Router: score (0 softmax, 1
 // sigmoid) the logits l[0, E) (read past L1: another block may have written them), add the bias for
 // selection, keep the best groups (method 1: group_limited_greedy, 2: noaux_tc, 0: plain top-k), top-k
-// with ties to the lower index, weights from the unbiased scores, optional normalisation, scaling. Lane
-// `lane` holds experts lane + 32·i in registers (the logits are read once, all in flight); the scores also
-// go to shared memory for the group scores and the weights. The chosen ids stay in registers (lane j holds
-// slot j) until they are written to out and w.
+// with ties to the lower index, weights from the unbiased scores, optional normalisation, scaling. The
+// chosen ids stay in registers (lane j holds slot j) until they are written to out and w.
 __device__ __forceinline__ void route_token(const float* l, const float* bias, int E, int k, int nGroup, int topkGroup, int scoring,
                                             int method, int normalize, float routedScale, int* out, float* w, RouteScratch r)
 {
     int lane = threadIdx.x & 31;
-    float v[ROUTE_PER_LANE];
-#pragma unroll
-    for (int i = 0; i < ROUTE_PER_LANE; i++)
-    {
-        int e = lane + 32 * i;
-        v[i] = e < E ? __ldcg(l + e) : NEG_INF;
-    }
     if (scoring == 1)
     {
-#pragma unroll
-        for (int i = 0; i < ROUTE_PER_LANE; i++) v[i] = 1.f / (1.f + expf(-v[i]));
+        for (int e = lane; e < E; e += 32) r.scores[e] = 1.f / (1.f + expf(-__ldcg(l + e)));
     }
     else
     {
         float mx = NEG_INF;
-#pragma unroll
-        for (int i = 0; i < ROUTE_PER_LANE; i++) mx = fmaxf(mx, v[i]);
+        for (int e = lane; e < E; e += 32) mx = fmaxf(mx, __ldcg(l + e));
         mx = warp_max(mx);
         double sum = 0;
-#pragma unroll
-        for (int i = 0; i < ROUTE_PER_LANE; i++)
-            if (lane + 32 * i < E) sum += exp((double)(v[i] - mx));
+        for (int e = lane; e < E; e += 32) sum += exp((double)(__ldcg(l + e) - mx));
 #pragma unroll
         for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
-#pragma unroll
-        for (int i = 0; i < ROUTE_PER_LANE; i++)
-            if (lane + 32 * i < E) v[i] = (float)(exp((double)(v[i] - mx)) / sum);
+        for (int e = lane; e < E; e += 32) r.scores[e] = (float)(exp((double)(__ldcg(l + e) - mx)) / sum);
     }
-    // v: the scores; from here on the selection values (score + bias, zero outside the kept groups).
-#pragma unroll
-    for (int i = 0; i < ROUTE_PER_LANE; i++)
+    __syncwarp();
+    for (int e = lane; e < E; e += 32)
     {
-        int e = lane + 32 * i;
-        if (e < E)
-        {
-            r.scores[e] = v[i];
-            if (bias) v[i] += bias[e];
-            r.choice[e] = v[i];
-        }
+        r.choice[e] = bias ? r.scores[e] + bias[e] : r.scores[e];
+        r.taken[e] = 0;
     }
     __syncwarp();
     if (nGroup > 1 && method != 0)
@@ -93,9 +71,9 @@ __device__ __forceinline__ void route_token(const float* l, const float* bias, i
                 float best = NEG_INF, second = NEG_INF;
                 for (int e = g * per; e < (g + 1) * per; e++)
                 {
-                    float c = r.choice[e];
-                    if (c > best) { second = best; best = c; }
-                    else if (c > second) second = c;
+                    float v = r.choice[e];
+                    if (v > best) { second = best; best = v; }
+                    else if (v > second) second = v;
                 }
                 r.groupScore[g] = per > 1 ? best + second : best;
             }
@@ -119,34 +97,32 @@ __device__ __forceinline__ void route_token(const float* l, const float* bias, i
             }
         }
         __syncwarp();
-#pragma unroll
-        for (int i = 0; i < ROUTE_PER_LANE; i++)
-        {
-            int e = lane + 32 * i;
-            if (e < E && !r.kept[e / per]) v[i] = 0.f;
-        }
+        for (int e = lane; e < E; e += 32)
+            if (!r.kept[e / per]) r.choice[e] = 0.f;
+        __syncwarp();
     }
-    // Top-k: k rounds of the best untaken expert (on equal values the lower index wins, as the host's top-k);
-    // taken experts are bits of this lane's mask.
-    u32 taken = 0;
     int mine = 0;
     for (int j = 0; j < k; j++)
     {
+        // The best untaken expert; on equal values the lower index wins (as the host's top-k).
         float bv = NEG_INF;
         int bi = 0x7fffffff;
-#pragma unroll
-        for (int i = 0; i < ROUTE_PER_LANE; i++)
+        for (int e = lane; e < E; e += 32)
         {
-            int e = lane + 32 * i;
-            if (e < E && !(taken >> i & 1u) && (bi == 0x7fffffff || v[i] > bv))
-            {
-                bv = v[i];
-                bi = e;
-            }
+            if (r.taken[e]) continue;
+            float v = r.choice[e];
+            if (bi == 0x7fffffff || v > bv) { bv = v; bi = e; }
         }
-        warp_best(bv, bi);
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1)
+        {
+            float ov = __shfl_xor_sync(0xffffffffu, bv, o);
+            int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+            if (oi != 0x7fffffff && (bi == 0x7fffffff || ov > bv || (ov == bv && oi < bi))) { bv = ov; bi = oi; }
+        }
         if (lane == j) mine = bi;
-        if ((bi & 31) == lane) taken |= 1u << (bi >> 5);
+        if (lane == 0) r.taken[bi] = 1;
+        __syncwarp();
     }
     // Lane j (< k ≤ 32) holds slot j; every lane sums the slots in slot order, as the host does.
     float score = lane < k ? r.scores[mine] : 0.f;
@@ -155,9 +131,9 @@ __device__ __forceinline__ void route_token(const float* l, const float* bias, i
     float denominator = (float)sum + 1e-20f;
     if (lane < k)
     {
-        float val = normalize && k > 1 ? score / denominator : score;
+        float v = normalize && k > 1 ? score / denominator : score;
         out[lane] = mine;
-        w[lane] = val * routedScale;
+        w[lane] = v * routedScale;
     }
 }
 

@@ -3,6 +3,19 @@
 // per row cross PCIe. One block per row. Round r scans the row for the best element ranked strictly after
 // round r-1's pick, so nothing is stored per element; the rows of a pass sit in L2 across the k scans.
 
+__device__ __forceinline__ bool ranks_before(float v, int i, float bv, int bi) { return v > bv || (v == bv && i < bi); }
+
+__device__ __forceinline__ void warp_best(float& v, int& i)
+{
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1)
+    {
+        float ov = __shfl_xor_sync(0xffffffffu, v, o);
+        int oi = __shfl_xor_sync(0xffffffffu, i, o);
+        if (ranks_before(ov, oi, v, i)) { v = ov; i = oi; }
+    }
+}
+
 extern "C" __global__ void logit_candidates(const float* logits, int vocab, int k, float* values, int* ids, float* lse)
 {
     inputs_ready();
@@ -30,7 +43,7 @@ extern "C" __global__ void logit_candidates(const float* logits, int vocab, int 
         {
             float v = row[c];
             bool after = v < pv || (v == pv && c > pi);
-            if (after && (v > bv || (v == bv && c < bi))) { bv = v; bi = c; }
+            if (after && ranks_before(v, c, bv, bi)) { bv = v; bi = c; }
         }
 
         warp_best(bv, bi);
