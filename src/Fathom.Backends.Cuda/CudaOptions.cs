@@ -72,13 +72,6 @@ public sealed record CudaOptions
     /// </summary>
     public bool NormInRouter { get; init; } = Environment.GetEnvironmentVariable("FATHOM_CUDA_ROUTER_NORM") != "0";
 
-    /// <summary>
-    /// One-token passes route in the routed experts' gate/up launch (moe_gateup_routed: each block routes the
-    /// token from the router's logits itself) instead of in the router launch's last block; same choices and
-    /// bits. Off by default: not yet measured on a GPU. FATHOM_CUDA_ROUTE_IN_EXPERTS=1 turns it on.
-    /// </summary>
-    public bool RouteInExperts { get; init; } = Environment.GetEnvironmentVariable("FATHOM_CUDA_ROUTE_IN_EXPERTS") == "1";
-
     /// <summary>Folders to look for NVRTC and cuBLASLt in, before the usual toolkit folders.</summary>
     public IReadOnlyList<string> LibraryFolders { get; init; } = [];
 

@@ -153,8 +153,7 @@ public sealed partial class CudaTransformer
     /// </summary>
     private void Moe(CudaMoe moe, int n, bool lt, ulong norm)
     {
-        // One-token streaming passes may leave the routing to the routed experts' gate/up launch.
-        bool routedInExperts = Route(moe, n, norm, routeInExperts: _options.RouteInExperts && n == 1 && !lt);
+        Route(moe, n, norm);
 
         // On the streaming paths the shared experts ride along in the routed experts' launches.
         bool mma = _mmaPass && TensorCoreStreams(moe.ExpertShape) && TensorCoreStreams(moe.DownShape);
@@ -178,7 +177,7 @@ public sealed partial class CudaTransformer
         }
         else
         {
-            StreamedExperts(moe, n, merged, tensorCores: false, routedInExperts);
+            StreamedExperts(moe, n, merged, tensorCores: false);
         }
     }
 
@@ -190,10 +189,9 @@ public sealed partial class CudaTransformer
 
     /// <summary>
     /// RMSNorm(hidden) with <paramref name="norm"/> into Normed, the router's product, the routing and the
-    /// (token, slot) pairs sorted by expert. With <paramref name="routeInExperts"/>, where the single launch
-    /// of the router applies, it stops at the logits and returns true: the experts' launch routes.
+    /// (token, slot) pairs sorted by expert.
     /// </summary>
-    private bool Route(CudaMoe moe, int n, ulong norm, bool routeInExperts)
+    private void Route(CudaMoe moe, int n, ulong norm)
     {
         var c = _c;
         int hidden = c.HiddenSize, k = c.NumExpertsPerTok, experts = c.NRoutedExperts;
@@ -219,8 +217,8 @@ public sealed partial class CudaTransformer
                 router.Data, router.Scales, hidden, router.BlockRows, router.BlockCols, router.ScaleCols, normInRouter ? _b.Hidden : _b.Normed, (long)hidden, n, _b.RouterLogits,
                 moe.Bias, experts, k, c.NGroup, c.TopKGroup, scoring, method, c.NormTopKProb, (float)c.RoutedScalingFactor, _b.ExpertIds, _b.ExpertWeights,
                 _b.Tickets, _b.ExpertOffsets, _b.ExpertOrder, _b.PairRow, _b.ExpertActive,
-                normInRouter ? norm : 0UL, (float)c.RmsNormEps, _b.Normed, routeInExperts ? 0 : 1);
-            return routeInExperts;
+                normInRouter ? norm : 0UL, (float)c.RmsNormEps, _b.Normed);
+            return;
         }
 
         RmsNorm(_b.Hidden, hidden, 0, norm, hidden, _b.Normed, n);
@@ -240,8 +238,6 @@ public sealed partial class CudaTransformer
                 _b.RouterLogits, moe.Bias, experts, k, c.NGroup, c.TopKGroup, scoring, method, c.NormTopKProb, (float)c.RoutedScalingFactor, _b.ExpertIds, _b.ExpertWeights);
             _gpu.Launch("moe_sort", 1, 1, 1, 256, 0, _b.ExpertIds, n * k, experts, _b.ExpertOffsets, _b.ExpertOrder, _b.PairRow, _b.ExpertActive);
         }
-
-        return false;
     }
 
     /// <summary>Whether <see cref="Combine"/> can fold a norm into the combine (rows in registers: see moe_combine_rmsnorm).</summary>
@@ -269,10 +265,8 @@ public sealed partial class CudaTransformer
     /// <paramref name="shared"/> the shared experts as one more grid row of the same two launches (into
     /// SharedOut). <paramref name="tensorCores"/>: the mma.cu kernels (16 rows of gate and up, or 32 rows
     /// of down, per warp of a 4-warp block), else the float32 ones of gemv.cu (8 warps).
-    /// <paramref name="routeHere"/> (one token, float32 kernels): the gate/up launch routes the token from
-    /// the router's logits (moe_gateup_routed) and writes the sorted pairs for the down launch.
     /// </summary>
-    private void StreamedExperts(CudaMoe moe, int n, CudaFeedForward? shared, bool tensorCores, bool routeHere = false)
+    private void StreamedExperts(CudaMoe moe, int n, CudaFeedForward? shared, bool tensorCores)
     {
         int hidden = _c.HiddenSize, k = _c.NumExpertsPerTok, experts = _c.NRoutedExperts;
         uint chosen = (uint)Math.Min(experts, n * k);
@@ -280,24 +274,11 @@ public sealed partial class CudaTransformer
         var d = moe.DownShape;
         int width = g.Rows, sharedWidth = shared?.Gate.Rows ?? 0;
         uint extra = shared is null ? 0u : 1u;
-        if (routeHere)
-        {
-            var c = _c;
-            _gpu.Launch(
-                KernelNames.MoeGateUpRouted(g.Kind), (uint)((Math.Max(width, sharedWidth) + 7) / 8), (uint)k + extra, 1, 256, 0,
-                moe.GatePointers, moe.GateScales, moe.UpPointers, moe.UpScales, width, hidden, g.BlockRows, g.BlockCols, g.ScaleCols, _b.Normed, _b.Activation,
-                shared?.Gate.Data ?? 0, shared?.Gate.Scales ?? 0, shared?.Up.Data ?? 0, shared?.Up.Scales ?? 0, sharedWidth, _b.SharedActivation,
-                _b.RouterLogits, moe.Bias, experts, k, c.NGroup, c.TopKGroup, RouterScoring, RouterMethod, c.NormTopKProb, (float)c.RoutedScalingFactor,
-                _b.ExpertIds, _b.ExpertWeights, _b.ExpertOffsets, _b.ExpertOrder, _b.PairRow, _b.ExpertActive);
-        }
-        else
-        {
-            _gpu.Launch(
-                tensorCores ? KernelNames.MmaMoeGateUp(g.Kind) : KernelNames.MoeGateUp(g.Kind, n),
-                (uint)((Math.Max(width, sharedWidth) + (tensorCores ? 63 : 7)) / (tensorCores ? 64 : 8)), chosen + extra, 1, tensorCores ? 128u : 256u, 0,
-                moe.GatePointers, moe.GateScales, moe.UpPointers, moe.UpScales, width, hidden, g.BlockRows, g.BlockCols, g.ScaleCols, _b.Normed, (long)hidden, _b.ExpertOffsets, _b.ExpertActive, _b.ExpertOrder, k, _b.Activation,
-                shared?.Gate.Data ?? 0, shared?.Gate.Scales ?? 0, shared?.Up.Data ?? 0, shared?.Up.Scales ?? 0, sharedWidth, n, _b.SharedActivation);
-        }
+        _gpu.Launch(
+            tensorCores ? KernelNames.MmaMoeGateUp(g.Kind) : KernelNames.MoeGateUp(g.Kind, n),
+            (uint)((Math.Max(width, sharedWidth) + (tensorCores ? 63 : 7)) / (tensorCores ? 64 : 8)), chosen + extra, 1, tensorCores ? 128u : 256u, 0,
+            moe.GatePointers, moe.GateScales, moe.UpPointers, moe.UpScales, width, hidden, g.BlockRows, g.BlockCols, g.ScaleCols, _b.Normed, (long)hidden, _b.ExpertOffsets, _b.ExpertActive, _b.ExpertOrder, k, _b.Activation,
+            shared?.Gate.Data ?? 0, shared?.Gate.Scales ?? 0, shared?.Up.Data ?? 0, shared?.Up.Scales ?? 0, sharedWidth, n, _b.SharedActivation);
 
         // One row per warp for the shared experts' down rows (n = 1): they are as long as all their widths.
         bool oneRow = !tensorCores && shared is not null && OneRowPerWarp(hidden, n);

@@ -18,8 +18,6 @@ internal static class KernelNames
     private static readonly string[] OneRowGemm2Names = ["gemm2_r1_f32_1", "gemm2_r1_bf16_1", "gemm2_r1_fp8_1"];
     private static readonly string[] OneRowMoeDownNames = ["moe_down_r1_f32_1", "moe_down_r1_bf16_1", "moe_down_r1_fp8_1"];
 
-    private static readonly string[] RoutedGateUpNames = ["moe_gateup_routed_f32_1", "moe_gateup_routed_bf16_1", "moe_gateup_routed_fp8_1"];
-
     private static readonly string[] GateRouteNames = ["moe_gate_route_f32", "moe_gate_route_bf16", "moe_gate_route_fp8"];
 
     private static readonly string[] MmaGemmNames = ["mma_gemm_bf16_1", "mma_gemm_bf16_2", "mma_gemm_bf16_4", "mma_gemm_fp8_1", "mma_gemm_fp8_2", "mma_gemm_fp8_4"];
@@ -59,9 +57,6 @@ internal static class KernelNames
 
     /// <summary>The single-row <see cref="MoeDown"/> whose shared-expert blocks take one row per warp.</summary>
     public static string MoeDownOneRow(WeightKind kind) => OneRowMoeDownNames[(int)kind];
-
-    /// <summary>The single-token <see cref="MoeGateUp"/> whose blocks route the token from the router's logits.</summary>
-    public static string MoeGateUpRouted(WeightKind kind) => RoutedGateUpNames[(int)kind];
 
     /// <summary>The router product, routing and pair sort of a small pass in one launch.</summary>
     public static string GateRoute(WeightKind kind) => GateRouteNames[(int)kind];

@@ -374,7 +374,7 @@ __device__ __forceinline__ void gate_route_body(const void* w, const float* scal
                                                 const float* x, long long ldx, int n, float* logits, const float* bias, int E, int k,
                                                 int nGroup, int topkGroup, int scoring, int method, int normalize, float routedScale,
                                                 int* ids, float* weights, int* ticket, int* offsets, int* order, int* pairRow, int* active,
-                                                const float* normW, float eps, float* normed, int routeHere)
+                                                const float* normW, float eps, float* normed)
 {
     extern __shared__ __align__(16) unsigned char routeScratch[];
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
@@ -418,8 +418,7 @@ __device__ __forceinline__ void gate_route_body(const void* w, const float* scal
         }
     }
     inputs_ready();
-    // routeHere 0: the logits only; the expert launch that follows routes (moe_gateup_routed).
-    if (!routeHere || !last_block_of(ticket, gridDim.x)) return;
+    if (!last_block_of(ticket, gridDim.x)) return;
     // min(n, warps) warps route (the host sizes the scratch for as many).
     int routers = min(n, warps);
     if (warp < routers)
@@ -441,83 +440,13 @@ __device__ __forceinline__ void gate_route_body(const void* w, const float* scal
         const void* w, const float* scales, int K, int blockRows, int blockCols, int scaleCols, const float* x, long long ldx,    \
         int n, float* logits, const float* bias, int E, int k, int nGroup, int topkGroup, int scoring, int method, int normalize, \
         float routedScale, int* ids, float* weights, int* ticket, int* offsets, int* order, int* pairRow, int* active,           \
-        const float* normW, float eps, float* normed, int routeHere)                                                            \
+        const float* normW, float eps, float* normed)                                                                           \
     {                                                                                                                           \
         gate_route_body<WT>(w, scales, K, blockRows, blockCols, scaleCols, x, ldx, n, logits, bias, E, k, nGroup, topkGroup,     \
                             scoring, method, normalize, routedScale, ids, weights, ticket, offsets, order, pairRow, active,     \
-                            normW, eps, normed, routeHere);                                                                     \
+                            normW, eps, normed);                                                                                \
     }
 
 GATE_ROUTE_KERNEL(f32, WT_F32)
 GATE_ROUTE_KERNEL(bf16, WT_BF16)
 GATE_ROUTE_KERNEL(fp8, WT_FP8)
-
-// One-token passes: moe_gateup whose blocks route the token themselves from the router's logits (the router
-// launch then stops at its product: no ticket, no last block routing and sorting while every other block
-// has finished). Warp 0 of each routed block runs route_token on the logits (the same function, so the
-// same choices and weights); blockIdx.y = j takes the chosen expert of rank j in ascending id order, the
-// order sort_pairs gives one token's pairs. Block (0, 0) also writes the ids and weights and sorts them
-// (sort_pairs) for the down launch and the combine. The last
-// blockIdx.y, with a shared expert (sgw not null), computes its activations as in moe_gateup.
-template <int WT>
-__device__ __forceinline__ void gateup_routed_body(const u64* gws, const u64* gss, const u64* uws, const u64* uss, int I, int K, int blockRows,
-                                                   int blockCols, int scaleCols, const float* x, float* act, const void* sgw,
-                                                   const float* sgs, const void* suw, const float* sus, int sharedI, float* sharedAct,
-                                                   const float* logits, const float* bias, int E, int k, int nGroup, int topkGroup,
-                                                   int scoring, int method, int normalize, float routedScale, int* ids, float* weights,
-                                                   int* offsets, int* order, int* pairRow, int* active)
-{
-    if (sgw && blockIdx.y == gridDim.y - 1)
-    {
-        // (rows_dots waits for the inputs once its first weights are on their way)
-        gateup_body<WT, 1>(sgw, sgs, suw, sus, sharedI, K, blockRows, blockCols, scaleCols, x, 0, 0, 1, 0, 1, sharedAct, 0, blockIdx.x);
-        return;
-    }
-    // The host launches k routed rows (never more), as wide as the shared experts' row: blocks past the
-    // routed width have no rows and need no routing (block (0, 0), which writes the pairs, always has).
-    if ((int)blockIdx.y >= k || (int)blockIdx.x * (int)(blockDim.x >> 5) >= I) return;
-    __shared__ __align__(16) unsigned char scratch[route_scratch_bytes(MAX_EXPERTS)];
-    __shared__ int chosenIds[32];
-    __shared__ float chosenWeights[32];
-    __shared__ int expert;
-    inputs_ready();
-    if (threadIdx.x < 32)
-    {
-        int lane = threadIdx.x;
-        route_token(logits, bias, E, k, nGroup, topkGroup, scoring, method, normalize, routedScale, chosenIds, chosenWeights,
-                    route_scratch(scratch, E));
-        __syncwarp();
-        int id = lane < k ? chosenIds[lane] : 0x7fffffff, rank = 0;
-        for (int j = 0; j < k; j++) rank += chosenIds[j] < id;
-        if (lane < k && rank == (int)blockIdx.y) expert = id;
-        if (blockIdx.x == 0 && blockIdx.y == 0 && lane < k)
-        {
-            ids[lane] = id;
-            weights[lane] = chosenWeights[lane];
-        }
-    }
-    __syncthreads();
-    // The pairs sorted by expert for the down launch and the combine, as the router launch would have.
-    if (blockIdx.x == 0 && blockIdx.y == 0) sort_pairs(ids, k, E, offsets, order, pairRow, active);
-    int e = expert;
-    // One token: its row is x whatever the pair (a row stride of 0), its activations row `blockIdx.y`.
-    gateup_body<WT, 1>((const void*)gws[e], (const float*)gss[e], (const void*)uws[e], (const float*)uss[e], I, K, blockRows, blockCols,
-                       scaleCols, x, 0, 0, 1, blockIdx.y, 1, act, 0, blockIdx.x);
-}
-
-#define GATEUP_ROUTED_KERNEL(SUFFIX, WT)                                                                                        \
-    extern "C" __global__ void __launch_bounds__(256) moe_gateup_routed_##SUFFIX(                                                \
-        const u64* gws, const u64* gss, const u64* uws, const u64* uss, int I, int K, int blockRows, int blockCols, int scaleCols, \
-        const float* x, float* act, const void* sgw, const float* sgs, const void* suw, const float* sus, int sharedI,           \
-        float* sharedAct, const float* logits, const float* bias, int E, int k, int nGroup, int topkGroup, int scoring,          \
-        int method, int normalize, float routedScale, int* ids, float* weights, int* offsets, int* order, int* pairRow,         \
-        int* active)                                                                                                            \
-    {                                                                                                                           \
-        gateup_routed_body<WT>(gws, gss, uws, uss, I, K, blockRows, blockCols, scaleCols, x, act, sgw, sgs, suw, sus, sharedI,   \
-                               sharedAct, logits, bias, E, k, nGroup, topkGroup, scoring, method, normalize, routedScale, ids,   \
-                               weights, offsets, order, pairRow, active);                                                       \
-    }
-
-GATEUP_ROUTED_KERNEL(f32_1, WT_F32)
-GATEUP_ROUTED_KERNEL(bf16_1, WT_BF16)
-GATEUP_ROUTED_KERNEL(fp8_1, WT_FP8)
