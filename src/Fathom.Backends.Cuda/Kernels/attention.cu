@@ -73,8 +73,8 @@ __device__ __forceinline__ void combine_splits(const float* p, int splits, int l
 
 // One split: the scores of positions [p0, p1) of token t's sequence against head h's query, their
 // softmax-weighted sum of latents, and the running max and sum, into part = [max, sum, -, -, latent values].
-// Each load phase has all its loads in flight at once: a warp per position reads the whole cache row
-// (float4 per lane, up to 1,024 floats per pass), and a thread per four latent columns reads four
+// Each load phase has all its loads in flight at once: a warp reads two positions' whole cache rows per
+// pass (float4 per lane, up to 1,024 floats each), and a thread per four latent columns reads four
 // positions at a time.
 __device__ __forceinline__ void split_attention(const float* q, const float* cache, int width, int latent, const int* tokenSeq,
                                                 const int* tables, int maxPages, int pageSize, float scale, int heads, int t,
