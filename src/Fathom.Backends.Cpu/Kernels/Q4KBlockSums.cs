@@ -25,46 +25,51 @@ internal readonly unsafe struct NarrowQ4KSums<TSum> : IQ4KBlockSums
     public static void Sums<TRows>(byte* q, sbyte* x, nint cols, ulong packedScales, out Vector256<int> i0, out Vector256<int> i1, out Vector256<int> i2, out Vector256<int> i3)
         where TRows : struct, IQuantizedRowTile
     {
-        nint x2 = 2 * cols, x3 = 3 * cols;
         var nibble = Vector256.Create((byte)0x0F);
-        var pickStep = Vector256.Create((byte)2);
         var scales16 = Sse41.ConvertToVector128Int16(Vector128.CreateScalar(packedScales).AsByte());
         var scales = Vector256.Create(scales16, scales16).AsByte();
 
-        // pshufb patterns picking int16 lane j of the scales into every lane: bytes (2j, 2j+1) repeated.
-        var pickLow = Vector256.Create((ushort)0x0100).AsByte();
         i0 = default;
         i1 = default;
         i2 = default;
         i3 = default;
-        for (int g = 0; g < 4; g++, q += 32, x += 64)
+        Group<TRows>(q, x, cols, scales, nibble, 0, ref i0, ref i1, ref i2, ref i3);
+        Group<TRows>(q + 32, x + 64, cols, scales, nibble, 1, ref i0, ref i1, ref i2, ref i3);
+        Group<TRows>(q + 64, x + 128, cols, scales, nibble, 2, ref i0, ref i1, ref i2, ref i3);
+        Group<TRows>(q + 96, x + 192, cols, scales, nibble, 3, ref i0, ref i1, ref i2, ref i3);
+    }
+
+    /// <summary>Quant group g (32 bytes: sub-blocks 2g in the low nibbles, 2g + 1 in the high) against up to four rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Group<TRows>(byte* q, sbyte* x, nint cols, Vector256<byte> scales, Vector256<byte> nibble, int g,
+                                     ref Vector256<int> i0, ref Vector256<int> i1, ref Vector256<int> i2, ref Vector256<int> i3)
+        where TRows : struct, IQuantizedRowTile
+    {
+        nint x2 = 2 * cols, x3 = 3 * cols;
+        var bits = Vector256.Load(q);
+        var low = bits & nibble;
+        var high = Avx2.ShiftRightLogical(bits.AsUInt16(), 4).AsByte() & nibble;
+        // pshufb patterns picking int16 lane 2g (low nibbles) or 2g + 1 (high) of the scales into every lane.
+        var scaleLow = Avx2.Shuffle(scales, Vector256.Create((ushort)(0x0100 + (0x0404 * g))).AsByte()).AsInt16();
+        var scaleHigh = Avx2.Shuffle(scales, Vector256.Create((ushort)(0x0302 + (0x0404 * g))).AsByte()).AsInt16();
+        i0 = TSum.Add(i0, Avx2.MultiplyAddAdjacent(low, Vector256.Load(x)), scaleLow);
+        i0 = TSum.Add(i0, Avx2.MultiplyAddAdjacent(high, Vector256.Load(x + 32)), scaleHigh);
+        if (TRows.Count > 1)
         {
-            var bits = Vector256.Load(q);
-            var low = bits & nibble;
-            var high = Avx2.ShiftRightLogical(bits.AsUInt16(), 4).AsByte() & nibble;
-            var pickHigh = pickLow + pickStep;
-            var scaleLow = Avx2.Shuffle(scales, pickLow).AsInt16();
-            var scaleHigh = Avx2.Shuffle(scales, pickHigh).AsInt16();
-            pickLow = pickHigh + pickStep;
-            i0 = TSum.Add(i0, Avx2.MultiplyAddAdjacent(low, Vector256.Load(x)), scaleLow);
-            i0 = TSum.Add(i0, Avx2.MultiplyAddAdjacent(high, Vector256.Load(x + 32)), scaleHigh);
-            if (TRows.Count > 1)
-            {
-                i1 = TSum.Add(i1, Avx2.MultiplyAddAdjacent(low, Vector256.Load(x + cols)), scaleLow);
-                i1 = TSum.Add(i1, Avx2.MultiplyAddAdjacent(high, Vector256.Load(x + cols + 32)), scaleHigh);
-            }
+            i1 = TSum.Add(i1, Avx2.MultiplyAddAdjacent(low, Vector256.Load(x + cols)), scaleLow);
+            i1 = TSum.Add(i1, Avx2.MultiplyAddAdjacent(high, Vector256.Load(x + cols + 32)), scaleHigh);
+        }
 
-            if (TRows.Count > 2)
-            {
-                i2 = TSum.Add(i2, Avx2.MultiplyAddAdjacent(low, Vector256.Load(x + x2)), scaleLow);
-                i2 = TSum.Add(i2, Avx2.MultiplyAddAdjacent(high, Vector256.Load(x + x2 + 32)), scaleHigh);
-            }
+        if (TRows.Count > 2)
+        {
+            i2 = TSum.Add(i2, Avx2.MultiplyAddAdjacent(low, Vector256.Load(x + x2)), scaleLow);
+            i2 = TSum.Add(i2, Avx2.MultiplyAddAdjacent(high, Vector256.Load(x + x2 + 32)), scaleHigh);
+        }
 
-            if (TRows.Count > 3)
-            {
-                i3 = TSum.Add(i3, Avx2.MultiplyAddAdjacent(low, Vector256.Load(x + x3)), scaleLow);
-                i3 = TSum.Add(i3, Avx2.MultiplyAddAdjacent(high, Vector256.Load(x + x3 + 32)), scaleHigh);
-            }
+        if (TRows.Count > 3)
+        {
+            i3 = TSum.Add(i3, Avx2.MultiplyAddAdjacent(low, Vector256.Load(x + x3)), scaleLow);
+            i3 = TSum.Add(i3, Avx2.MultiplyAddAdjacent(high, Vector256.Load(x + x3 + 32)), scaleHigh);
         }
     }
 }
