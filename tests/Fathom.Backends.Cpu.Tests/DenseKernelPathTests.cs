@@ -56,7 +56,7 @@ public sealed class DenseKernelPathTests
     {
         // 301 rows span three 128-row scale blocks; with 2 threads the pool's chunks start at 37, 74, …
         using var cpu = FloatPaths.Backend(2, path);
-        foreach (int cols in new[] { 256, 384, 272, 2112, 1100 })
+        foreach (int cols in new[] { 256, 384, 272, 264, 2112, 1100 })
         {
             var w = TestMatrix.Random(type, 301, cols, seed: cols + tokens).Matrix;
             var x = TestMatrix.Activations(tokens * cols, seed: 5);
@@ -79,7 +79,7 @@ public sealed class DenseKernelPathTests
         // gives the same logits whether it is run at once, in chunks, or token by token.
         using var cpu = FloatPaths.Backend(2, path);
         const int outs = 300;
-        foreach (int cols in new[] { 512, 2112 })
+        foreach (int cols in new[] { 512, 264, 2112 })
         {
             var w = TestMatrix.Random(type, outs, cols, seed: 3).Matrix;
             var x = TestMatrix.Activations(70 * cols, seed: 4);
