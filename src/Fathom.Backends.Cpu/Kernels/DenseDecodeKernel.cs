@@ -118,11 +118,7 @@ internal static unsafe class DenseDecodeKernel<TLanes>
         {
             if (c % lineElements == 0)
             {
-                long at = ahead + ((long)c * TRow.ElementBytes);
-                TLanes.Prefetch(p0 + at);
-                TLanes.Prefetch(p1 + at);
-                TLanes.Prefetch(p2 + at);
-                TLanes.Prefetch(p3 + at);
+                PrefetchLines(p0, p1, p2, p3, ahead + ((long)c * TRow.ElementBytes));
             }
 
             var u = TLanes.Load(x + c);
@@ -142,11 +138,7 @@ internal static unsafe class DenseDecodeKernel<TLanes>
             // An odd last vector (cols is a whole number of vectors).
             if (c % lineElements == 0)
             {
-                long at = ahead + ((long)c * TRow.ElementBytes);
-                TLanes.Prefetch(p0 + at);
-                TLanes.Prefetch(p1 + at);
-                TLanes.Prefetch(p2 + at);
-                TLanes.Prefetch(p3 + at);
+                PrefetchLines(p0, p1, p2, p3, ahead + ((long)c * TRow.ElementBytes));
             }
 
             var u = TLanes.Load(x + c);
@@ -160,6 +152,16 @@ internal static unsafe class DenseDecodeKernel<TLanes>
         y[1] = TLanes.Sum(a1);
         y[2] = TLanes.Sum(a2);
         y[3] = TLanes.Sum(a3);
+    }
+
+    /// <summary>The cache line <paramref name="at"/> bytes into each of four weight rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchLines(byte* p0, byte* p1, byte* p2, byte* p3, long at)
+    {
+        TLanes.Prefetch(p0 + at);
+        TLanes.Prefetch(p1 + at);
+        TLanes.Prefetch(p2 + at);
+        TLanes.Prefetch(p3 + at);
     }
 
     /// <summary>
@@ -184,11 +186,7 @@ internal static unsafe class DenseDecodeKernel<TLanes>
         {
             if (prefetch && c % lineElements == 0)
             {
-                long at = ahead + ((long)c * TRow.ElementBytes);
-                TLanes.Prefetch(p0 + at);
-                TLanes.Prefetch(p1 + at);
-                TLanes.Prefetch(p2 + at);
-                TLanes.Prefetch(p3 + at);
+                PrefetchLines(p0, p1, p2, p3, ahead + ((long)c * TRow.ElementBytes));
             }
 
             var v0 = TRow.Widen<TLanes>(p0, c);
