@@ -72,6 +72,14 @@ public sealed record CudaOptions
     /// </summary>
     public bool NormInRouter { get; init; } = Environment.GetEnvironmentVariable("FATHOM_CUDA_ROUTER_NORM") != "0";
 
+    /// <summary>
+    /// How the streaming kernels mark their weight loads in L2 (common.cuh's load_weights): 0 default
+    /// priorities, 1 an evict-first cache policy, 2 the streaming cache operator, 3 the evict-first qualifier.
+    /// A step reads each weight byte once and streams over a hundred times the L2, so evict-first weights
+    /// leave L2 to what a step reuses. FATHOM_CUDA_STREAM_HINT=N chooses it for comparisons.
+    /// </summary>
+    public int StreamHint { get; init; } = int.TryParse(Environment.GetEnvironmentVariable("FATHOM_CUDA_STREAM_HINT"), out int hint) && hint is >= 0 and <= 3 ? hint : 0;
+
     /// <summary>Folders to look for NVRTC and cuBLASLt in, before the usual toolkit folders.</summary>
     public IReadOnlyList<string> LibraryFolders { get; init; } = [];
 

@@ -27,6 +27,30 @@ __device__ __forceinline__ void inputs_ready()
 #endif
 }
 
+// A 16-byte load of weights. Every weight byte is read once per step and a step streams far more than
+// L2 holds, so the weight stream may be marked evict-first in L2 (FATHOM_STREAM_HINT, CudaOptions.StreamHint):
+// the lines that are reused within a step (activations, the latent cache, the kernels' code) then stay.
+// 1: an evict-first cache policy (createpolicy + L2::cache_hint); 2: the .cs (streaming) cache operator;
+// 3: the L2::evict_first qualifier; otherwise the read-only path with default priorities.
+__device__ __forceinline__ uint4 load_weights(const void* p)
+{
+    uint4 v;
+#if defined(FATHOM_STREAM_HINT) && FATHOM_STREAM_HINT == 1 && __CUDA_ARCH__ >= 800
+    u64 policy;
+    asm("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(policy));
+    asm("ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {%0, %1, %2, %3}, [%4], %5;"
+        : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p), "l"(policy));
+#elif defined(FATHOM_STREAM_HINT) && FATHOM_STREAM_HINT == 2
+    asm("ld.global.nc.cs.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+#elif defined(FATHOM_STREAM_HINT) && FATHOM_STREAM_HINT == 3 && __CUDA_ARCH__ >= 800
+    asm("ld.global.nc.L1::no_allocate.L2::evict_first.v4.u32 {%0, %1, %2, %3}, [%4];"
+        : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+#else
+    v = __ldg((const uint4*)p);
+#endif
+    return v;
+}
+
 __device__ __forceinline__ float bf16_to_f(u32 bits16) { return __uint_as_float(bits16 << 16); }
 
 // Round to nearest even to bfloat16 and back: activations of the bf16 path keep float32 storage but

@@ -88,7 +88,7 @@ __device__ __forceinline__ void rows_dots(const u8* const (&rows)[RW], const flo
             for (int u = 0; u < U; u++)
             {
                 int k = k0 + u * STEP;
-                q[r][u] = (rows[r] && k < vecK) ? __ldg((const uint4*)(rows[r] + (long long)k * WeightTraits<WT>::Bytes)) : make_uint4(0, 0, 0, 0);
+                q[r][u] = (rows[r] && k < vecK) ? load_weights(rows[r] + (long long)k * WeightTraits<WT>::Bytes) : make_uint4(0, 0, 0, 0);
             }
         }
         // The first weights are on their way while the kernel ahead finishes; the activations are its output.

@@ -124,7 +124,7 @@ __device__ __forceinline__ void mma_rows(const u8* const (&wrow)[R][2], const fl
 #pragma unroll
                 for (int h = 0; h < 2; h++)
                     q[u][r][h] = (wrow[r][h] && kc < K)
-                        ? __ldg((const uint4*)(wrow[r][h] + (long long)(kc + E * t) * MmaTraits<WT>::Bytes))
+                        ? load_weights(wrow[r][h] + (long long)(kc + E * t) * MmaTraits<WT>::Bytes)
                         : make_uint4(0, 0, 0, 0);
         }
         if (k0 == 0)
