@@ -45,56 +45,199 @@ internal static unsafe class DenseDecodeKernel<TLanes>
         where TRow : struct, IStoredRow
     {
         int outs = w.Rows, cols = w.Cols;
+        if (rows > 1)
+        {
+            Batch<TRow>(w, x, rows, y, start, end, scaled);
+            return;
+        }
+
         for (int o = start; o < end;)
         {
             // Four rows at a time where they also share one row of FP8 scale blocks; else one.
             if (o + 4 <= end && (scaled is null || Fp8ScaledActivations.SameScaleRow(w, o, o + 3)))
             {
-                Rows4<TRow>(w, o, scaled is null ? x : scaled.For(w, o, x, rows), rows, cols, y, outs);
+                Rows4x1<TRow>(w, o, scaled is null ? x : scaled.For(w, o, x, rows), cols, y + o);
                 o += 4;
                 continue;
             }
 
             float* xs = scaled is null ? x : scaled.For(w, o, x, rows);
-            for (int r = 0; r < rows; r++)
-            {
-                y[((long)r * outs) + o] = Row<TRow>(w.RowPointer(o), xs + ((long)r * cols), cols);
-            }
-
+            y[o] = Row<TRow>(w.RowPointer(o), xs, cols);
             o++;
         }
     }
 
-    /// <summary>Four weight rows against the activation rows (for FP8, activations that carry the rows' block factors).</summary>
-    private static void Rows4<TRow>(in WeightMatrix w, int o, float* x, int rows, int cols, float* y, int outs)
+    /// <summary>
+    /// 2–8 activation rows: tiles of three weight rows (fewer at the end of the range or of an FP8 scale
+    /// block), each widened once per group of four activation rows. Twelve accumulators, three widened
+    /// vectors and one activation vector fill the sixteen AVX2 registers without spilling (four weight rows
+    /// against four activation rows keep four accumulators on the stack).
+    /// </summary>
+    private static void Batch<TRow>(in WeightMatrix w, float* x, int rows, float* y, int start, int end, Fp8ScaledActivations? scaled)
         where TRow : struct, IStoredRow
     {
-        if (rows == 1)
+        int outs = w.Rows, cols = w.Cols;
+        for (int o = start; o < end;)
         {
-            Rows4x1<TRow>(w, o, x, cols, y + o);
-            return;
-        }
+            int n = Math.Min(3, end - o);
+            while (scaled is not null && !Fp8ScaledActivations.SameScaleRow(w, o, o + n - 1))
+            {
+                n--;
+            }
 
+            float* xs = scaled is null ? x : scaled.For(w, o, x, rows);
+            // The next tile's rows come in one cache line per row as this tile's first group advances.
+            long ahead = o + n + 3 <= end ? (long)n * w.RowStride * TRow.ElementBytes : -1;
+            switch (n)
+            {
+                case 3:
+                    Tile<TRow, ThreeRows>(w, o, xs, rows, cols, y + o, outs, ahead);
+                    break;
+                case 2:
+                    Tile<TRow, TwoRows>(w, o, xs, rows, cols, y + o, outs, ahead);
+                    break;
+                default:
+                    Tile<TRow, OneRow>(w, o, xs, rows, cols, y + o, outs, ahead);
+                    break;
+            }
+
+            o += n;
+        }
+    }
+
+    /// <summary><typeparamref name="TWeights"/> (1–3) weight rows from o against all activation rows, in groups of four.</summary>
+    private static void Tile<TRow, TWeights>(in WeightMatrix w, int o, float* x, int rows, int cols, float* y, int outs, long ahead)
+        where TRow : struct, IStoredRow
+        where TWeights : struct, IQuantizedRowTile
+    {
+        byte* p0 = w.RowPointer(o);
+        byte* p1 = TWeights.Count > 1 ? w.RowPointer(o + 1) : p0;
+        byte* p2 = TWeights.Count > 2 ? w.RowPointer(o + 2) : p0;
         for (int r = 0; r < rows; r += 4)
         {
-            // Groups of four activation rows, the last one as short as it is (no arithmetic for rows that are not there).
             float* xr = x + ((long)r * cols);
-            float* yr = y + ((long)r * outs) + o;
+            float* yr = y + ((long)r * outs);
+            long prefetch = r == 0 ? ahead : -1;
             switch (Math.Min(4, rows - r))
             {
                 case 4:
-                    RowsGroup<TRow, FourRows>(w, o, xr, cols, yr, outs, prefetch: r == 0);
+                    Group<TRow, TWeights, FourRows>(p0, p1, p2, xr, cols, yr, outs, prefetch);
                     break;
                 case 3:
-                    RowsGroup<TRow, ThreeRows>(w, o, xr, cols, yr, outs, prefetch: r == 0);
+                    Group<TRow, TWeights, ThreeRows>(p0, p1, p2, xr, cols, yr, outs, prefetch);
                     break;
                 case 2:
-                    RowsGroup<TRow, TwoRows>(w, o, xr, cols, yr, outs, prefetch: r == 0);
+                    Group<TRow, TWeights, TwoRows>(p0, p1, p2, xr, cols, yr, outs, prefetch);
                     break;
                 default:
-                    RowsGroup<TRow, OneRow>(w, o, xr, cols, yr, outs, prefetch: r == 0);
+                    Group<TRow, TWeights, OneRow>(p0, p1, p2, xr, cols, yr, outs, prefetch);
                     break;
             }
+        }
+    }
+
+    /// <summary>
+    /// <typeparamref name="TWeights"/> (1–3) weight rows at p0, p1, p2 against <typeparamref name="TRows"/> (1–4)
+    /// activation rows at x, x + cols, ...; sums to y[i * outs + j] for activation row i and weight row j. Each
+    /// pair accumulates in the same order as <see cref="Rows4x1{TRow}"/>. With <paramref name="ahead"/> ≥ 0 the
+    /// lines that many bytes past each row are prefetched.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Group<TRow, TWeights, TRows>(byte* p0, byte* p1, byte* p2, float* x, int cols, float* y, int outs, long ahead)
+        where TRow : struct, IStoredRow
+        where TWeights : struct, IQuantizedRowTile
+        where TRows : struct, IQuantizedRowTile
+    {
+        float* x1 = x + cols, x2 = x1 + cols, x3 = x2 + cols;
+        int step = TLanes.Count, lineElements = 64 / TRow.ElementBytes;
+        bool prefetch = ahead >= 0;
+        TLanes a00 = default, a01 = default, a02 = default;
+        TLanes a10 = default, a11 = default, a12 = default;
+        TLanes a20 = default, a21 = default, a22 = default;
+        TLanes a30 = default, a31 = default, a32 = default;
+        for (int c = 0; c < cols; c += step)
+        {
+            if (prefetch && c % lineElements == 0)
+            {
+                long at = ahead + ((long)c * TRow.ElementBytes);
+                TLanes.Prefetch(p0 + at);
+                if (TWeights.Count > 1)
+                {
+                    TLanes.Prefetch(p1 + at);
+                }
+
+                if (TWeights.Count > 2)
+                {
+                    TLanes.Prefetch(p2 + at);
+                }
+            }
+
+            var v0 = TRow.Widen<TLanes>(p0, c);
+            var v1 = TWeights.Count > 1 ? TRow.Widen<TLanes>(p1, c) : default;
+            var v2 = TWeights.Count > 2 ? TRow.Widen<TLanes>(p2, c) : default;
+            Accumulate<TWeights>(v0, v1, v2, TLanes.Load(x + c), ref a00, ref a01, ref a02);
+            if (TRows.Count > 1)
+            {
+                Accumulate<TWeights>(v0, v1, v2, TLanes.Load(x1 + c), ref a10, ref a11, ref a12);
+            }
+
+            if (TRows.Count > 2)
+            {
+                Accumulate<TWeights>(v0, v1, v2, TLanes.Load(x2 + c), ref a20, ref a21, ref a22);
+            }
+
+            if (TRows.Count > 3)
+            {
+                Accumulate<TWeights>(v0, v1, v2, TLanes.Load(x3 + c), ref a30, ref a31, ref a32);
+            }
+        }
+
+        Store<TWeights>(y, a00, a01, a02);
+        if (TRows.Count > 1)
+        {
+            Store<TWeights>(y + outs, a10, a11, a12);
+        }
+
+        if (TRows.Count > 2)
+        {
+            Store<TWeights>(y + (2L * outs), a20, a21, a22);
+        }
+
+        if (TRows.Count > 3)
+        {
+            Store<TWeights>(y + (3L * outs), a30, a31, a32);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate<TWeights>(TLanes v0, TLanes v1, TLanes v2, TLanes u, ref TLanes a0, ref TLanes a1, ref TLanes a2)
+        where TWeights : struct, IQuantizedRowTile
+    {
+        a0 = TLanes.MultiplyAdd(v0, u, a0);
+        if (TWeights.Count > 1)
+        {
+            a1 = TLanes.MultiplyAdd(v1, u, a1);
+        }
+
+        if (TWeights.Count > 2)
+        {
+            a2 = TLanes.MultiplyAdd(v2, u, a2);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store<TWeights>(float* y, TLanes a0, TLanes a1, TLanes a2)
+        where TWeights : struct, IQuantizedRowTile
+    {
+        y[0] = TLanes.Sum(a0);
+        if (TWeights.Count > 1)
+        {
+            y[1] = TLanes.Sum(a1);
+        }
+
+        if (TWeights.Count > 2)
+        {
+            y[2] = TLanes.Sum(a2);
         }
     }
 
