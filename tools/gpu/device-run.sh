@@ -14,7 +14,7 @@
 #                or LAYERS layers) under each configuration of $KNOBS, alternating over $ROUNDS rounds (default
 #                2, the order reversed every other round): KNOBS="base pdl-off:FATHOM_CUDA_PDL=0
 #                one-row-off:FATHOM_CUDA_ONE_ROW=0" (name[:VAR=VALUE[,VAR=VALUE...]]); one line per run
-#   sizes        SASS instructions per kernel (nvcc for sm_90 with PDL on, the sources in CudaContext's order):
+#   sizes        SASS instructions per kernel (nvcc for sm_90 with PDL and the stream hint on, the sources in CudaContext's order):
 #                a decode step's once-through launches may wait on fetching their code (log: $OUT/sass-sizes.txt)
 #   ab-bf16 / ab-fp8   prefill 2048 and decode at batch 1, 32, 128 of the full checkpoint, the build in
 #                .devcarry/host-old (a copy of the host with .devcarry/app-old.tar.xz from
@@ -106,7 +106,7 @@ PY
       kdir=$root/src/Fathom.Backends.Cuda/Kernels
       order=$(grep -o 'Sources = \[[^]]*\]' "$root/src/Fathom.Backends.Cuda/CudaContext.cs" | grep -o '"[^"]*"' | tr -d '"')
       for f in $order; do cat "$kdir/$f"; done > /tmp/fathom-all.cu
-      nvcc -cubin -arch=sm_90 -std=c++17 -DFATHOM_PDL=1 -o /tmp/fathom-all.cubin /tmp/fathom-all.cu 2>&1 | grep -iv warning | head -5
+      nvcc -cubin -arch=sm_90 -std=c++17 -DFATHOM_PDL=1 -DFATHOM_STREAM_HINT=2 -o /tmp/fathom-all.cubin /tmp/fathom-all.cu 2>&1 | grep -iv warning | head -5
       cuobjdump -sass /tmp/fathom-all.cubin | awk '/Function :/ {name = $3} /\/\*[0-9a-f]+\*\// {n[name]++} END {for (f in n) printf "%7d %s\n", n[f], f}' \
         | sort -rn | tee "$out/sass-sizes.txt" | head -40 ;;
     ab-bf16|ab-fp8)

@@ -27,11 +27,12 @@ __device__ __forceinline__ void inputs_ready()
 #endif
 }
 
-// A 16-byte load of weights. Every weight byte is read once per step and a step streams far more than
-// L2 holds, so the weight stream may be marked evict-first in L2 (FATHOM_STREAM_HINT, CudaOptions.StreamHint):
-// the lines that are reused within a step (activations, the latent cache, the kernels' code) then stay.
-// 1: an evict-first cache policy (createpolicy + L2::cache_hint); 2: the .cs (streaming) cache operator;
-// 3: the L2::evict_first qualifier; otherwise the read-only path with default priorities.
+// A 16-byte load of weights. Every weight byte is read once per step and a step streams over a hundred
+// times what L2 holds, so the weight stream is marked evict-first in L2 (FATHOM_STREAM_HINT, from
+// CudaOptions.StreamHint): the lines a step reuses (activations, the latent cache, the kernels' code, which
+// the small launches otherwise fetch from HBM again every layer) then stay. 2 (the default): the .cs
+// (streaming) cache operator; 1: an evict-first cache policy (createpolicy + L2::cache_hint, L1 not
+// allocated); 0 or undefined: the read-only path with default priorities.
 __device__ __forceinline__ uint4 load_weights(const void* p)
 {
     uint4 v;
@@ -42,9 +43,6 @@ __device__ __forceinline__ uint4 load_weights(const void* p)
         : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p), "l"(policy));
 #elif defined(FATHOM_STREAM_HINT) && FATHOM_STREAM_HINT == 2
     asm("ld.global.nc.cs.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
-#elif defined(FATHOM_STREAM_HINT) && FATHOM_STREAM_HINT == 3 && __CUDA_ARCH__ >= 800
-    asm("ld.global.nc.L1::no_allocate.L2::evict_first.v4.u32 {%0, %1, %2, %3}, [%4];"
-        : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
 #else
     v = __ldg((const uint4*)p);
 #endif
