@@ -106,7 +106,7 @@ internal static unsafe class DenseDecodeKernel<TLanes>
     }
 
     /// <summary><typeparamref name="TWeights"/> (1–3) weight rows from o against all activation rows, in groups of four.</summary>
-    private static void Tile<TRow, TWeights>(in WeightMatrix w, int o, float* x, int rows, int cols, float* y, int outs, long ahead)
+    internal static void Tile<TRow, TWeights>(in WeightMatrix w, int o, float* x, int rows, int cols, float* y, int outs, long ahead)
         where TRow : struct, IStoredRow
         where TWeights : struct, IQuantizedRowTile
     {
@@ -305,94 +305,6 @@ internal static unsafe class DenseDecodeKernel<TLanes>
         TLanes.Prefetch(p1 + at);
         TLanes.Prefetch(p2 + at);
         TLanes.Prefetch(p3 + at);
-    }
-
-    /// <summary>
-    /// Four weight rows against <typeparamref name="TRows"/> (1–4) activation rows at x, x + cols, ..., each
-    /// weight vector widened once for all of them; sums go to y, y + outs, .... Every (weight row, activation
-    /// row) pair accumulates in the same order as in <see cref="Rows4x1{TRow}"/> and the tiled path.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void RowsGroup<TRow, TRows>(in WeightMatrix w, int o, float* x, int cols, float* y, int outs, bool prefetch)
-        where TRow : struct, IStoredRow
-        where TRows : struct, IQuantizedRowTile
-    {
-        byte* p0 = w.RowPointer(o), p1 = w.RowPointer(o + 1), p2 = w.RowPointer(o + 2), p3 = w.RowPointer(o + 3);
-        float* x1 = x + cols, x2 = x1 + cols, x3 = x2 + cols;
-        long ahead = 4L * w.RowStride * TRow.ElementBytes;
-        int step = TLanes.Count, lineElements = 64 / TRow.ElementBytes;
-        TLanes a00 = default, a01 = default, a02 = default, a03 = default;
-        TLanes a10 = default, a11 = default, a12 = default, a13 = default;
-        TLanes a20 = default, a21 = default, a22 = default, a23 = default;
-        TLanes a30 = default, a31 = default, a32 = default, a33 = default;
-        for (int c = 0; c < cols; c += step)
-        {
-            if (prefetch && c % lineElements == 0)
-            {
-                PrefetchLines(p0, p1, p2, p3, ahead + ((long)c * TRow.ElementBytes));
-            }
-
-            var v0 = TRow.Widen<TLanes>(p0, c);
-            var v1 = TRow.Widen<TLanes>(p1, c);
-            var v2 = TRow.Widen<TLanes>(p2, c);
-            var v3 = TRow.Widen<TLanes>(p3, c);
-            var u = TLanes.Load(x + c);
-            a00 = TLanes.MultiplyAdd(v0, u, a00);
-            a01 = TLanes.MultiplyAdd(v1, u, a01);
-            a02 = TLanes.MultiplyAdd(v2, u, a02);
-            a03 = TLanes.MultiplyAdd(v3, u, a03);
-            if (TRows.Count > 1)
-            {
-                u = TLanes.Load(x1 + c);
-                a10 = TLanes.MultiplyAdd(v0, u, a10);
-                a11 = TLanes.MultiplyAdd(v1, u, a11);
-                a12 = TLanes.MultiplyAdd(v2, u, a12);
-                a13 = TLanes.MultiplyAdd(v3, u, a13);
-            }
-
-            if (TRows.Count > 2)
-            {
-                u = TLanes.Load(x2 + c);
-                a20 = TLanes.MultiplyAdd(v0, u, a20);
-                a21 = TLanes.MultiplyAdd(v1, u, a21);
-                a22 = TLanes.MultiplyAdd(v2, u, a22);
-                a23 = TLanes.MultiplyAdd(v3, u, a23);
-            }
-
-            if (TRows.Count > 3)
-            {
-                u = TLanes.Load(x3 + c);
-                a30 = TLanes.MultiplyAdd(v0, u, a30);
-                a31 = TLanes.MultiplyAdd(v1, u, a31);
-                a32 = TLanes.MultiplyAdd(v2, u, a32);
-                a33 = TLanes.MultiplyAdd(v3, u, a33);
-            }
-        }
-
-        Store(y, a00, a01, a02, a03);
-        if (TRows.Count > 1)
-        {
-            Store(y + outs, a10, a11, a12, a13);
-        }
-
-        if (TRows.Count > 2)
-        {
-            Store(y + (2L * outs), a20, a21, a22, a23);
-        }
-
-        if (TRows.Count > 3)
-        {
-            Store(y + (3L * outs), a30, a31, a32, a33);
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(float* y, TLanes a0, TLanes a1, TLanes a2, TLanes a3)
-    {
-        y[0] = TLanes.Sum(a0);
-        y[1] = TLanes.Sum(a1);
-        y[2] = TLanes.Sum(a2);
-        y[3] = TLanes.Sum(a3);
     }
 
     internal static float Row<TRow>(byte* p, float* x, int cols)

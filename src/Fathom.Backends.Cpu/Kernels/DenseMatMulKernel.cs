@@ -7,14 +7,14 @@ namespace Fathom.Backends.Cpu.Kernels;
 
 /// <summary>
 /// Products with float weights as stored (F32, BF16, F16, FP8 e4m3 with block scales) for more activation
-/// rows than the decode path takes. A worker takes four weight rows at a time and multiplies them with the
-/// activation rows four at a time in a register-blocked 4x4 tile of vector FMAs, so a weight is read from
+/// rows than the decode path takes. A worker takes a few weight rows at a time and multiplies them with the
+/// activation rows four at a time in a register-blocked tile of vector FMAs, so a weight is read from
 /// memory once per block of up to <see cref="TokenBlock"/> activation rows. BF16 rows, and FP8 rows whose
 /// activations carry the block factors, are widened in registers as the tile reads them (the decode path's
-/// arithmetic); other formats are widened once into float32 scratch. The columns are walked in chunks of
-/// <see cref="ColumnChunk"/>: a chunk of the four weight rows stays in L1 while every group of four
-/// activation rows passes over it, each group's 16 vector accumulators parked in a small buffer between
-/// chunks. Each lane still adds its products in column order, so every (weight row, activation row) sum
+/// arithmetic), three rows per tile; other formats are widened once into float32 scratch, four rows per
+/// tile. The columns are walked in chunks of <see cref="ColumnChunk"/>: a chunk of the weight rows stays in
+/// L1 while every group of four activation rows passes over it, each group's vector accumulators parked in
+/// a small buffer between chunks. Each lane still adds its products in column order, so every (weight row, activation row) sum
 /// rounds exactly as in the decode path, whatever the batch.
 /// </summary>
 internal sealed unsafe class DenseMatMulKernel<TLanes>(int workers) : IMatMulKernel
@@ -23,7 +23,11 @@ internal sealed unsafe class DenseMatMulKernel<TLanes>(int workers) : IMatMulKer
     /// <summary>Activation rows that share one widening of a weight tile (prefill); keeps their slice of x in L2.</summary>
     private const int TokenBlock = 64;
 
+    /// <summary>Weight rows per tile of the float32-scratch path (4x4 FMA tiles).</summary>
     private const int TileRows = 4;
+
+    /// <summary>Weight rows per tile of the path that widens in registers (3x4 FMA tiles).</summary>
+    private const int RegisterTileRows = 3;
 
     /// <summary>Columns per chunk: four rows of it (8 KB as BF16) stay in L1 while the activations stream past.</summary>
     private const int ColumnChunk = 1024;
@@ -83,45 +87,150 @@ internal sealed unsafe class DenseMatMulKernel<TLanes>(int workers) : IMatMulKer
         }
     }
 
-    /// <summary>Tiles whose weight rows are widened in registers as they are read (BF16; FP8 with factors in the activations).</summary>
+    /// <summary>
+    /// Tiles whose weight rows are widened in registers as they are read (BF16; FP8 with factors in the
+    /// activations): three weight rows against four activation rows, so the twelve accumulators, three
+    /// widened vectors and one activation vector fit sixteen AVX2 registers (a 4x4 tile spills four
+    /// accumulators on every column step). Rows left at a range's or an FP8 scale block's end, and tokens
+    /// past the last group of four, go through the decode kernel's narrower groups (same per-pair order).
+    /// </summary>
     private static void InRegisters<TRow>(in WeightMatrix w, float* xb, int tokens, float* yb, int start, int end, float* parked, Fp8ScaledActivations? scaled)
         where TRow : struct, IStoredRow
     {
         int cols = w.Cols, outs = w.Rows;
-        for (int o = start; o < end; o += TileRows)
+        for (int o = start; o < end;)
         {
-            if (o + TileRows > end || (scaled is not null && !Fp8ScaledActivations.SameScaleRow(w, o, o + 3)))
+            int n = Math.Min(RegisterTileRows, end - o);
+            while (scaled is not null && !Fp8ScaledActivations.SameScaleRow(w, o, o + n - 1))
             {
-                for (int i = o; i < Math.Min(o + TileRows, end); i++)
+                n--;
+            }
+
+            float* xt = scaled is null ? xb : scaled.For(w, o, xb, tokens);
+            if (n < RegisterTileRows)
+            {
+                if (n == 2)
                 {
-                    float* xi = scaled is null ? xb : scaled.For(w, i, xb, tokens);
-                    for (int t = 0; t < tokens; t++)
-                    {
-                        yb[((long)t * outs) + i] = DenseDecodeKernel<TLanes>.Row<TRow>(w.RowPointer(i), xi + ((long)t * cols), cols);
-                    }
+                    DenseDecodeKernel<TLanes>.Tile<TRow, TwoRows>(w, o, xt, tokens, cols, yb + o, outs, -1);
+                }
+                else
+                {
+                    DenseDecodeKernel<TLanes>.Tile<TRow, OneRow>(w, o, xt, tokens, cols, yb + o, outs, -1);
                 }
 
+                o += n;
                 continue;
             }
 
-            PrefetchNextTile(w, o + TileRows, end);
-            float* xt = scaled is null ? xb : scaled.For(w, o, xb, tokens);
-            Tiles<TRow>(w.RowPointer(o), w.RowPointer(o + 1), w.RowPointer(o + 2), w.RowPointer(o + 3), xt, tokens, cols, cols, yb + o, outs, parked);
+            PrefetchNextTile(w, o + RegisterTileRows, Math.Min(o + (2 * RegisterTileRows), end));
+            Tiles3<TRow>(w.RowPointer(o), w.RowPointer(o + 1), w.RowPointer(o + 2), xt, tokens, cols, yb + o, outs, parked);
             int done = tokens / 4 * 4;
-            float* xr = xt + ((long)done * cols), yr = yb + ((long)done * outs);
-            switch (tokens - done)
+            if (done < tokens)
             {
-                case 3:
-                    DenseDecodeKernel<TLanes>.RowsGroup<TRow, ThreeRows>(w, o, xr, cols, yr + o, outs, prefetch: false);
-                    break;
-                case 2:
-                    DenseDecodeKernel<TLanes>.RowsGroup<TRow, TwoRows>(w, o, xr, cols, yr + o, outs, prefetch: false);
-                    break;
-                case 1:
-                    DenseDecodeKernel<TLanes>.RowsGroup<TRow, OneRow>(w, o, xr, cols, yr + o, outs, prefetch: false);
-                    break;
+                DenseDecodeKernel<TLanes>.Tile<TRow, ThreeRows>(w, o, xt + ((long)done * cols), tokens - done, cols, yb + ((long)done * outs) + o, outs, -1);
+            }
+
+            o += RegisterTileRows;
+        }
+    }
+
+    /// <summary>
+    /// Three weight rows against every whole group of four of the <paramref name="tokens"/> activation rows,
+    /// chunk by chunk over the columns (a whole number of vectors), each group's twelve accumulators parked
+    /// between chunks.
+    /// </summary>
+    private static void Tiles3<TRow>(byte* p0, byte* p1, byte* p2, float* x, int tokens, int cols, float* y, int outs, float* parked)
+        where TRow : struct, IStoredRow
+    {
+        int groups = tokens / 4, n = TLanes.Count;
+        for (int k0 = 0; k0 < cols; k0 += ColumnChunk)
+        {
+            int k1 = Math.Min(k0 + ColumnChunk, cols);
+            for (int g = 0; g < groups; g++)
+            {
+                float* xr = x + ((long)g * 4 * cols);
+                Chunk3x4<TRow>(p0, p1, p2, xr, xr + cols, xr + (2 * cols), xr + (3 * cols), k0, k1, parked + (g * 12 * n));
             }
         }
+
+        for (int g = 0; g < groups; g++)
+        {
+            float* acc = parked + (g * 12 * n);
+            for (int r = 0; r < 4; r++)
+            {
+                float* yr = y + ((long)((g * 4) + r) * outs);
+                yr[0] = TLanes.Sum(TLanes.Load(acc + (((r * 3) + 0) * n)));
+                yr[1] = TLanes.Sum(TLanes.Load(acc + (((r * 3) + 1) * n)));
+                yr[2] = TLanes.Sum(TLanes.Load(acc + (((r * 3) + 2) * n)));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Columns [k0, k1) of the twelve dot products of three weight rows with four activation rows, added to
+    /// the accumulators parked at <paramref name="acc"/> ([activation row][weight row]; they start from zero
+    /// at column 0).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Chunk3x4<TRow>(byte* p0, byte* p1, byte* p2, float* x0, float* x1, float* x2, float* x3, int k0, int k1, float* acc)
+        where TRow : struct, IStoredRow
+    {
+        int n = TLanes.Count;
+        TLanes a00 = default, a01 = default, a02 = default;
+        TLanes a10 = default, a11 = default, a12 = default;
+        TLanes a20 = default, a21 = default, a22 = default;
+        TLanes a30 = default, a31 = default, a32 = default;
+        if (k0 > 0)
+        {
+            a00 = TLanes.Load(acc);
+            a01 = TLanes.Load(acc + n);
+            a02 = TLanes.Load(acc + (2 * n));
+            a10 = TLanes.Load(acc + (3 * n));
+            a11 = TLanes.Load(acc + (4 * n));
+            a12 = TLanes.Load(acc + (5 * n));
+            a20 = TLanes.Load(acc + (6 * n));
+            a21 = TLanes.Load(acc + (7 * n));
+            a22 = TLanes.Load(acc + (8 * n));
+            a30 = TLanes.Load(acc + (9 * n));
+            a31 = TLanes.Load(acc + (10 * n));
+            a32 = TLanes.Load(acc + (11 * n));
+        }
+
+        for (int c = k0; c < k1; c += n)
+        {
+            var v0 = TRow.Widen<TLanes>(p0, c);
+            var v1 = TRow.Widen<TLanes>(p1, c);
+            var v2 = TRow.Widen<TLanes>(p2, c);
+            var u = TLanes.Load(x0 + c);
+            a00 = TLanes.MultiplyAdd(v0, u, a00);
+            a01 = TLanes.MultiplyAdd(v1, u, a01);
+            a02 = TLanes.MultiplyAdd(v2, u, a02);
+            u = TLanes.Load(x1 + c);
+            a10 = TLanes.MultiplyAdd(v0, u, a10);
+            a11 = TLanes.MultiplyAdd(v1, u, a11);
+            a12 = TLanes.MultiplyAdd(v2, u, a12);
+            u = TLanes.Load(x2 + c);
+            a20 = TLanes.MultiplyAdd(v0, u, a20);
+            a21 = TLanes.MultiplyAdd(v1, u, a21);
+            a22 = TLanes.MultiplyAdd(v2, u, a22);
+            u = TLanes.Load(x3 + c);
+            a30 = TLanes.MultiplyAdd(v0, u, a30);
+            a31 = TLanes.MultiplyAdd(v1, u, a31);
+            a32 = TLanes.MultiplyAdd(v2, u, a32);
+        }
+
+        TLanes.Store(a00, acc);
+        TLanes.Store(a01, acc + n);
+        TLanes.Store(a02, acc + (2 * n));
+        TLanes.Store(a10, acc + (3 * n));
+        TLanes.Store(a11, acc + (4 * n));
+        TLanes.Store(a12, acc + (5 * n));
+        TLanes.Store(a20, acc + (6 * n));
+        TLanes.Store(a21, acc + (7 * n));
+        TLanes.Store(a22, acc + (8 * n));
+        TLanes.Store(a30, acc + (9 * n));
+        TLanes.Store(a31, acc + (10 * n));
+        TLanes.Store(a32, acc + (11 * n));
     }
 
     /// <summary>Tiles of float32 rows: F32 weights where they lie, other formats widened into scratch first.</summary>
@@ -136,7 +245,7 @@ internal sealed unsafe class DenseMatMulKernel<TLanes>(int workers) : IMatMulKer
             int rowStride = direct ? w.RowStride : stride;
             if (!direct)
             {
-                PrefetchNextTile(w, o + TileRows, end);
+                PrefetchNextTile(w, o + TileRows, Math.Min(o + (2 * TileRows), end));
                 for (int i = 0; i < n; i++)
                 {
                     WidenRow(w, o + i, tile + (i * stride));
@@ -315,7 +424,7 @@ internal sealed unsafe class DenseMatMulKernel<TLanes>(int workers) : IMatMulKer
         }
 
         long bytes = w.Type.BytesFor(w.Cols);
-        for (int r = first; r < Math.Min(first + TileRows, end); r++)
+        for (int r = first; r < end; r++)
         {
             byte* p = w.RowPointer(r);
             for (long b = 0; b < bytes; b += 64)
