@@ -87,6 +87,14 @@ public sealed record CudaOptions
     /// </remarks>
     public int StreamHint { get; init; } = int.TryParse(Environment.GetEnvironmentVariable("FATHOM_CUDA_STREAM_HINT"), out int hint) && hint is >= 0 and <= 2 ? hint : 2;
 
+    /// <summary>
+    /// Streaming products of few weight rows for several tokens (the router's product, kv_a in batched decode)
+    /// spread the tokens over grid rows until the GPU has two blocks per multiprocessor; same sums. Off until
+    /// measured: the batch-32 FP8 profile has the router's product at 63 us per layer on a grid of four
+    /// blocks. FATHOM_CUDA_TOKEN_SLICES=1 turns it on.
+    /// </summary>
+    public bool TokenSlices { get; init; } = Environment.GetEnvironmentVariable("FATHOM_CUDA_TOKEN_SLICES") == "1";
+
     /// <summary>Folders to look for NVRTC and cuBLASLt in, before the usual toolkit folders.</summary>
     public IReadOnlyList<string> LibraryFolders { get; init; } = [];
 

@@ -456,9 +456,19 @@ public sealed partial class CudaTransformer
     private void Gemv(in DeviceMatrix w, ulong x, int ldx, ulong y, int ldy, int n, bool accumulate, bool round)
     {
         bool oneRow = OneRowPerWarp(w.Rows, n);
-        int rows = oneRow ? 8 : 16;
+        int rows = oneRow ? 8 : 16, blocks = (w.Rows + rows - 1) / rows;
+        // Few weight rows for several tokens (the router's 64 rows, kv_a): slices of the tokens in grid rows of
+        // their own until the GPU has two blocks per multiprocessor, each slice re-reading the rows from L2.
+        int slices = 1, perSlice = n;
+        if (_options.TokenSlices && !oneRow && n > 1 && blocks < 2 * _gpu.Multiprocessors)
+        {
+            int wanted = Math.Min(n, ((2 * _gpu.Multiprocessors) + blocks - 1) / blocks);
+            perSlice = (n + wanted - 1) / wanted;
+            slices = (n + perSlice - 1) / perSlice;
+        }
+
         _gpu.Launch(
-            oneRow ? KernelNames.GemmOneRow(w.Kind) : KernelNames.Gemm(w.Kind, n), (uint)((w.Rows + rows - 1) / rows), 1, 1, 256, 0,
+            oneRow ? KernelNames.GemmOneRow(w.Kind) : KernelNames.Gemm(w.Kind, perSlice), (uint)blocks, (uint)slices, 1, 256, 0,
             w.Data, w.Scales, 0L, w.Rows, w.Cols, w.BlockRows, w.BlockCols, w.ScaleCols, x, (long)ldx, y, (long)ldy, n, accumulate, round);
     }
 

@@ -354,8 +354,12 @@ __device__ __forceinline__ void moe_down_body(const u64* dws, const u64* dss, in
                                                                     const float* x, long long ldx, float* y, long long ldy,  \
                                                                     int M, int accumulate, int roundOut)                     \
     {                                                                                                                         \
-        gemm_body<WT, MT>(w, scales, rowOffset, N, K, blockRows, blockCols, scaleCols, x, ldx, y, ldy, M, accumulate, roundOut, \
-                          blockIdx.x);                                                                                        \
+        /* Grid row j takes the activation rows [j·slice, (j + 1)·slice): a product of few weight rows spreads */         \
+        /* over more blocks (each (row, token) sum is the same in any slice). */                                               \
+        int slice = (M + gridDim.y - 1) / gridDim.y, m0 = blockIdx.y * slice;                                                 \
+        if (m0 >= M) return;                                                                                                  \
+        gemm_body<WT, MT>(w, scales, rowOffset, N, K, blockRows, blockCols, scaleCols, x + m0 * ldx, ldx, y + m0 * ldy, ldy,    \
+                          min(slice, M - m0), accumulate, roundOut, blockIdx.x);                                              \
     }                                                                                                                         \
     extern "C" __global__ void __launch_bounds__(256) gemm2_##SUFFIX(const void* w, const float* scales, int N, float* y,      \
                                                   long long ldy, const void* w2, const float* scales2, int N2, float* y2,    \
