@@ -89,11 +89,15 @@ public sealed record CudaOptions
 
     /// <summary>
     /// Streaming products of few weight rows for several tokens (the router's product, kv_a in batched decode)
-    /// spread the tokens over grid rows until the GPU has two blocks per multiprocessor; same sums. Off until
-    /// measured: the batch-32 FP8 profile has the router's product at 63 us per layer on a grid of four
-    /// blocks. FATHOM_CUDA_TOKEN_SLICES=1 turns it on.
+    /// spread the tokens over grid rows until the GPU has two blocks per multiprocessor; same sums.
+    /// FATHOM_CUDA_TOKEN_SLICES=0 turns it off for comparisons.
     /// </summary>
-    public bool TokenSlices { get; init; } = Environment.GetEnvironmentVariable("FATHOM_CUDA_TOKEN_SLICES") == "1";
+    /// <remarks>
+    /// The batch-32 FP8 profile had the router's product at 63 us per MoE layer on a grid of four blocks. H100,
+    /// full-size V2-Lite-shaped checkpoints, off / on alternating in one call (build 7441fec): batch 32 FP8
+    /// 1521 / 1527 → 1621 / 1644 tok/s, BF16 1196 / 1222 → 1297 / 1281; batch 8 +0.5%, batch 1 unchanged.
+    /// </remarks>
+    public bool TokenSlices { get; init; } = Environment.GetEnvironmentVariable("FATHOM_CUDA_TOKEN_SLICES") != "0";
 
     /// <summary>Folders to look for NVRTC and cuBLASLt in, before the usual toolkit folders.</summary>
     public IReadOnlyList<string> LibraryFolders { get; init; } = [];
