@@ -6,10 +6,11 @@ namespace Fathom.Backends.Cpu.Kernels;
 
 /// <summary>
 /// Decode-sized products (up to <see cref="MaxRows"/> activation rows: one sequence, or a small batch of
-/// them): weights are widened in registers straight from their stored bytes and never written back, four
-/// weight rows at a time, each widened vector used for up to four activation rows at once. Memory
-/// bandwidth is the limit for one row, so the loop reads each weight byte from memory once; for a batch,
-/// widening once per group of four activation rows keeps the arithmetic near one FMA per weight and row.
+/// them): weights are widened in registers straight from their stored bytes and never written back. One
+/// activation row takes four weight rows at a time; a batch takes three, each widened vector used for up to
+/// four activation rows at once. Memory bandwidth is the limit for one row, so the loop reads each weight
+/// byte from memory once; for a batch, widening once per group of four activation rows keeps the
+/// arithmetic near one FMA per weight and row.
 /// </summary>
 internal static unsafe class DenseDecodeKernel<TLanes>
     where TLanes : struct, IFloatLanes<TLanes>
