@@ -43,6 +43,7 @@ public sealed class ProgrammaticLaunchTests
             {
                 data.Add(name, "one-row");
                 data.Add(name, "router-norm");
+                data.Add(name, "token-slices");
             }
 
             return data;
@@ -51,8 +52,9 @@ public sealed class ProgrammaticLaunchTests
 
     /// <summary>
     /// The launch layouts that only regroup work give the bits of the plain ones: one weight row per warp
-    /// (a row's sum keeps its lanes and chunks) and the FFN norm inside the router launch (rmsnorm's
-    /// arithmetic), through prefill, graph-replayed decode and a batch of two.
+    /// (a row's sum keeps its lanes and chunks), the FFN norm inside the router launch (rmsnorm's
+    /// arithmetic) and products of few rows with their tokens sliced over grid rows (each (row, token) sum
+    /// computed as in one slice), through prefill, graph-replayed decode and a batch of two.
     /// </summary>
     [CudaTheory]
     [MemberData(nameof(Layouts))]
@@ -60,8 +62,12 @@ public sealed class ProgrammaticLaunchTests
     {
         using var golden = new GoldenCase(name);
         using var model = LoadedModel.Load(golden.ModelDirectory);
-        var plain = Run(model, golden, new CudaOptions { OneRowProducts = false, NormInRouter = false }, out _);
-        var regrouped = Run(model, golden, new CudaOptions { OneRowProducts = layout == "one-row", NormInRouter = layout == "router-norm" }, out _);
+        var plain = Run(model, golden, new CudaOptions { OneRowProducts = false, NormInRouter = false, TokenSlices = false }, out _);
+        var regrouped = Run(
+            model,
+            golden,
+            new CudaOptions { OneRowProducts = layout == "one-row", NormInRouter = layout == "router-norm", TokenSlices = layout == "token-slices" },
+            out _);
         Assert.Equal(plain.Length, regrouped.Length);
         for (int i = 0; i < plain.Length; i++)
         {

@@ -45,7 +45,7 @@ internal static unsafe class DenseDecodeKernel<TLanes>
     private static void Run<TRow>(in WeightMatrix w, float* x, int rows, float* y, int start, int end, Fp8ScaledActivations? scaled)
         where TRow : struct, IStoredRow
     {
-        int outs = w.Rows, cols = w.Cols;
+        int cols = w.Cols;
         if (rows > 1)
         {
             Batch<TRow>(w, x, rows, y, start, end, scaled);
@@ -80,11 +80,7 @@ internal static unsafe class DenseDecodeKernel<TLanes>
         int outs = w.Rows, cols = w.Cols;
         for (int o = start; o < end;)
         {
-            int n = Math.Min(3, end - o);
-            while (scaled is not null && !Fp8ScaledActivations.SameScaleRow(w, o, o + n - 1))
-            {
-                n--;
-            }
+            int n = Fp8ScaledActivations.TileRows(w, scaled is not null, o, end, 3);
 
             float* xs = scaled is null ? x : scaled.For(w, o, x, rows);
             // The next tile's rows come in one cache line per row as this tile's first group advances.
@@ -308,7 +304,7 @@ internal static unsafe class DenseDecodeKernel<TLanes>
         TLanes.Prefetch(p3 + at);
     }
 
-    internal static float Row<TRow>(byte* p, float* x, int cols)
+    private static float Row<TRow>(byte* p, float* x, int cols)
         where TRow : struct, IStoredRow
     {
         TLanes a = default;

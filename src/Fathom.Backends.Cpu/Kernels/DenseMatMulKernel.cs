@@ -29,7 +29,7 @@ internal sealed unsafe class DenseMatMulKernel<TLanes>(int workers) : IMatMulKer
     /// <summary>Weight rows per tile of the path that widens in registers (3x4 FMA tiles).</summary>
     private const int RegisterTileRows = 3;
 
-    /// <summary>Columns per chunk: four rows of it (8 KB as BF16) stay in L1 while the activations stream past.</summary>
+    /// <summary>Columns per chunk: a tile's rows of it (6-8 KB as BF16) stay in L1 while the activations stream past.</summary>
     private const int ColumnChunk = 1024;
 
     /// <summary>Floats of parked accumulators: 16 vectors per group of four activation rows of a token block.</summary>
@@ -100,11 +100,7 @@ internal sealed unsafe class DenseMatMulKernel<TLanes>(int workers) : IMatMulKer
         int cols = w.Cols, outs = w.Rows;
         for (int o = start; o < end;)
         {
-            int n = Math.Min(RegisterTileRows, end - o);
-            while (scaled is not null && !Fp8ScaledActivations.SameScaleRow(w, o, o + n - 1))
-            {
-                n--;
-            }
+            int n = Fp8ScaledActivations.TileRows(w, scaled is not null, o, end, RegisterTileRows);
 
             float* xt = scaled is null ? xb : scaled.For(w, o, xb, tokens);
             if (n < RegisterTileRows)

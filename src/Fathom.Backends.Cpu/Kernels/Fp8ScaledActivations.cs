@@ -29,6 +29,23 @@ internal sealed unsafe class Fp8ScaledActivations
     public static bool SameScaleRow(in WeightMatrix w, int first, int last) =>
         (w.FirstRow + first) / w.BlockRows == (w.FirstRow + last) / w.BlockRows;
 
+    /// <summary>
+    /// How many of the weight rows from <paramref name="first"/> (at most <paramref name="most"/>, none past
+    /// <paramref name="end"/>) one tile takes: all of them, or with <paramref name="scaled"/> activations only
+    /// those in <paramref name="first"/>'s row of scale blocks (one scaled copy of the activations per tile).
+    /// </summary>
+    public static int TileRows(in WeightMatrix w, bool scaled, int first, int end, int most)
+    {
+        int n = Math.Min(most, end - first);
+        if (!scaled)
+        {
+            return n;
+        }
+
+        int blockEnd = ((((w.FirstRow + first) / w.BlockRows) + 1) * w.BlockRows) - w.FirstRow;
+        return Math.Min(n, blockEnd - first);
+    }
+
     /// <summary>Forgets the cached copy (a new product may reuse the same addresses with other values).</summary>
     public void Reset()
     {
