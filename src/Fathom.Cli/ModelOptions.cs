@@ -34,7 +34,7 @@ public sealed class ModelOptionSet(CliConsole? console = null)
 
     public Option<string> Backend { get; } = new("--backend") { Description = "cpu (vectorised, float32) or reference (plain loops, float64 accumulation).", DefaultValueFactory = _ => "cpu" };
 
-    public Option<string?> Quantize { get; } = new("--quantize", "-q") { Description = "Quantize linear weights at load time: q8_0 or q4_k (GGML block layouts)." };
+    public Option<string?> Quantize { get; } = new("--quantize", "-q") { Description = "Quantize linear weights at load time: q8_0 or q4_k (GGML block layouts), or fp8 (e4m3 in 128x128 scale blocks, as DeepSeek ships; FP8 weights are kept)." };
 
     public Option<string> Device { get; } = new("--device") { Description = "cpu, or cuda[:N] to run on NVIDIA GPU N (weights, activations and the KV cache on the GPU).", DefaultValueFactory = _ => "cpu" };
 
@@ -83,7 +83,8 @@ public sealed class ModelOptionSet(CliConsole? console = null)
                 null => null,
                 "q8_0" => DType.Q8_0,
                 "q4_k" => DType.Q4K,
-                var other => throw new CliException($"--quantize must be q8_0 or q4_k (got '{other}')"),
+                "fp8" => DType.F8E4M3,
+                var other => throw new CliException($"--quantize must be q8_0, q4_k or fp8 (got '{other}')"),
             },
             Residency = load switch
             {

@@ -48,9 +48,9 @@ public sealed class ModelSession : IDisposable
 
         if (options.Device.IsCuda)
         {
-            if (options.Load.Quantize is not null)
+            if (options.Load.Quantize is { } format && format != DType.F8E4M3)
             {
-                throw new CliException("--quantize makes GGML blocks for the CPU kernels; on a GPU, run the checkpoint's own BF16 or FP8 weights");
+                throw new CliException("--quantize q8_0 and q4_k make GGML blocks for the CPU kernels; on a GPU, run the checkpoint's own BF16 or FP8 weights, or --quantize fp8");
             }
 
             // The weights are copied to the GPU once: mapping the files avoids a second copy in RAM.

@@ -10,22 +10,27 @@ namespace Fathom.Model;
 /// the LM head. Embeddings, norms, the router (mlp.gate) and biases stay as they are (they are small, and the
 /// router's choices are sensitive to its precision), as do the MTP modules. Each matrix is decoded row by
 /// row to float32 from whatever it is stored as (BF16, F16, F32, FP8 with block scales) and encoded with
-/// the GGML reference encoders; the new bytes live in a pinned array owned by the new view.
+/// the GGML reference encoders (Q8_0, Q4_K) or into FP8 e4m3 with 128x128 block scales (DeepSeek's own
+/// layout, <see cref="Fp8BlockQuantizer"/>; weights already in FP8 are kept, so an FP8 checkpoint gets its
+/// BF16 LM head in FP8 too); the new bytes live in pinned arrays owned by the new view.
 /// </summary>
 public static unsafe class ModelQuantizer
 {
     /// <summary>Rows per unit of parallel work: about a quarter million weights each.</summary>
     private const int WeightsPerChunk = 1 << 18;
 
+    /// <summary>The FP8 target's scale blocks (rows and columns), as DeepSeek's checkpoints have them.</summary>
+    public const int Fp8Block = 128;
+
     /// <summary>
     /// The format a linear weight with <paramref name="cols"/> inputs gets: the target when its rows are whole
     /// blocks; for Q4_K, Q8_0 when they are whole 32-blocks only (as llama.cpp falls back for such tensors);
-    /// otherwise null, and the weight stays as stored.
+    /// otherwise null, and the weight stays as stored. FP8 takes any width (edge blocks are partial).
     /// </summary>
     public static DType? FormatFor(DType target, int cols)
     {
         CheckTarget(target);
-        if (cols % target.BlockElements() == 0)
+        if (target == DType.F8E4M3 || cols % target.BlockElements() == 0)
         {
             return target;
         }
@@ -77,7 +82,9 @@ public static unsafe class ModelQuantizer
 
             results[i] = Allocate(sources[i].Name, source, format);
             widest = Math.Max(widest, source.Cols);
-            int rowsPerChunk = Math.Max(1, WeightsPerChunk / Math.Max(1, source.Cols));
+
+            // FP8 chunks are whole bands of block rows: a block's scale needs all its rows.
+            int rowsPerChunk = format == DType.F8E4M3 ? Fp8Block : Math.Max(1, WeightsPerChunk / Math.Max(1, source.Cols));
             for (int r = 0; r < source.Rows; r += rowsPerChunk)
             {
                 chunks.Add((i, r, Math.Min(source.Rows, r + rowsPerChunk)));
@@ -90,7 +97,7 @@ public static unsafe class ModelQuantizer
         progress?.Report(new QuantizationProgress(stage, 0, totalRows));
         Parallel.ForEach(
             chunks,
-            () => new float[widest],
+            () => new float[(target == DType.F8E4M3 ? Fp8Block : 1) * widest],
             (chunk, _, row) =>
             {
                 Encode(sources[chunk.Matrix].Matrix, results[chunk.Matrix], chunk.Start, chunk.End, row);
@@ -123,9 +130,9 @@ public static unsafe class ModelQuantizer
 
     private static void CheckTarget(DType target)
     {
-        if (target is not (DType.Q8_0 or DType.Q4K))
+        if (target is not (DType.Q8_0 or DType.Q4K or DType.F8E4M3))
         {
-            throw new NotSupportedException($"quantizing to {target.ToSafeTensors()} is not available: the targets are Q8_0 and Q4_K");
+            throw new NotSupportedException($"quantizing to {target.ToSafeTensors()} is not available: the targets are Q8_0, Q4_K and FP8 (F8_E4M3)");
         }
     }
 
@@ -139,12 +146,39 @@ public static unsafe class ModelQuantizer
 
         var storage = GC.AllocateUninitializedArray<byte>((int)Math.Max(1, bytes), pinned: true);
         byte* p = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(storage));
+        if (format == DType.F8E4M3)
+        {
+            var scales = new float[((source.Rows + Fp8Block - 1) / Fp8Block) * ((source.Cols + Fp8Block - 1) / Fp8Block)];
+            return new WeightMatrix(format, p, source.Rows, source.Cols, source.Cols, storage, scales, Fp8Block, Fp8Block);
+        }
+
         return new WeightMatrix(format, p, source.Rows, source.Cols, source.Cols, storage);
     }
 
-    private static void Encode(in WeightMatrix source, in WeightMatrix target, int start, int end, float[] row)
+    private static void Encode(in WeightMatrix source, in WeightMatrix target, int start, int end, float[] buffer)
     {
-        var values = row.AsSpan(0, source.Cols);
+        int cols = source.Cols;
+        if (target.Type == DType.F8E4M3)
+        {
+            // One band of block rows (start is a multiple of the block height): decoded whole, then encoded.
+            var band = buffer.AsSpan(0, (end - start) * cols);
+            for (int r = start; r < end; r++)
+            {
+                source.DequantizeRow(r, band.Slice((r - start) * cols, cols));
+            }
+
+            int scaleCols = (cols + Fp8Block - 1) / Fp8Block;
+            Fp8BlockQuantizer.QuantizeBand(
+                band,
+                end - start,
+                cols,
+                Fp8Block,
+                new Span<byte>(target.RowPointer(start), (end - start) * cols),
+                target.BlockScales.AsSpan(start / Fp8Block * scaleCols, scaleCols));
+            return;
+        }
+
+        var values = buffer.AsSpan(0, cols);
         for (int r = start; r < end; r++)
         {
             source.DequantizeRow(r, values);

@@ -27,6 +27,36 @@ public sealed class Float8E4M3Tests
         }
     }
 
+    /// <summary>The block quantizer's arithmetic encoder against the nearest-value search, ties and edges included.</summary>
+    [Fact]
+    public void BlockEncoderRoundsAsTheNearestValueSearch()
+    {
+        var values = new List<float> { 0f, -0f, 448f, 449f, 464f, 1e6f, float.PositiveInfinity, float.NegativeInfinity, 1e-30f, 0.015625f, 0.0156249f };
+        var finite = Enumerable.Range(0, 0x7F).Select(c => Float8E4M3.ToSingle((byte)c)).Order().ToArray();
+        for (int i = 0; i < finite.Length; i++)
+        {
+            values.Add(finite[i]);
+            if (i + 1 < finite.Length)
+            {
+                float mid = (finite[i] + finite[i + 1]) / 2;
+                values.AddRange([mid, MathF.BitDecrement(mid), MathF.BitIncrement(mid)]);
+            }
+        }
+
+        var random = new Random(11);
+        for (int i = 0; i < 20000; i++)
+        {
+            values.Add((float)(Math.Pow(2, (random.NextDouble() * 30) - 20) * (random.Next(2) == 0 ? 1 : -1)));
+        }
+
+        foreach (float v in values.Concat(values.Select(v => -v)))
+        {
+            Assert.True(Float8E4M3.FromSingle(v) == Fp8BlockQuantizer.Encode(v), $"{v:R}: 0x{Float8E4M3.FromSingle(v):X2} against 0x{Fp8BlockQuantizer.Encode(v):X2}");
+        }
+
+        Assert.Equal(0x7F, Fp8BlockQuantizer.Encode(float.NaN));
+    }
+
     [Fact]
     public void OnlyTheTwoAllOnesCodesAreNaN()
     {

@@ -16,6 +16,8 @@ public sealed class ModelQuantizerTests
     [InlineData(DType.Q4K, 192, DType.Q8_0)]
     [InlineData(DType.Q4K, 160, DType.Q8_0)]
     [InlineData(DType.Q4K, 80, null)]
+    [InlineData(DType.F8E4M3, 80, DType.F8E4M3)]
+    [InlineData(DType.F8E4M3, 2048, DType.F8E4M3)]
     public void FormatFollowsTheRowWidth(DType target, int cols, DType? expected)
     {
         Assert.Equal(expected, ModelQuantizer.FormatFor(target, cols));
@@ -23,7 +25,7 @@ public sealed class ModelQuantizerTests
 
     [Theory]
     [InlineData(DType.BF16)]
-    [InlineData(DType.F8E4M3)]
+    [InlineData(DType.I8)]
     public void OnlyBlockFormatsAreTargets(DType target)
     {
         using var golden = new GoldenCase("tiny-v3");
@@ -68,6 +70,47 @@ public sealed class ModelQuantizerTests
         foreach (var (source, target) in matrices.Where((_, i) => i % 7 == 0))
         {
             AssertCloseRowByRow(source, target, (0.5 + (127.0 / 2048)) / 127);
+        }
+    }
+
+    [Theory]
+    [InlineData("tiny-v3")]
+    [InlineData("tiny-v3-fp8")]
+    [InlineData("tiny-v2-lite")]
+    public unsafe void Fp8EncodesEveryLinearWeightInScaleBlocksAndKeepsStoredFp8(string name)
+    {
+        using var golden = new GoldenCase(name);
+        using var plain = LoadedModel.Load(golden.ModelDirectory);
+        using var quantized = LoadedModel.Load(golden.ModelDirectory, new LoadOptions { Quantize = DType.F8E4M3 });
+        Assert.Equal(plain.Weights.Embed.Type, quantized.Weights.Embed.Type);
+        var pairs = Matrices(plain.Weights).Zip(Matrices(quantized.Weights)).ToArray();
+        Assert.All(pairs, p => Assert.Equal(DType.F8E4M3, p.Second.Type));
+        Assert.Equal(DType.F8E4M3, quantized.Weights.LmHead.Type);
+        foreach (var (source, target) in pairs)
+        {
+            if (source.Type == DType.F8E4M3)
+            {
+                // Stored FP8 is used as it is: the same bytes and scales (a view of the same file).
+                Assert.Equal(source.Owner!.GetType(), target.Owner!.GetType());
+                Assert.Equal(source.BlockScales, target.BlockScales);
+                Assert.True(new ReadOnlySpan<byte>(source.RowPointer(0), (int)source.StorageBytes).SequenceEqual(new ReadOnlySpan<byte>(target.RowPointer(0), (int)target.StorageBytes)));
+                continue;
+            }
+
+            // The codes and scales are DeepSeek's block layout of the decoded weight (Fp8BlockQuantizer bit for bit).
+            Assert.Equal((ModelQuantizer.Fp8Block, ModelQuantizer.Fp8Block), (target.BlockRows, target.BlockCols));
+            var values = new float[(long)source.Rows * source.Cols];
+            for (int r = 0; r < source.Rows; r++)
+            {
+                source.DequantizeRow(r, values.AsSpan(r * source.Cols, source.Cols));
+            }
+
+            var (codes, scales) = Fp8BlockQuantizer.Quantize(values, source.Rows, source.Cols);
+            Assert.Equal(scales, target.BlockScales!.Take(scales.Length));
+            for (int r = 0; r < source.Rows; r += 17)
+            {
+                Assert.True(codes.AsSpan(r * source.Cols, source.Cols).SequenceEqual(new ReadOnlySpan<byte>(target.RowPointer(r), source.Cols)), $"row {r}");
+            }
         }
     }
 

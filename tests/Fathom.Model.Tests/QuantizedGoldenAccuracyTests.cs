@@ -24,6 +24,9 @@ public sealed class QuantizedGoldenAccuracyTests(ITestOutputHelper output)
         { "tiny-v3", "Q4K", 0.35, 0.50 },        // median 2.5e-1, p90 5.9e-1, worst 9.3e-1; 269/471 = 57.1%
         { "tiny-v3-fp8", "Q4K", 0.05, 0.86 },    // no width is a multiple of 256: all Q8_0, as above
         { "tiny-v2-lite", "Q4K", 0.20, 0.70 },   // median 1.4e-1, p90 1.7e-1, worst 2.1e-1; 360/471 = 76.4%
+        { "tiny-v3", "F8E4M3", 0.15, 0.68 },     // median 1.1e-1, p90 4.2e-1, worst 8.4e-1; 347/471 = 73.7%
+        { "tiny-v3-fp8", "F8E4M3", 0.04, 0.92 }, // stored FP8 kept, the head in FP8: median 2.6e-2, worst 3.0e-2; 453/471 = 96.2%
+        { "tiny-v2-lite", "F8E4M3", 0.08, 0.83 }, // median 5.9e-2, p90 8.2e-2, worst 1.3e-1; 414/471 = 87.9%
     };
 
     [Theory]

@@ -12,75 +12,81 @@ public static class Fp8BlockQuantizer
         int scaleRows = (rows + blockRows - 1) / blockRows, scaleCols = (cols + blockCols - 1) / blockCols;
         var codes = new byte[(long)rows * cols];
         var scales = new float[scaleRows * scaleCols];
-        var encode = EncodeTable.Value;
         for (int br = 0; br < scaleRows; br++)
         {
-            for (int bc = 0; bc < scaleCols; bc++)
-            {
-                int r0 = br * blockRows, r1 = Math.Min(rows, r0 + blockRows);
-                int c0 = bc * blockCols, c1 = Math.Min(cols, c0 + blockCols);
-                float amax = 0;
-                for (int r = r0; r < r1; r++)
-                {
-                    for (int c = c0; c < c1; c++)
-                    {
-                        amax = MathF.Max(amax, MathF.Abs(weight[(r * cols) + c]));
-                    }
-                }
-
-                float scale = amax > 0 ? amax / Float8E4M3.MaxValue : 1f;
-                scales[(br * scaleCols) + bc] = scale;
-                for (int r = r0; r < r1; r++)
-                {
-                    for (int c = c0; c < c1; c++)
-                    {
-                        codes[((long)r * cols) + c] = Encode(weight[(r * cols) + c] / scale, encode);
-                    }
-                }
-            }
+            int r0 = br * blockRows, bandRows = Math.Min(rows, r0 + blockRows) - r0;
+            QuantizeBand(
+                weight.Slice(r0 * cols, bandRows * cols),
+                bandRows,
+                cols,
+                blockCols,
+                codes.AsSpan((int)((long)r0 * cols), bandRows * cols),
+                scales.AsSpan(br * scaleCols, scaleCols));
         }
 
         return (codes, scales);
     }
 
-    // Sorted positive e4m3 values with their codes, for a binary search instead of a scan per weight.
-    private static readonly Lazy<(float[] Values, byte[] Codes)> EncodeTable = new(() =>
+    /// <summary>
+    /// One band of rows that share their block scales (one block row): <paramref name="band"/> [bandRows, cols]
+    /// into <paramref name="codes"/> [bandRows, cols] and <paramref name="scales"/> [ceil(cols / blockCols)],
+    /// each scale the block's largest magnitude over 448 (1 for an all-zero block).
+    /// </summary>
+    public static void QuantizeBand(ReadOnlySpan<float> band, int bandRows, int cols, int blockCols, Span<byte> codes, Span<float> scales)
     {
-        var values = new List<(float, byte)>();
-        for (int code = 0; code < 0x7F; code++)
+        int scaleCols = (cols + blockCols - 1) / blockCols;
+        if (band.Length < bandRows * cols || codes.Length < bandRows * cols || scales.Length < scaleCols)
         {
-            values.Add((Float8E4M3.ToSingle((byte)code), (byte)code));
+            throw new ArgumentException($"a band of [{bandRows}, {cols}] in blocks of {blockCols} columns needs {bandRows * cols} values and codes and {scaleCols} scales");
         }
 
-        values.Sort((a, b) => a.Item1.CompareTo(b.Item1));
-        return (values.Select(v => v.Item1).ToArray(), values.Select(v => v.Item2).ToArray());
-    });
+        for (int bc = 0; bc < scaleCols; bc++)
+        {
+            int c0 = bc * blockCols, c1 = Math.Min(cols, c0 + blockCols);
+            float amax = 0;
+            for (int r = 0; r < bandRows; r++)
+            {
+                foreach (float v in band.Slice((r * cols) + c0, c1 - c0))
+                {
+                    amax = MathF.Max(amax, MathF.Abs(v));
+                }
+            }
 
-    /// <summary>Nearest e4m3 value, ties to the even code (as <see cref="Float8E4M3.FromSingle"/>), saturating at ±448.</summary>
-    private static byte Encode(float value, (float[] Values, byte[] Codes) table)
+            float scale = amax > 0 ? amax / Float8E4M3.MaxValue : 1f;
+            scales[bc] = scale;
+            for (int r = 0; r < bandRows; r++)
+            {
+                int at = (r * cols) + c0;
+                for (int c = 0; c < c1 - c0; c++)
+                {
+                    codes[at + c] = Encode(band[at + c] / scale);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Nearest e4m3 value, ties to the even code (as <see cref="Float8E4M3.FromSingle"/>), saturating at ±448:
+    /// the float's mantissa rounded to three bits in place, or, below the smallest normal (2^-6), the value in
+    /// steps of the subnormal spacing 2^-9.
+    /// </summary>
+    public static byte Encode(float value)
     {
         if (float.IsNaN(value))
         {
             return 0x7F;
         }
 
-        byte sign = value < 0 ? (byte)0x80 : (byte)0;
-        float m = MathF.Min(MathF.Abs(value), Float8E4M3.MaxValue);
-        var values = table.Values;
-        int i = Array.BinarySearch(values, m);
-        if (i >= 0)
+        byte sign = (byte)((BitConverter.SingleToUInt32Bits(value) >> 24) & 0x80);
+        float magnitude = MathF.Min(MathF.Abs(value), Float8E4M3.MaxValue);
+        if (magnitude < 0.015625f)
         {
-            return (byte)(sign | table.Codes[i]);
+            return (byte)(sign | (int)MathF.Round(magnitude * 512f, MidpointRounding.ToEven));
         }
 
-        int hi = ~i, lo = hi - 1;
-        if (hi >= values.Length)
-        {
-            return (byte)(sign | table.Codes[lo]);
-        }
-
-        float dl = m - values[lo], dh = values[hi] - m;
-        byte code = dl < dh ? table.Codes[lo] : dh < dl ? table.Codes[hi] : ((table.Codes[lo] & 1) == 0 ? table.Codes[lo] : table.Codes[hi]);
-        return (byte)(sign | code);
+        uint bits = BitConverter.SingleToUInt32Bits(magnitude);
+        bits += 0x7FFFFu + ((bits >> 20) & 1u);
+        int exponent = (int)(bits >> 23) - 127 + 7;
+        return (byte)(sign | (exponent << 3) | (int)((bits >> 20) & 7u));
     }
 }
