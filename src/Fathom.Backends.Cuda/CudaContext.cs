@@ -64,7 +64,12 @@ internal sealed unsafe class CudaContext : IDisposable
 
         var nvrtc = new Nvrtc(options.LibraryFolders);
         string source = KernelSource();
-        string[] defines = [.. ProgrammaticLaunch ? ["-DFATHOM_PDL=1"] : Array.Empty<string>(), .. options.StreamHint != 0 ? [$"-DFATHOM_STREAM_HINT={options.StreamHint}"] : Array.Empty<string>()];
+        string[] defines =
+        [
+            .. ProgrammaticLaunch ? ["-DFATHOM_PDL=1"] : Array.Empty<string>(),
+            .. options.StreamHint != 0 ? [$"-DFATHOM_STREAM_HINT={options.StreamHint}"] : Array.Empty<string>(),
+            .. options.KernelDefines.Select(d => "-D" + d),
+        ];
         byte[] cubin = nvrtc.CompileCached(source, "fathom", ComputeCapability, options.KernelCacheFolder, out bool cached, defines);
         KernelsFromCache = cached;
         NvrtcVersion = nvrtc.Version;

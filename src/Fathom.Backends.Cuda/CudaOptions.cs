@@ -99,6 +99,15 @@ public sealed record CudaOptions
     /// </remarks>
     public bool TokenSlices { get; init; } = Environment.GetEnvironmentVariable("FATHOM_CUDA_TOKEN_SLICES") != "0";
 
+    /// <summary>
+    /// Extra preprocessor definitions for the kernels (NAME=VALUE, without -D), for comparing a kernel's
+    /// compile-time parameters (such as mma.cu's MMA_STAGES) without a rebuild: FATHOM_CUDA_DEFINES="A=1 B=2"
+    /// (or "A=1;B=2").
+    /// Part of the compiled-kernel cache key.
+    /// </summary>
+    public IReadOnlyList<string> KernelDefines { get; init; } =
+        (Environment.GetEnvironmentVariable("FATHOM_CUDA_DEFINES") ?? "").Split([' ', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
     /// <summary>Folders to look for NVRTC and cuBLASLt in, before the usual toolkit folders.</summary>
     public IReadOnlyList<string> LibraryFolders { get; init; } = [];
 

@@ -8,9 +8,11 @@
 #   quick        a 4-layer V2-Lite-shaped bf16 checkpoint, decode only (smoke test)
 #   profile / profile-prefill   ncu time per kernel name on that checkpoint: decode steps / a 2048-token prefill
 #   profile-bN-DTYPE   ncu time of each kernel of batch-N decode steps (4-layer DTYPE checkpoint), own clocks
+#   detail-bN-DTYPE   ncu's full sections for the kernels matching $KERNELS (default mma_moe) in batch-N decode
+#                steps of the 4-layer DTYPE checkpoint ($SKIP and $COUNT launches; text report in $OUT)
 #   steps-DTYPE  ncu time of each kernel of a batch-1 decode step (4-layer DTYPE checkpoint) at the GPU's own
 #                clocks with warm caches: their sum is within a few percent of the measured step time
-#   knobs-DTYPE / knobs-DTYPE-LLAYERS   batch-1 decode (-p 0 -n 64 -r 3) of the DTYPE checkpoint (full size,
+#   knobs-DTYPE / knobs-DTYPE-LLAYERS   decode at batches $BATCH (default 1; -p 0 -n $GEN -r $REPS, default 64, 3) of the DTYPE checkpoint (full size,
 #                or LAYERS layers) under each configuration of $KNOBS, alternating over $ROUNDS rounds (default
 #                2, the order reversed every other round): KNOBS="base pdl-off:FATHOM_CUDA_PDL=0
 #                one-row-off:FATHOM_CUDA_ONE_ROW=0" (name[:VAR=VALUE[,VAR=VALUE...]]); one line per run
@@ -79,6 +81,17 @@ PY
       ncu --clock-control none --cache-control none --metrics gpu__time_duration.sum --launch-count 4000 --csv \
         "$host/fathom-gpuhost" fathom bench --device cuda -m "$dir" -p 0 -n 3 -b "$batch" -r 1 --no-warmup > "$out/ncu-$stage.csv" 2> "$out/ncu-$stage.err"
       python3 "$root/tools/gpu/ncu_tail.py" "$out/ncu-$stage.csv" 3 --order ;;
+    detail-b*)
+      # ncu's full sections (throughput, occupancy, warp stalls, memory) for the kernels matching $KERNELS
+      # (default mma_moe: the tensor-core expert products) in batch-N decode steps of the 4-layer DTYPE
+      # checkpoint, GPU clocks, warm caches; text report in $OUT/ncu-$stage.txt, key lines printed.
+      spec=${stage#detail-b}; batch=${spec%%-*}; dtype=${spec#*-}
+      dir=/tmp/v2l-quick-$dtype
+      [ -f "$dir/config.json" ] || fathom create-random --like v2-lite --layers 4 --dtype "$dtype" -o "$dir" --force 2>&1 | tail -1
+      ncu --clock-control none --cache-control none --set full --import-source no --kernel-name "regex:${KERNELS:-mma_moe}" \
+        --launch-skip "${SKIP:-8}" --launch-count "${COUNT:-4}" \
+        "$host/fathom-gpuhost" fathom bench --device cuda -m "$dir" -p 0 -n 3 -b "$batch" -r 1 --no-warmup > "$out/ncu-$stage.txt" 2> "$out/ncu-$stage.err"
+      grep -E "^  [a-z_0-9]+|Duration|DRAM Throughput|Memory Throughput|L2 Hit Rate|L1/TEX Hit|Achieved Occupancy|Theoretical Occupancy|Registers Per|Block Limit Reg|Waves Per SM|Issue Slots Busy|Eligible Warps|Warp Cycles Per Issued|No Eligible|One or More" "$out/ncu-$stage.txt" | head -80 ;;
     steps-bf16|steps-fp8)
       # ncu at the GPU's own clocks and with warm caches (as the kernels run in a decode step, not as ncu's
       # defaults of base clocks and flushed caches): one batch-1 step of a 4-layer checkpoint, kernel by
@@ -98,8 +111,8 @@ PY
         order=$configs; [ $((round % 2)) = 0 ] && order=$(echo $configs | tr ' ' '\n' | tac | tr '\n' ' ')
         for config in $order; do
           name=${config%%:*}; vars=""; [ "$name" != "$config" ] && vars=$(echo "${config#*:}" | tr ',' ' ')
-          env $vars "$host/fathom-gpuhost" fathom bench --device cuda -m "$dir" -p 0 -n 64 -r 3 -b 1 --json 2>/dev/null | tail -1 > /tmp/knob.json
-          python3 -c "import json,sys; d=json.load(open('/tmp/knob.json')); print(sys.argv[1], 'r' + sys.argv[2], d['decode_tokens_per_s'], d['decode_tokens_per_s_runs'], d['gpu']['decode_fraction_of_floor'])" "$dtype${layers:+-L$layers} $name" "$round"
+          env $vars "$host/fathom-gpuhost" fathom bench --device cuda -m "$dir" -p 0 -n "${GEN:-64}" -r "${REPS:-3}" -b "${BATCH:-1}" --json 2>/dev/null | tail -1 > /tmp/knob.json
+          python3 -c "import json,sys; d=json.load(open('/tmp/knob.json')); b=d.get('decode_batch_tokens_per_s') or {}; print(sys.argv[1], 'r' + sys.argv[2], d['decode_tokens_per_s'], d['decode_tokens_per_s_runs'], d['gpu']['decode_fraction_of_floor'], ' '.join(f'b{k} {v}' for k, v in b.items()))" "$dtype${layers:+-L$layers} $name" "$round"
         done
       done | tee -a "$out/knobs.txt" ;;
     sizes)

@@ -14,7 +14,20 @@
 // lane t reads E consecutive weights of its rows (one 16-byte load) and the E activations of the same
 // columns: k-step s uses its elements 4s, 4s + 1 as logical k = 2t, 2t + 1 and 4s + 2, 4s + 3 as 2t + 8, 2t + 9.
 #define MMA_WARPS 4
+#ifndef MMA_U
 #define MMA_U 2
+#endif
+// 1 (the default): a pass of one n-tile (the expert products) loads its activations of all MMA_U chunks
+// right after issuing the weights' loads, before it waits on them; 0: each chunk's activations are loaded
+// once its weights have arrived (as passes of several n-tiles always do).
+#ifndef MMA_XPRE
+#define MMA_XPRE 1
+#endif
+// Blocks per multiprocessor the expert and dense kernels are compiled for (__launch_bounds__): more caps
+// their registers.
+#ifndef MMA_MINBLOCKS
+#define MMA_MINBLOCKS 1
+#endif
 // FP8: activations enter scaled by 2^64 and block sums leave scaled by 2^48 (with the 2^-112 of the
 // weights, the true product): keeps products of small weights and activations out of float32 subnormals.
 #define MMA_FP8_X 1.8446744073709552e19f
@@ -99,15 +112,100 @@ __device__ __forceinline__ void a_words(const uint4& q, int s, u32& first, u32& 
     }
 }
 
+// The lane's activations of chunk kc in n-tile nt (zeros past the tokens).
+template <int WT, int NT>
+__device__ __forceinline__ void mma_load_x(const float* const (&xs)[NT], int nt, int kc, float4 (&xv)[MmaTraits<WT>::E / 4])
+{
+    const int E = MmaTraits<WT>::E, STEPS = E / 4;
+    int t = threadIdx.x & 3;
+#pragma unroll
+    for (int s = 0; s < STEPS; s++) xv[s] = xs[nt] ? *(const float4*)(xs[nt] + kc + E * t + 4 * s) : make_float4(0.f, 0.f, 0.f, 0.f);
+}
+
+// One chunk of CH columns at kc: tmp (FP8: the sums of the current scale block) or acc (BF16) += the lane's
+// weights q (rows g, g + 8 of each tile r) times its activations of token row g of each n-tile: xpre, loaded
+// already (one n-tile), or loaded here from xs. FP8 sums enter acc scaled at the end of each scale block.
+template <int WT, int R, int NT>
+__device__ __forceinline__ void mma_chunk(const uint4 (&q)[R][2], const float* const (&xs)[NT], const float4 (&xpre)[MmaTraits<WT>::E / 4],
+                                          bool preloaded, int kc, int K, const float* const (&srow)[R], int blockCols,
+                                          float (&tmp)[R][NT][4], float (&acc)[R][NT][4])
+{
+    const int E = MmaTraits<WT>::E, CH = 4 * E, STEPS = E / 4;
+    const bool fp8 = WT == WT_FP8;
+    u32 a[R][STEPS][4];
+#pragma unroll
+    for (int r = 0; r < R; r++)
+#pragma unroll
+        for (int s = 0; s < STEPS; s++)
+        {
+            a_words<WT>(q[r][0], s, a[r][s][0], a[r][s][2]);
+            a_words<WT>(q[r][1], s, a[r][s][1], a[r][s][3]);
+        }
+#pragma unroll
+    for (int nt = 0; nt < NT; nt++)
+    {
+        u32 bh[STEPS][2], bl[STEPS][2];
+        float4 xv[STEPS];
+        if (preloaded)
+        {
+#pragma unroll
+            for (int s = 0; s < STEPS; s++) xv[s] = xpre[s];
+        }
+        else
+        {
+            mma_load_x<WT, NT>(xs, nt, kc, xv);
+        }
+#pragma unroll
+        for (int s = 0; s < STEPS; s++)
+        {
+            float4 v = xv[s];
+            if (fp8)
+            {
+                v.x *= MMA_FP8_X;
+                v.y *= MMA_FP8_X;
+                v.z *= MMA_FP8_X;
+                v.w *= MMA_FP8_X;
+            }
+            bf16_pair2(v.x, v.y, bh[s][0], bl[s][0]);
+            bf16_pair2(v.z, v.w, bh[s][1], bl[s][1]);
+        }
+#pragma unroll
+        for (int r = 0; r < R; r++)
+#pragma unroll
+            for (int s = 0; s < STEPS; s++)
+            {
+                float (&c)[4] = fp8 ? tmp[r][nt] : acc[r][nt];
+                mma_bf16_16816(c, a[r][s][0], a[r][s][1], a[r][s][2], a[r][s][3], bh[s][0], bh[s][1]);
+                mma_bf16_16816(c, a[r][s][0], a[r][s][1], a[r][s][2], a[r][s][3], bl[s][0], bl[s][1]);
+            }
+    }
+    if (fp8 && ((kc + CH) % blockCols == 0 || kc + CH >= K))
+    {
+#pragma unroll
+        for (int r = 0; r < R; r++)
+        {
+            float f = srow[r] ? __ldg(srow[r] + kc / blockCols) * MMA_FP8_OUT : 0.f;
+#pragma unroll
+            for (int nt = 0; nt < NT; nt++)
+#pragma unroll
+                for (int i = 0; i < 4; i++)
+                {
+                    acc[r][nt][i] += f * tmp[r][nt][i];
+                    tmp[r][nt][i] = 0.f;
+                }
+        }
+    }
+}
+
 // acc[r][nt] += (weight rows of tile r) · (tokens of n-tile nt) over all K columns. wrow[r][h] is row g + 8h
 // of tile r (null past the matrix), srow[r] the tile's row of FP8 scales, xrow(nt) the lane's token row
-// of n-tile nt (null past the tokens; called once every earlier kernel's output is visible).
+// of n-tile nt (null past the tokens; called once every earlier kernel's output is visible). MMA_U chunks
+// of weights are loaded into registers at a time.
 template <int WT, int R, int NT, typename XRow>
 __device__ __forceinline__ void mma_rows(const u8* const (&wrow)[R][2], const float* const (&srow)[R], int K, int blockCols, XRow xrow,
                                          float (&acc)[R][NT][4])
 {
     const int E = MmaTraits<WT>::E, CH = 4 * E, STEPS = E / 4;
-    const bool fp8 = WT == WT_FP8;
     int t = threadIdx.x & 3;
     const float* xs[NT];
     float tmp[R][NT][4];
@@ -133,73 +231,21 @@ __device__ __forceinline__ void mma_rows(const u8* const (&wrow)[R][2], const fl
 #pragma unroll
             for (int nt = 0; nt < NT; nt++) xs[nt] = xrow(nt);
         }
+        // One n-tile: its activations of all MMA_U chunks are loaded before the weights are waited on.
+        constexpr bool xpre = MMA_XPRE && NT == 1;
+        float4 xp[MMA_U][STEPS];
+        if (xpre)
+        {
+#pragma unroll
+            for (int u = 0; u < MMA_U; u++)
+                if (k0 + u * CH < K) mma_load_x<WT, NT>(xs, 0, k0 + u * CH, xp[u]);
+        }
 #pragma unroll
         for (int u = 0; u < MMA_U; u++)
         {
             int kc = k0 + u * CH;
             if (kc >= K) break;
-            u32 a[R][STEPS][4];
-#pragma unroll
-            for (int r = 0; r < R; r++)
-#pragma unroll
-                for (int s = 0; s < STEPS; s++)
-                {
-                    a_words<WT>(q[u][r][0], s, a[r][s][0], a[r][s][2]);
-                    a_words<WT>(q[u][r][1], s, a[r][s][1], a[r][s][3]);
-                }
-#pragma unroll
-            for (int nt = 0; nt < NT; nt++)
-            {
-                u32 bh[STEPS][2], bl[STEPS][2];
-                if (xs[nt])
-                {
-                    const float* p = xs[nt] + kc + E * t;
-#pragma unroll
-                    for (int s = 0; s < STEPS; s++)
-                    {
-                        float4 v = *(const float4*)(p + 4 * s);
-                        if (fp8)
-                        {
-                            v.x *= MMA_FP8_X;
-                            v.y *= MMA_FP8_X;
-                            v.z *= MMA_FP8_X;
-                            v.w *= MMA_FP8_X;
-                        }
-                        bf16_pair2(v.x, v.y, bh[s][0], bl[s][0]);
-                        bf16_pair2(v.z, v.w, bh[s][1], bl[s][1]);
-                    }
-                }
-                else
-                {
-#pragma unroll
-                    for (int s = 0; s < STEPS; s++) bh[s][0] = bh[s][1] = bl[s][0] = bl[s][1] = 0u;
-                }
-#pragma unroll
-                for (int r = 0; r < R; r++)
-#pragma unroll
-                    for (int s = 0; s < STEPS; s++)
-                    {
-                        float (&c)[4] = fp8 ? tmp[r][nt] : acc[r][nt];
-                        mma_bf16_16816(c, a[r][s][0], a[r][s][1], a[r][s][2], a[r][s][3], bh[s][0], bh[s][1]);
-                        mma_bf16_16816(c, a[r][s][0], a[r][s][1], a[r][s][2], a[r][s][3], bl[s][0], bl[s][1]);
-                    }
-            }
-            if (fp8 && ((kc + CH) % blockCols == 0 || kc + CH >= K))
-            {
-#pragma unroll
-                for (int r = 0; r < R; r++)
-                {
-                    float f = srow[r] ? __ldg(srow[r] + kc / blockCols) * MMA_FP8_OUT : 0.f;
-#pragma unroll
-                    for (int nt = 0; nt < NT; nt++)
-#pragma unroll
-                        for (int i = 0; i < 4; i++)
-                        {
-                            acc[r][nt][i] += f * tmp[r][nt][i];
-                            tmp[r][nt][i] = 0.f;
-                        }
-                }
-            }
+            mma_chunk<WT, R, NT>(q[u], xs, xp[u], xpre, kc, K, srow, blockCols, tmp, acc);
         }
     }
 }
@@ -314,13 +360,13 @@ __device__ __forceinline__ void mma_gateup_body(const void* gw, const float* gs,
 // (x, y) of the split form computes columns [y·kChunk, (y + 1)·kChunk) into part[y] = [M, N] (products of
 // few weight rows, whose 128 rows per block would leave most of the GPU idle); splitk_reduce sums them.
 #define MMA_GEMM_KERNELS(SUFFIX, WT, NT)                                                                                      \
-    extern "C" __global__ void __launch_bounds__(128) mma_gemm_##SUFFIX##_##NT(const void* w, const float* scales, int N,     \
+    extern "C" __global__ void __launch_bounds__(128, MMA_MINBLOCKS) mma_gemm_##SUFFIX##_##NT(const void* w, const float* scales, int N,     \
         int K, int blockRows, int blockCols, int scaleCols, const float* x, long long ldx, float* y, long long ldy, int M,    \
         int accumulate)                                                                                                       \
     {                                                                                                                         \
         mma_gemm_body<WT, NT>(w, scales, N, K, blockRows, blockCols, scaleCols, x, ldx, y, ldy, M, accumulate, blockIdx.x);   \
     }                                                                                                                         \
-    extern "C" __global__ void __launch_bounds__(128) mma_gemm_split_##SUFFIX##_##NT(const void* w, const float* scales,      \
+    extern "C" __global__ void __launch_bounds__(128, MMA_MINBLOCKS) mma_gemm_split_##SUFFIX##_##NT(const void* w, const float* scales,      \
         int N, int K, int blockRows, int blockCols, int scaleCols, const float* x, long long ldx, float* part, int M,         \
         int kChunk)                                                                                                           \
     {                                                                                                                         \
@@ -334,7 +380,7 @@ __device__ __forceinline__ void mma_gateup_body(const void* gw, const float* gs,
     MMA_GEMM_KERNELS(SUFFIX, WT, 2)                                                                                           \
     MMA_GEMM_KERNELS(SUFFIX, WT, 4)                                                                                           \
     /* Same arguments as moe_gateup_* (gemv.cu); the grid's x covers max(I, sharedI) in rows of 16 per warp. */              \
-    extern "C" __global__ void __launch_bounds__(128) mma_moe_gateup_##SUFFIX(const u64* gws, const u64* gss, const u64* uws,  \
+    extern "C" __global__ void __launch_bounds__(128, MMA_MINBLOCKS) mma_moe_gateup_##SUFFIX(const u64* gws, const u64* gss, const u64* uws,  \
         const u64* uss, int I, int K, int blockRows, int blockCols, int scaleCols, const float* x, long long ldx,              \
         const int* offsets, const int* active, const int* order, int topk, float* act, const void* sgw, const float* sgs,      \
         const void* suw, const float* sus, int sharedI, int tokens, float* sharedAct)                                         \
@@ -351,7 +397,7 @@ __device__ __forceinline__ void mma_gateup_body(const void* gw, const float* gs,
                             blockRows, blockCols, scaleCols, x, ldx, order, topk, start, count, act, blockIdx.x);            \
     }                                                                                                                         \
     /* Same arguments as moe_down_*; the grid's x covers H in rows of 32 per warp. */                                         \
-    extern "C" __global__ void __launch_bounds__(128) mma_moe_down_##SUFFIX(const u64* dws, const u64* dss, int H, int I,      \
+    extern "C" __global__ void __launch_bounds__(128, MMA_MINBLOCKS) mma_moe_down_##SUFFIX(const u64* dws, const u64* dss, int H, int I,      \
         int blockRows, int blockCols, int scaleCols, const float* act, const int* offsets, const int* active, float* out,     \
         const void* sdw, const float* sds, int sharedI, int sharedScaleCols, const float* sharedAct, float* sharedOut,        \
         int tokens)                                                                                                           \
