@@ -7,7 +7,8 @@
 #   e.g. benchmarks/run-rounds.sh 2026-11-23_epyc-zen5-2c 1 6 /work/bench-models
 #
 # Build first: dotnet build src/Fathom.Cli -c Release. Extra bench options (e.g. --quantize q8_0 with a
-# FORMATS="bf16:q8_0" entry) go in FORMATS as model-suffix[:quantize] pairs.
+# FORMATS="bf16:q8_0" entry) go in FORMATS as model-suffix[:quantize] pairs; "fp8:fp8" (the FP8 checkpoint
+# with --quantize fp8, which puts its BF16 head in FP8 too) reports as fp8-fp8-all.
 #
 # With LLAMA_BENCH (a llama.cpp llama-bench binary) and GGUF_DIR (the same checkpoint converted to
 # v2lite-6l-{bf16,q8_0,q4_k_m}.gguf), each Fathom format with a llama.cpp counterpart is preceded by
@@ -29,6 +30,7 @@ for round in $(seq "$FIRST" "$LAST"); do
   for entry in $FORMATS; do
     model=${entry%%:*}; quantize=${entry#*:}
     if [ "$quantize" = "$entry" ]; then quantize=""; name=$model; else name=$quantize; fi
+    [ "$quantize" = "$model" ] && name=$model-$quantize-all   # e.g. fp8:fp8, the FP8 checkpoint with its BF16 head in FP8 too
     gguf=""
     case $name in bf16) gguf=bf16;; q8_0) gguf=q8_0;; q4_k) gguf=q4_k_m;; esac
     if [ -n "${LLAMA_BENCH:-}" ] && [ -n "$gguf" ] && [ -f "$GGUF_DIR/v2lite-6l-$gguf.gguf" ]; then
