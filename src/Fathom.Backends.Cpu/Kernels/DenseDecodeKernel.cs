@@ -110,7 +110,16 @@ internal static unsafe class DenseDecodeKernel<TLanes>
         byte* p0 = w.RowPointer(o);
         byte* p1 = TWeights.Count > 1 ? w.RowPointer(o + 1) : p0;
         byte* p2 = TWeights.Count > 2 ? w.RowPointer(o + 2) : p0;
-        for (int r = 0; r < rows; r += 4)
+        int r = 0;
+        if (WideTiles && rows >= 8)
+        {
+            // 512-bit lanes come with 32 registers: eight activation rows in one pass (24 accumulators), so each
+            // weight vector is widened once for all of them.
+            Group8<TRow, TWeights>(p0, p1, p2, x, cols, y, outs, ahead);
+            r = 8;
+        }
+
+        for (; r < rows; r += 4)
         {
             float* xr = x + ((long)r * cols);
             float* yr = y + ((long)r * outs);
@@ -204,6 +213,65 @@ internal static unsafe class DenseDecodeKernel<TLanes>
         {
             Store<TWeights>(y + (3L * outs), a30, a31, a32);
         }
+    }
+
+    /// <summary>Whether the lanes are 512-bit, which comes with 32 vector registers (AVX-512) instead of 16.</summary>
+    private static bool WideTiles => TLanes.Count >= 16;
+
+    /// <summary>
+    /// <see cref="Group{TRow, TWeights, TRows}"/> for eight activation rows: 24 accumulators, three widened weight
+    /// vectors and one activation vector in 32 registers. Each pair accumulates in the same order.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Group8<TRow, TWeights>(byte* p0, byte* p1, byte* p2, float* x, int cols, float* y, int outs, long ahead)
+        where TRow : struct, IStoredRow
+        where TWeights : struct, IQuantizedRowTile
+    {
+        int step = TLanes.Count, lineElements = 64 / TRow.ElementBytes;
+        bool prefetch = ahead >= 0;
+        TLanes a00 = default, a01 = default, a02 = default, a10 = default, a11 = default, a12 = default;
+        TLanes a20 = default, a21 = default, a22 = default, a30 = default, a31 = default, a32 = default;
+        TLanes a40 = default, a41 = default, a42 = default, a50 = default, a51 = default, a52 = default;
+        TLanes a60 = default, a61 = default, a62 = default, a70 = default, a71 = default, a72 = default;
+        for (int c = 0; c < cols; c += step)
+        {
+            if (prefetch && c % lineElements == 0)
+            {
+                long at = ahead + ((long)c * TRow.ElementBytes);
+                TLanes.Prefetch(p0 + at);
+                if (TWeights.Count > 1)
+                {
+                    TLanes.Prefetch(p1 + at);
+                }
+
+                if (TWeights.Count > 2)
+                {
+                    TLanes.Prefetch(p2 + at);
+                }
+            }
+
+            var v0 = TRow.Widen<TLanes>(p0, c);
+            var v1 = TWeights.Count > 1 ? TRow.Widen<TLanes>(p1, c) : default;
+            var v2 = TWeights.Count > 2 ? TRow.Widen<TLanes>(p2, c) : default;
+            float* xc = x + c;
+            Accumulate<TWeights>(v0, v1, v2, TLanes.Load(xc), ref a00, ref a01, ref a02);
+            Accumulate<TWeights>(v0, v1, v2, TLanes.Load(xc + cols), ref a10, ref a11, ref a12);
+            Accumulate<TWeights>(v0, v1, v2, TLanes.Load(xc + (2L * cols)), ref a20, ref a21, ref a22);
+            Accumulate<TWeights>(v0, v1, v2, TLanes.Load(xc + (3L * cols)), ref a30, ref a31, ref a32);
+            Accumulate<TWeights>(v0, v1, v2, TLanes.Load(xc + (4L * cols)), ref a40, ref a41, ref a42);
+            Accumulate<TWeights>(v0, v1, v2, TLanes.Load(xc + (5L * cols)), ref a50, ref a51, ref a52);
+            Accumulate<TWeights>(v0, v1, v2, TLanes.Load(xc + (6L * cols)), ref a60, ref a61, ref a62);
+            Accumulate<TWeights>(v0, v1, v2, TLanes.Load(xc + (7L * cols)), ref a70, ref a71, ref a72);
+        }
+
+        Store<TWeights>(y, a00, a01, a02);
+        Store<TWeights>(y + outs, a10, a11, a12);
+        Store<TWeights>(y + (2L * outs), a20, a21, a22);
+        Store<TWeights>(y + (3L * outs), a30, a31, a32);
+        Store<TWeights>(y + (4L * outs), a40, a41, a42);
+        Store<TWeights>(y + (5L * outs), a50, a51, a52);
+        Store<TWeights>(y + (6L * outs), a60, a61, a62);
+        Store<TWeights>(y + (7L * outs), a70, a71, a72);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
