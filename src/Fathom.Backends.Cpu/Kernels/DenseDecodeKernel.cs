@@ -155,32 +155,14 @@ internal static unsafe class DenseDecodeKernel<TLanes>
         where TRows : struct, IQuantizedRowTile
     {
         float* x1 = x + cols, x2 = x1 + cols, x3 = x2 + cols;
-        int step = TLanes.Count, lineElements = 64 / TRow.ElementBytes;
-        bool prefetch = ahead >= 0;
+        int step = TLanes.Count;
         TLanes a00 = default, a01 = default, a02 = default;
         TLanes a10 = default, a11 = default, a12 = default;
         TLanes a20 = default, a21 = default, a22 = default;
         TLanes a30 = default, a31 = default, a32 = default;
         for (int c = 0; c < cols; c += step)
         {
-            if (prefetch && c % lineElements == 0)
-            {
-                long at = ahead + ((long)c * TRow.ElementBytes);
-                TLanes.Prefetch(p0 + at);
-                if (TWeights.Count > 1)
-                {
-                    TLanes.Prefetch(p1 + at);
-                }
-
-                if (TWeights.Count > 2)
-                {
-                    TLanes.Prefetch(p2 + at);
-                }
-            }
-
-            var v0 = TRow.Widen<TLanes>(p0, c);
-            var v1 = TWeights.Count > 1 ? TRow.Widen<TLanes>(p1, c) : default;
-            var v2 = TWeights.Count > 2 ? TRow.Widen<TLanes>(p2, c) : default;
+            WidenTile<TRow, TWeights>(p0, p1, p2, c, ahead, out var v0, out var v1, out var v2);
             Accumulate<TWeights>(v0, v1, v2, TLanes.Load(x + c), ref a00, ref a01, ref a02);
             if (TRows.Count > 1)
             {
@@ -227,32 +209,14 @@ internal static unsafe class DenseDecodeKernel<TLanes>
         where TRow : struct, IStoredRow
         where TWeights : struct, IQuantizedRowTile
     {
-        int step = TLanes.Count, lineElements = 64 / TRow.ElementBytes;
-        bool prefetch = ahead >= 0;
+        int step = TLanes.Count;
         TLanes a00 = default, a01 = default, a02 = default, a10 = default, a11 = default, a12 = default;
         TLanes a20 = default, a21 = default, a22 = default, a30 = default, a31 = default, a32 = default;
         TLanes a40 = default, a41 = default, a42 = default, a50 = default, a51 = default, a52 = default;
         TLanes a60 = default, a61 = default, a62 = default, a70 = default, a71 = default, a72 = default;
         for (int c = 0; c < cols; c += step)
         {
-            if (prefetch && c % lineElements == 0)
-            {
-                long at = ahead + ((long)c * TRow.ElementBytes);
-                TLanes.Prefetch(p0 + at);
-                if (TWeights.Count > 1)
-                {
-                    TLanes.Prefetch(p1 + at);
-                }
-
-                if (TWeights.Count > 2)
-                {
-                    TLanes.Prefetch(p2 + at);
-                }
-            }
-
-            var v0 = TRow.Widen<TLanes>(p0, c);
-            var v1 = TWeights.Count > 1 ? TRow.Widen<TLanes>(p1, c) : default;
-            var v2 = TWeights.Count > 2 ? TRow.Widen<TLanes>(p2, c) : default;
+            WidenTile<TRow, TWeights>(p0, p1, p2, c, ahead, out var v0, out var v1, out var v2);
             float* xc = x + c;
             Accumulate<TWeights>(v0, v1, v2, TLanes.Load(xc), ref a00, ref a01, ref a02);
             Accumulate<TWeights>(v0, v1, v2, TLanes.Load(xc + cols), ref a10, ref a11, ref a12);
@@ -272,6 +236,36 @@ internal static unsafe class DenseDecodeKernel<TLanes>
         Store<TWeights>(y + (5L * outs), a50, a51, a52);
         Store<TWeights>(y + (6L * outs), a60, a61, a62);
         Store<TWeights>(y + (7L * outs), a70, a71, a72);
+    }
+
+    /// <summary>
+    /// The column-c vectors of a tile's <typeparamref name="TWeights"/> (1–3) weight rows, widened (default past
+    /// the tile); at each cache line's start with <paramref name="ahead"/> ≥ 0, first the line that many bytes
+    /// further on in each row is prefetched.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void WidenTile<TRow, TWeights>(byte* p0, byte* p1, byte* p2, int c, long ahead, out TLanes v0, out TLanes v1, out TLanes v2)
+        where TRow : struct, IStoredRow
+        where TWeights : struct, IQuantizedRowTile
+    {
+        if (ahead >= 0 && c % (64 / TRow.ElementBytes) == 0)
+        {
+            long at = ahead + ((long)c * TRow.ElementBytes);
+            TLanes.Prefetch(p0 + at);
+            if (TWeights.Count > 1)
+            {
+                TLanes.Prefetch(p1 + at);
+            }
+
+            if (TWeights.Count > 2)
+            {
+                TLanes.Prefetch(p2 + at);
+            }
+        }
+
+        v0 = TRow.Widen<TLanes>(p0, c);
+        v1 = TWeights.Count > 1 ? TRow.Widen<TLanes>(p1, c) : default;
+        v2 = TWeights.Count > 2 ? TRow.Widen<TLanes>(p2, c) : default;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
