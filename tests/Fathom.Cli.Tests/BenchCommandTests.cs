@@ -84,6 +84,7 @@ public sealed class BenchCommandTests
     [Theory]
     [InlineData("q8_0")]
     [InlineData("q4_k")]
+    [InlineData("fp8")]
     public void QuantizeIsPassedToTheLoaderAndReportedAsTheFormat(string format)
     {
         var run = CliRun.Invoke("bench", "--model", TinyV3, "--quantize", format, "-p", "8", "-n", "2", "-r", "1", "--json");
