@@ -52,6 +52,21 @@ internal static unsafe class DenseDecodeKernel<TLanes>
             return;
         }
 
+        if (WideTiles && TRow.ElementBytes == 2)
+        {
+            // BF16 with 512-bit lanes: one row after the other, each a single stream prefetched a kilobyte ahead
+            // (into the next row at its end). A single-thread harness over 256 MB: 30.2 GB/s against 26.1 for four
+            // interleaved rows. Each row adds its products in the same order as Rows4x1. Not for FP8 (half the
+            // bytes per vector: one row's chain of dependent FMAs caps it, 35 against 46 tok/s) nor for 256-bit
+            // lanes (twice the FMAs per byte).
+            for (int o = start; o < end; o++)
+            {
+                y[o] = StreamRow<TRow>(w.RowPointer(o), x, cols);
+            }
+
+            return;
+        }
+
         for (int o = start; o < end;)
         {
             // Four rows at a time where they also share one row of FP8 scale blocks; else one.
@@ -365,6 +380,29 @@ internal static unsafe class DenseDecodeKernel<TLanes>
         TLanes.Prefetch(p2 + at);
         TLanes.Prefetch(p3 + at);
     }
+
+    /// <summary><see cref="Row{TRow}"/> with the line <see cref="StreamAhead"/> bytes on prefetched at each line's start.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float StreamRow<TRow>(byte* p, float* x, int cols)
+        where TRow : struct, IStoredRow
+    {
+        int lineElements = 64 / TRow.ElementBytes;
+        TLanes a = default;
+        for (int c = 0; c < cols; c += TLanes.Count)
+        {
+            if (c % lineElements == 0)
+            {
+                TLanes.Prefetch(p + StreamAhead + ((long)c * TRow.ElementBytes));
+            }
+
+            a = TLanes.MultiplyAdd(TRow.Widen<TLanes>(p, c), TLanes.Load(x + c), a);
+        }
+
+        return TLanes.Sum(a);
+    }
+
+    /// <summary>How far ahead <see cref="StreamRow{TRow}"/> prefetches: 16 lines.</summary>
+    private const int StreamAhead = 1024;
 
     private static float Row<TRow>(byte* p, float* x, int cols)
         where TRow : struct, IStoredRow
