@@ -101,7 +101,7 @@ public sealed record CudaOptions
 
     /// <summary>
     /// Extra preprocessor definitions for the kernels (NAME=VALUE, without -D), for comparing a kernel's
-    /// compile-time parameters (such as mma.cu's MMA_STAGES) without a rebuild: FATHOM_CUDA_DEFINES="A=1 B=2"
+    /// compile-time parameters (such as mma.cu's MMA_U) without a rebuild: FATHOM_CUDA_DEFINES="A=1 B=2"
     /// (or "A=1;B=2").
     /// Part of the compiled-kernel cache key.
     /// </summary>

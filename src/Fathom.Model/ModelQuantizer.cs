@@ -98,9 +98,9 @@ public static unsafe class ModelQuantizer
         Parallel.ForEach(
             chunks,
             () => new float[(target == DType.F8E4M3 ? Fp8Block : 1) * widest],
-            (chunk, _, row) =>
+            (chunk, _, buffer) =>
             {
-                Encode(sources[chunk.Matrix].Matrix, results[chunk.Matrix], chunk.Start, chunk.End, row);
+                Encode(sources[chunk.Matrix].Matrix, results[chunk.Matrix], chunk.Start, chunk.End, buffer);
                 int done = Interlocked.Add(ref doneRows, chunk.End - chunk.Start);
                 if (progress is not null && (long)(done - Volatile.Read(ref reported)) * 100 >= totalRows)
                 {
@@ -114,7 +114,7 @@ public static unsafe class ModelQuantizer
                     }
                 }
 
-                return row;
+                return buffer;
             },
             _ => { });
         progress?.Report(new QuantizationProgress(stage, totalRows, totalRows));

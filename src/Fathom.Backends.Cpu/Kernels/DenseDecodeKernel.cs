@@ -58,7 +58,7 @@ internal static unsafe class DenseDecodeKernel<TLanes>
             // (into the next row at its end). A single-thread harness over 256 MB: 30.2 GB/s against 26.1 for four
             // interleaved rows. Each row adds its products in the same order as Rows4x1. Not for FP8 (half the
             // bytes per vector: one row's chain of dependent FMAs caps it, 35 against 46 tok/s) nor for 256-bit
-            // lanes (twice the FMAs per byte).
+            // lanes (twice the FMAs per byte in that chain; not measured).
             for (int o = start; o < end; o++)
             {
                 y[o] = StreamRow<TRow>(w.RowPointer(o), x, cols);

@@ -23,11 +23,6 @@
 #ifndef MMA_XPRE
 #define MMA_XPRE 1
 #endif
-// Blocks per multiprocessor the expert and dense kernels are compiled for (__launch_bounds__): more caps
-// their registers.
-#ifndef MMA_MINBLOCKS
-#define MMA_MINBLOCKS 1
-#endif
 // FP8: activations enter scaled by 2^64 and block sums leave scaled by 2^48 (with the 2^-112 of the
 // weights, the true product): keeps products of small weights and activations out of float32 subnormals.
 #define MMA_FP8_X 1.8446744073709552e19f
@@ -360,13 +355,13 @@ __device__ __forceinline__ void mma_gateup_body(const void* gw, const float* gs,
 // (x, y) of the split form computes columns [y·kChunk, (y + 1)·kChunk) into part[y] = [M, N] (products of
 // few weight rows, whose 128 rows per block would leave most of the GPU idle); splitk_reduce sums them.
 #define MMA_GEMM_KERNELS(SUFFIX, WT, NT)                                                                                      \
-    extern "C" __global__ void __launch_bounds__(128, MMA_MINBLOCKS) mma_gemm_##SUFFIX##_##NT(const void* w, const float* scales, int N,     \
+    extern "C" __global__ void __launch_bounds__(128) mma_gemm_##SUFFIX##_##NT(const void* w, const float* scales, int N,     \
         int K, int blockRows, int blockCols, int scaleCols, const float* x, long long ldx, float* y, long long ldy, int M,    \
         int accumulate)                                                                                                       \
     {                                                                                                                         \
         mma_gemm_body<WT, NT>(w, scales, N, K, blockRows, blockCols, scaleCols, x, ldx, y, ldy, M, accumulate, blockIdx.x);   \
     }                                                                                                                         \
-    extern "C" __global__ void __launch_bounds__(128, MMA_MINBLOCKS) mma_gemm_split_##SUFFIX##_##NT(const void* w, const float* scales,      \
+    extern "C" __global__ void __launch_bounds__(128) mma_gemm_split_##SUFFIX##_##NT(const void* w, const float* scales,      \
         int N, int K, int blockRows, int blockCols, int scaleCols, const float* x, long long ldx, float* part, int M,         \
         int kChunk)                                                                                                           \
     {                                                                                                                         \
@@ -380,7 +375,7 @@ __device__ __forceinline__ void mma_gateup_body(const void* gw, const float* gs,
     MMA_GEMM_KERNELS(SUFFIX, WT, 2)                                                                                           \
     MMA_GEMM_KERNELS(SUFFIX, WT, 4)                                                                                           \
     /* Same arguments as moe_gateup_* (gemv.cu); the grid's x covers max(I, sharedI) in rows of 16 per warp. */              \
-    extern "C" __global__ void __launch_bounds__(128, MMA_MINBLOCKS) mma_moe_gateup_##SUFFIX(const u64* gws, const u64* gss, const u64* uws,  \
+    extern "C" __global__ void __launch_bounds__(128) mma_moe_gateup_##SUFFIX(const u64* gws, const u64* gss, const u64* uws,  \
         const u64* uss, int I, int K, int blockRows, int blockCols, int scaleCols, const float* x, long long ldx,              \
         const int* offsets, const int* active, const int* order, int topk, float* act, const void* sgw, const float* sgs,      \
         const void* suw, const float* sus, int sharedI, int tokens, float* sharedAct)                                         \
@@ -397,7 +392,7 @@ __device__ __forceinline__ void mma_gateup_body(const void* gw, const float* gs,
                             blockRows, blockCols, scaleCols, x, ldx, order, topk, start, count, act, blockIdx.x);            \
     }                                                                                                                         \
     /* Same arguments as moe_down_*; the grid's x covers H in rows of 32 per warp. */                                         \
-    extern "C" __global__ void __launch_bounds__(128, MMA_MINBLOCKS) mma_moe_down_##SUFFIX(const u64* dws, const u64* dss, int H, int I,      \
+    extern "C" __global__ void __launch_bounds__(128) mma_moe_down_##SUFFIX(const u64* dws, const u64* dss, int H, int I,      \
         int blockRows, int blockCols, int scaleCols, const float* act, const int* offsets, const int* active, float* out,     \
         const void* sdw, const float* sds, int sharedI, int sharedScaleCols, const float* sharedAct, float* sharedOut,        \
         int tokens)                                                                                                           \
