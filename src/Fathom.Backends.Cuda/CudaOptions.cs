@@ -42,6 +42,15 @@ public sealed record CudaOptions
     /// </summary>
     public int TensorCoreStreamingMaxTokens { get; init; } = 64;
 
+    /// <summary>
+    /// On GPUs of compute capability 8.9 and newer, the FP8 expert products of those tensor-core passes take
+    /// their activations in e4m3 (quantize_e4m3x3 in Kernels/mma.cu: each row's 128-column blocks scaled by
+    /// amax / 448 and split into three e4m3 terms, about 12 significant bits) and multiply the stored weight
+    /// bytes as they are (mma m16n8k32 e4m3), instead of widening every weight to bf16 in registers against
+    /// bf16 activation pairs. Off until measured on a GPU; FATHOM_CUDA_E4M3=1 turns it on.
+    /// </summary>
+    public bool E4m3Activations { get; init; } = Environment.GetEnvironmentVariable("FATHOM_CUDA_E4M3") == "1";
+
     /// <summary>Capture decode steps as CUDA graphs and replay them (fewer launch gaps).</summary>
     public bool CudaGraphs { get; init; } = true;
 

@@ -26,6 +26,9 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
     private readonly CudaOptions _options;
     private readonly CublasLt? _lt;
     private readonly bool _round;
+
+    /// <summary>FP8 expert products of tensor-core passes on e4m3 activations (<see cref="CudaOptions.E4m3Activations"/>, on a GPU that has the instructions).</summary>
+    private readonly bool _e4m3;
     private readonly Buffers _b;
     private readonly nint _hostInputs;
     private readonly float* _hostLogits;
@@ -82,7 +85,8 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
             _rope = new YarnRope(_c);
             _round = options.Bf16Activations;
             before = _gpu.AllocatedBytes;
-            _b = new Buffers(_gpu, _c, _w, options.MaxChunkTokens, LogitChunk, _round);
+            _e4m3 = _round && options.E4m3Activations && _gpu.ComputeCapability >= 89 && options.TensorCoreStreamingMaxTokens > 0;
+            _b = new Buffers(_gpu, _c, _w, options.MaxChunkTokens, LogitChunk, _round, _e4m3 ? Math.Min(options.MaxChunkTokens, options.TensorCoreStreamingMaxTokens) : 0);
             if (_round)
             {
                 _lt = new CublasLt(options.LibraryFolders, _b.Workspace, (nuint)Buffers.WorkspaceBytes);

@@ -229,7 +229,7 @@ public sealed unsafe class GemvKernelTests
         return Math.Sqrt(diff / norm);
     }
 
-    private static WeightMatrix RandomWeight(string type, int rows, int cols, Random random, out object owner)
+    internal static WeightMatrix RandomWeight(string type, int rows, int cols, Random random, out object owner)
     {
         switch (type)
         {

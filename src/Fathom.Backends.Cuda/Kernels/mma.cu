@@ -412,6 +412,303 @@ __device__ __forceinline__ void mma_gateup_body(const void* gw, const float* gs,
 MMA_KERNELS(bf16, WT_BF16)
 MMA_KERNELS(fp8, WT_FP8)
 
+// ---------------------------------------------------------------------------------------------------------
+// FP8 weights times e4m3 activations (sm_89+): mma.sync m16n8k32 with e4m3 operands takes the stored weight
+// bytes as they are, so the widening to bf16 (half the instructions of the bf16-pair expert kernels) goes.
+// The activations are quantized once per product input by quantize_e4m3x3: each row's 128-column blocks
+// scaled by amax / 448 and split into three e4m3 terms, v = h + m/16 + l/256 (each term rounds the
+// remainder of the ones before it, 16 times magnified: about 12 significant bits, against bf16's 8), so a
+// product is three mma into three accumulators, combined and scaled (weight block scale times the token's
+// activation block scale) at the end of every 128-column block. Weight scale blocks must be 128 columns wide.
+//
+// Fragment layout (PTX ISA, mma.m16n8k32 with 8-bit types): lane = 4·g + t holds A registers (row g, k = 4t
+// .. 4t + 3), (row g + 8, same k), (row g, k = 16 + 4t .. 19 + 4t), (row g + 8, same k); B registers (k = 4t
+// .. 4t + 3, column g), (k = 16 + 4t .. 19 + 4t, column g); C as for m16n8k16. As above, only the pairing of
+// A and B inside a lane matters: lane t loads 16 consecutive weight bytes of rows g and g + 8 and the same 16
+// columns of token g's terms; k-step s takes words 2s (as k = 4t ..) and 2s + 1 (as k = 16 + 4t ..).
+
+__device__ __forceinline__ void mma_e4m3_16832(float (&c)[4], u32 a0, u32 a1, u32 a2, u32 a3, u32 b0, u32 b1)
+{
+#if __CUDA_ARCH__ >= 890
+    asm("mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+#endif
+}
+
+// Two floats as e4m3 (round to nearest even, saturating at ±448), `first` in the low byte; and back.
+__device__ __forceinline__ u32 to_e4m3x2(float first, float second)
+{
+#if __CUDA_ARCH__ >= 890
+    unsigned short r;
+    asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(r) : "f"(second), "f"(first));
+    return r;
+#else
+    return 0;
+#endif
+}
+
+__device__ __forceinline__ void from_e4m3x2(u32 two, float& first, float& second)
+{
+#if __CUDA_ARCH__ >= 890
+    u32 h;
+    asm("cvt.rn.f16x2.e4m3x2 %0, %1;" : "=r"(h) : "h"((unsigned short)two));
+    asm("cvt.f32.f16 %0, %1;" : "=f"(first) : "h"((unsigned short)(h & 0xffffu)));
+    asm("cvt.f32.f16 %0, %1;" : "=f"(second) : "h"((unsigned short)(h >> 16)));
+#else
+    first = second = 0.f;
+#endif
+}
+
+// The three terms of the pair (v0, v1) (already divided by the block scale), as e4m3x2 words.
+__device__ __forceinline__ void e4m3_terms2(float v0, float v1, u32& h, u32& m, u32& l)
+{
+    float f0, f1;
+    h = to_e4m3x2(v0, v1);
+    from_e4m3x2(h, f0, f1);
+    v0 = (v0 - f0) * 16.f;
+    v1 = (v1 - f1) * 16.f;
+    m = to_e4m3x2(v0, v1);
+    from_e4m3x2(m, f0, f1);
+    l = to_e4m3x2((v0 - f0) * 16.f, (v1 - f1) * 16.f);
+}
+
+// q[row][term][K] (bytes, terms h, m, l) and s[row][⌈K/128⌉] (the block scales) of x[rows, ldx] over K
+// columns (a multiple of 4; a last block may be short), one warp per 128-column block; blockIdx.y = 1 does
+// the same for a second input (x2 ..., rows2 = 0 for none). Zero blocks get scale 1 and zero terms.
+extern "C" __global__ void quantize_e4m3x3(const float* x, long long ldx, int rows, int K, u8* q, float* s,
+                                           const float* x2, long long ldx2, int rows2, int K2, u8* q2, float* s2)
+{
+    inputs_ready();
+    if (blockIdx.y == 1)
+    {
+        x = x2;
+        ldx = ldx2;
+        rows = rows2;
+        K = K2;
+        q = q2;
+        s = s2;
+    }
+    int lane = threadIdx.x & 31, blocks = (K + 127) / 128;
+    long long w = (long long)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (w >= (long long)rows * blocks) return;
+    int row = (int)(w / blocks), b = (int)(w - (long long)row * blocks), col = 128 * b + 4 * lane;
+    float4 v = col < K ? *(const float4*)(x + row * ldx + col) : make_float4(0.f, 0.f, 0.f, 0.f);
+    float amax = warp_max(fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w))));
+    float inv = amax > 0.f ? 448.f / amax : 0.f;
+    u32 h0, m0, l0, h1, m1, l1;
+    e4m3_terms2(v.x * inv, v.y * inv, h0, m0, l0);
+    e4m3_terms2(v.z * inv, v.w * inv, h1, m1, l1);
+    if (col < K)
+    {
+        u8* out = q + (long long)row * 3 * K + col;
+        *(u32*)out = h0 | (h1 << 16);
+        *(u32*)(out + K) = m0 | (m1 << 16);
+        *(u32*)(out + 2 * K) = l0 | (l1 << 16);
+    }
+    if (lane == 0) s[(long long)row * blocks + b] = amax > 0.f ? amax / 448.f : 1.f;
+}
+
+// acc[r] += (weight rows of tile r) · (tokens 0..7 of the pass) over all K columns (a multiple of 64),
+// with quantize_e4m3x3's activations: xrow(j) is token j's row in q / s (negative past the tokens; called
+// once every earlier kernel's output is visible). wrow / srow as for mma_rows.
+template <int R, typename XRow>
+__device__ __forceinline__ void mma_e4m3_rows(const u8* const (&wrow)[R][2], const float* const (&srow)[R], int K, int blockCols,
+                                              const u8* q, const float* s, XRow xrow, float (&acc)[R][4])
+{
+    const int CH = 64;
+    int lane = threadIdx.x & 31, t = lane & 3, g = lane >> 2, blocks = (K + 127) / 128;
+    const u8* xb = nullptr;
+    const float* xs[2] = {nullptr, nullptr};
+    float c[R][3][4];
+#pragma unroll
+    for (int r = 0; r < R; r++)
+#pragma unroll
+        for (int j = 0; j < 3; j++)
+#pragma unroll
+            for (int i = 0; i < 4; i++) c[r][j][i] = 0.f;
+    for (int k0 = 0; k0 < K; k0 += CH * MMA_U)
+    {
+        uint4 w[MMA_U][R][2];
+#pragma unroll
+        for (int u = 0; u < MMA_U; u++)
+        {
+            int kc = k0 + u * CH;
+#pragma unroll
+            for (int r = 0; r < R; r++)
+#pragma unroll
+                for (int h = 0; h < 2; h++)
+                    w[u][r][h] = (wrow[r][h] && kc < K) ? load_weights(wrow[r][h] + kc + 16 * t) : make_uint4(0, 0, 0, 0);
+        }
+        if (k0 == 0)
+        {
+            inputs_ready();
+            long long rb = xrow(g), r0 = xrow(2 * t), r1 = xrow(2 * t + 1);
+            xb = rb >= 0 ? q + rb * 3 * K : nullptr;
+            xs[0] = r0 >= 0 ? s + r0 * blocks : nullptr;
+            xs[1] = r1 >= 0 ? s + r1 * blocks : nullptr;
+        }
+        uint4 xv[MMA_U][3];
+#pragma unroll
+        for (int u = 0; u < MMA_U; u++)
+        {
+            int kc = k0 + u * CH;
+#pragma unroll
+            for (int j = 0; j < 3; j++) xv[u][j] = xb && kc < K ? *(const uint4*)(xb + (long long)j * K + kc + 16 * t) : make_uint4(0, 0, 0, 0);
+        }
+#pragma unroll
+        for (int u = 0; u < MMA_U; u++)
+        {
+            int kc = k0 + u * CH;
+            if (kc >= K) break;
+#pragma unroll
+            for (int r = 0; r < R; r++)
+#pragma unroll
+                for (int st = 0; st < 2; st++)
+                {
+                    u32 a0 = word_of(w[u][r][0], 2 * st), a1 = word_of(w[u][r][1], 2 * st);
+                    u32 a2 = word_of(w[u][r][0], 2 * st + 1), a3 = word_of(w[u][r][1], 2 * st + 1);
+#pragma unroll
+                    for (int j = 0; j < 3; j++) mma_e4m3_16832(c[r][j], a0, a1, a2, a3, word_of(xv[u][j], 2 * st), word_of(xv[u][j], 2 * st + 1));
+                }
+            if ((kc + CH) % 128 == 0 || kc + CH >= K)
+            {
+                int kb = kc / 128;
+                float f[2] = {xs[0] ? xs[0][kb] : 0.f, xs[1] ? xs[1][kb] : 0.f};
+#pragma unroll
+                for (int r = 0; r < R; r++)
+                {
+                    float sw = srow[r] ? __ldg(srow[r] + kc / blockCols) : 0.f;
+#pragma unroll
+                    for (int i = 0; i < 4; i++)
+                    {
+                        acc[r][i] += sw * f[i & 1] * (c[r][0][i] + c[r][1][i] * 0.0625f + c[r][2][i] * 0.00390625f);
+#pragma unroll
+                        for (int j = 0; j < 3; j++) c[r][j][i] = 0.f;
+                    }
+                }
+            }
+        }
+    }
+}
+
+// y[M, ldy] = x · Wᵀ for the tokens x = rows first .. first + M − 1 of q / s (quantize_e4m3x3 of K = W's
+// columns); a warp owns 32 consecutive rows of W (two tiles).
+__device__ __forceinline__ void mma_e4m3_gemm_body(const u8* w, const float* scales, int N, int K, int blockRows, int blockCols,
+                                                   int scaleCols, const u8* q, const float* s, long long first, float* y,
+                                                   long long ldy, int M, int bx)
+{
+    int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2;
+    int r0 = (bx * MMA_WARPS + warp) * 32;
+    if (r0 >= N) return;
+    const u8* wrow[2][2];
+    const float* srow[2];
+#pragma unroll
+    for (int r = 0; r < 2; r++)
+    {
+#pragma unroll
+        for (int h = 0; h < 2; h++)
+        {
+            long long row = r0 + 16 * r + g + 8 * h;
+            wrow[r][h] = row < N ? w + row * K : nullptr;
+        }
+        srow[r] = r0 + 16 * r < N ? scales + ((r0 + 16 * r) / blockRows) * scaleCols : nullptr;
+    }
+    for (int m0 = 0; m0 < M; m0 += 8)
+    {
+        float acc[2][4];
+#pragma unroll
+        for (int r = 0; r < 2; r++)
+#pragma unroll
+            for (int i = 0; i < 4; i++) acc[r][i] = 0.f;
+        mma_e4m3_rows<2>(wrow, srow, K, blockCols, q, s, [&](int j) { return m0 + j < M ? first + m0 + j : -1LL; }, acc);
+#pragma unroll
+        for (int r = 0; r < 2; r++)
+#pragma unroll
+            for (int i = 0; i < 4; i++)
+            {
+                int row = r0 + 16 * r + c_row(i), tok = m0 + c_col(i);
+                if (row < N && tok < M) y[(long long)tok * ldy + row] = acc[r][i];
+            }
+    }
+}
+
+// As mma_gateup_body, on quantize_e4m3x3's rows of x (token j: row order[start + j] / topk, or start + j).
+__device__ __forceinline__ void mma_e4m3_gateup_body(const u8* gw, const float* gs, const u8* uw, const float* us, int I, int K,
+                                                     int blockRows, int blockCols, int scaleCols, const u8* q, const float* s,
+                                                     const int* order, int topk, int start, int count, float* act, int bx)
+{
+    int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2;
+    int r0 = (bx * MMA_WARPS + warp) * 16;
+    if (r0 >= I) return;
+    const u8* wrow[2][2];
+    const float* srow[2];
+#pragma unroll
+    for (int h = 0; h < 2; h++)
+    {
+        long long row = r0 + g + 8 * h;
+        wrow[0][h] = row < I ? gw + row * K : nullptr;
+        wrow[1][h] = row < I ? uw + row * K : nullptr;
+    }
+    srow[0] = gs + (r0 / blockRows) * scaleCols;
+    srow[1] = us + (r0 / blockRows) * scaleCols;
+    for (int m0 = 0; m0 < count; m0 += 8)
+    {
+        float acc[2][4];
+#pragma unroll
+        for (int r = 0; r < 2; r++)
+#pragma unroll
+            for (int i = 0; i < 4; i++) acc[r][i] = 0.f;
+        mma_e4m3_rows<2>(wrow, srow, K, blockCols, q, s, [&](int j) {
+            int m = m0 + j;
+            return m >= count ? -1LL : order ? (long long)(order[start + m] / topk) : (long long)(start + m);
+        }, acc);
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+        {
+            int row = r0 + c_row(i), tok = m0 + c_col(i);
+            if (row < I && tok < count)
+            {
+                float gv = acc[0][i], uv = acc[1][i];
+                act[(long long)(start + tok) * I + row] = gv / (1.f + expf(-gv)) * uv;
+            }
+        }
+    }
+}
+
+// mma_moe_gateup_fp8 / mma_moe_down_fp8 with e4m3 activations: x (gate/up) and act, sharedAct (down) as
+// quantize_e4m3x3 left them (q, s: routed rows; sq, ss: the shared experts' rows). Same grids.
+extern "C" __global__ void __launch_bounds__(128) mma_moe_gateup_e4m3(const u64* gws, const u64* gss, const u64* uws, const u64* uss,
+    int I, int K, int blockRows, int blockCols, int scaleCols, const u8* q, const float* s, const int* offsets, const int* active,
+    const int* order, int topk, float* act, const u8* sgw, const float* sgs, const u8* suw, const float* sus, int sharedI, int tokens,
+    float* sharedAct)
+{
+    if (sgw && blockIdx.y == gridDim.y - 1)
+    {
+        mma_e4m3_gateup_body(sgw, sgs, suw, sus, sharedI, K, blockRows, blockCols, scaleCols, q, s, nullptr, 1, 0, tokens, sharedAct, blockIdx.x);
+        return;
+    }
+    int e, start, count;
+    if (!routed_expert(active, offsets, e, start, count)) return;
+    mma_e4m3_gateup_body((const u8*)gws[e], (const float*)gss[e], (const u8*)uws[e], (const float*)uss[e], I, K, blockRows, blockCols,
+                         scaleCols, q, s, order, topk, start, count, act, blockIdx.x);
+}
+
+extern "C" __global__ void __launch_bounds__(128) mma_moe_down_e4m3(const u64* dws, const u64* dss, int H, int I, int blockRows,
+    int blockCols, int scaleCols, const u8* q, const float* s, const int* offsets, const int* active, float* out, const u8* sdw,
+    const float* sds, int sharedI, int sharedScaleCols, const u8* sq, const float* ss, float* sharedOut, int tokens)
+{
+    if (sdw && blockIdx.y == gridDim.y - 1)
+    {
+        mma_e4m3_gemm_body(sdw, sds, H, sharedI, blockRows, blockCols, sharedScaleCols, sq, ss, 0, sharedOut, H, tokens, blockIdx.x);
+        return;
+    }
+    int e, start, count;
+    if (!routed_expert(active, offsets, e, start, count)) return;
+    mma_e4m3_gemm_body((const u8*)dws[e], (const float*)dss[e], H, I, blockRows, blockCols, scaleCols, q, s, start,
+                       out + (long long)start * H, H, count, blockIdx.x);
+}
+
 // y[t, row] (+)= Σ_s part[s][t, row] for the M x N outputs of mma_gemm_split_*, the splits summed in order
 // (the same bits every run).
 extern "C" __global__ void splitk_reduce(const float* part, int splits, int M, int N, float* y, long long ldy, int accumulate)
