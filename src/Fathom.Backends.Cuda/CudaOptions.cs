@@ -51,6 +51,21 @@ public sealed record CudaOptions
     /// </summary>
     public bool E4m3Activations { get; init; } = Environment.GetEnvironmentVariable("FATHOM_CUDA_E4M3") == "1";
 
+    /// <summary>
+    /// FP8 checkpoints keep the transposed W_UK (the query absorption's weight) in FP8 (the stored bytes
+    /// moved, a quarter of the float32 copy's bytes), where DeepSeek's 128-row blocks line up with the heads.
+    /// FATHOM_CUDA_FP8_KEYUP=0 widens it to float32 as before, for comparisons.
+    /// </summary>
+    public bool Fp8KeyUp { get; init; } = Environment.GetEnvironmentVariable("FATHOM_CUDA_FP8_KEYUP") != "0";
+
+    /// <summary>
+    /// In the tensor-core passes, the per-head products of FP8 attention weights (the query absorption and
+    /// W_UV) run on the tensor-core streaming kernels (mma_head_gemm in Kernels/mma.cu, bf16 activation
+    /// pairs) instead of the float32 streaming kernels, which re-read the weights for every 8 tokens.
+    /// FATHOM_CUDA_MMA_HEADS=0 turns it off for comparisons.
+    /// </summary>
+    public bool MmaHeads { get; init; } = Environment.GetEnvironmentVariable("FATHOM_CUDA_MMA_HEADS") != "0";
+
     /// <summary>Capture decode steps as CUDA graphs and replay them (fewer launch gaps).</summary>
     public bool CudaGraphs { get; init; } = true;
 

@@ -68,11 +68,18 @@ public sealed partial class CudaTransformer
             var kvb = a.KvB;
             var keyUp = a.KeyUpT;
             int absorbBlocks = (latent + 15) / 16;
-            if (keyUp.Kind != WeightKind.Fp8 && n <= absorbBlocks)
+            if (_mmaPass && _options.MmaHeads && TensorCoreStreams(keyUp) && MmaHeads(keyUp, latent, 0))
+            {
+                MmaHeadGemm(keyUp, latent, 0, latent, _b.Query, qk, (long)heads * qk, _b.AbsorbedQuery, width, (long)heads * width, n);
+                _gpu.Launch(
+                    "mla_cache_write", (uint)n, 1, 1, 256, 0,
+                    _b.KvA, a.KvANorm, eps, latent, pairs, cos, sin, slotOf, cache, _b.Query, heads, qk, c.QkNopeHeadDim, _b.AbsorbedQuery);
+            }
+            else if (n <= absorbBlocks)
             {
                 _gpu.Launch(
                     KernelNames.Absorb(keyUp.Kind, n), (uint)absorbBlocks, (uint)heads + 1, 1, 256, 0,
-                    keyUp.Data, keyUp.Scales, (long)latent, latent, c.QkNopeHeadDim, _b.Query, (long)qk, (long)heads * qk, _b.AbsorbedQuery, (long)width, (long)heads * width, n,
+                    keyUp.Data, keyUp.Scales, (long)latent, latent, c.QkNopeHeadDim, keyUp.BlockRows, keyUp.BlockCols, keyUp.ScaleCols, _b.Query, (long)qk, (long)heads * qk, _b.AbsorbedQuery, (long)width, (long)heads * width, n,
                     _b.KvA, a.KvANorm, eps, latent, pairs, cos, sin, slotOf, cache, qk, c.QkNopeHeadDim);
             }
             else
@@ -102,10 +109,19 @@ public sealed partial class CudaTransformer
                     _b.AbsorbedQuery, cache, width, latent, seqOf, lenOf, _pool.Tables, _pool.PagesPerSequence, _pool.PageTokens, chunk, (float)c.SoftmaxScale, heads, splits, _partial);
                 _gpu.Launch("mla_combine", (uint)(n * heads), 1, 1, 128, (uint)(2 * splits * sizeof(float)), _partial, splits, latent, _b.Mixed);
             }
-            _gpu.Launch(
-                KernelNames.HeadGemm(kvb.Kind, n), (uint)((c.VHeadDim + 15) / 16), (uint)heads, 1, 256, 0,
-                kvb.Data, kvb.Scales, (long)(c.QkNopeHeadDim + c.VHeadDim), (long)c.QkNopeHeadDim, c.VHeadDim, latent, kvb.BlockRows, kvb.BlockCols, kvb.ScaleCols,
-                _b.Mixed, (long)latent, (long)heads * latent, _b.Attended, (long)c.VHeadDim, (long)heads * c.VHeadDim, n, false);
+            int stride = c.QkNopeHeadDim + c.VHeadDim;
+            if (_mmaPass && _options.MmaHeads && TensorCoreStreams(kvb) && MmaHeads(kvb, stride, c.QkNopeHeadDim))
+            {
+                MmaHeadGemm(kvb, stride, c.QkNopeHeadDim, c.VHeadDim, _b.Mixed, latent, (long)heads * latent, _b.Attended, c.VHeadDim, (long)heads * c.VHeadDim, n);
+            }
+            else
+            {
+                _gpu.Launch(
+                    KernelNames.HeadGemm(kvb.Kind, n), (uint)((c.VHeadDim + 15) / 16), (uint)heads, 1, 256, 0,
+                    kvb.Data, kvb.Scales, (long)stride, (long)c.QkNopeHeadDim, c.VHeadDim, latent, kvb.BlockRows, kvb.BlockCols, kvb.ScaleCols,
+                    _b.Mixed, (long)latent, (long)heads * latent, _b.Attended, (long)c.VHeadDim, (long)heads * c.VHeadDim, n, false);
+            }
+
             Linear(a.O, _b.Attended, _b.Hidden, hidden, n, accumulate: true, lt);
 
             if (layer.Dense is { } dense)
@@ -489,6 +505,24 @@ public sealed partial class CudaTransformer
     /// </summary>
     private static bool TensorCoreStreams(in DeviceMatrix w) =>
         w.Kind == WeightKind.Fp8 && w.Cols % 64 == 0 && w.BlockCols % 64 == 0 && w.BlockRows % 16 == 0;
+
+    /// <summary>
+    /// Whether the per-head products of <paramref name="w"/> (rows [h·headRows + rowOffset, + N) for head h) can
+    /// take mma_head_gemm: each head's first row starts a scale block (and so a 16-row tile).
+    /// </summary>
+    private static bool MmaHeads(in DeviceMatrix w, int headRows, int rowOffset) =>
+        w.BlockRows > 0 && headRows % w.BlockRows == 0 && rowOffset % w.BlockRows == 0;
+
+    /// <summary>
+    /// Per-head tensor-core products of a pass (blockIdx.y = head h): y + h·yHead [n, ldy] = (x + h·xHead) [n,
+    /// ldx] · W_hᵀ with W_h = rows [h·headRows + rowOffset, + rows) of <paramref name="w"/>.
+    /// </summary>
+    private void MmaHeadGemm(in DeviceMatrix w, int headRows, int rowOffset, int rows, ulong x, long xHead, long ldx, ulong y, long yHead, long ldy, int n)
+    {
+        _gpu.Launch(
+            KernelNames.MmaHeadGemm(w.Kind, n), (uint)((rows + 127) / 128), (uint)_c.NumAttentionHeads, 1, 128, 0,
+            w.Data, w.Scales, (long)headRows, (long)rowOffset, rows, w.Cols, w.BlockRows, w.BlockCols, w.ScaleCols, x, xHead, ldx, y, yHead, ldy, n);
+    }
 
     /// <summary>Whether two weights can share one launch: same storage type, columns and scale blocks.</summary>
     private static bool SameBlocks(in DeviceMatrix a, in DeviceMatrix b) =>

@@ -75,7 +75,7 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
         try
         {
             long before = _gpu.AllocatedBytes;
-            _w = new CudaModelWeights(_gpu, model.Weights, _c);
+            _w = new CudaModelWeights(_gpu, model.Weights, _c, options.Fp8KeyUp);
             WeightBytes = _gpu.AllocatedBytes - before;
             int kvTokens = options.KvCacheBytes is long bytes
                 ? (int)Math.Clamp(bytes / ((long)_c.NumHiddenLayers * _c.KvCacheWidth * sizeof(float)), 1, int.MaxValue / 2)

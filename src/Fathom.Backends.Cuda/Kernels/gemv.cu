@@ -383,7 +383,8 @@ __device__ __forceinline__ void moe_down_body(const u64* dws, const u64* dss, in
     /* The absorbed queries (head_gemm of W_UKᵀ over q_nope, blockIdx.y = head) and, in one more row of blocks */        \
     /* (blockIdx.y = heads), the new tokens' cache rows and roped query parts (cache_write_token in ops.cu). */              \
     extern "C" __global__ void __launch_bounds__(256) mla_absorb_##SUFFIX(const void* w, const float* scales, long long headRows, \
-                                                   int N, int K, const float* x, long long xHead, long long ldx, float* y,    \
+                                                   int N, int K, int blockRows, int blockCols, int scaleCols,                \
+                                                   const float* x, long long xHead, long long ldx, float* y,                  \
                                                    long long yHead, long long ldy, int M, const float* kv, const float* normW, \
                                                    float eps, int latent, int pairs, const float* cos, const float* sin,     \
                                                    const long long* slots, float* cache, int headDim, int nope)              \
@@ -398,7 +399,8 @@ __device__ __forceinline__ void moe_down_body(const u64* dws, const u64* dss, in
             }                                                                                                                 \
             return;                                                                                                           \
         }                                                                                                                     \
-        gemm_body<WT, MT>(w, scales, h * headRows, N, K, 1, 1, 1, x + h * xHead, ldx, y + h * yHead, ldy, M, 0, 0, blockIdx.x); \
+        gemm_body<WT, MT>(w, scales, h * headRows, N, K, blockRows, blockCols, scaleCols, x + h * xHead, ldx, y + h * yHead, ldy, \
+                          M, 0, 0, blockIdx.x);                                                                               \
     }                                                                                                                         \
     extern "C" __global__ void __launch_bounds__(256) gateup_##SUFFIX(const void* gw, const float* gs, const void* uw, const float* us, \
                                                    int I, int K, int blockRows, int blockCols, int scaleCols, const float* x, \

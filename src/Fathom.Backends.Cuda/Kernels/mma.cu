@@ -370,10 +370,26 @@ __device__ __forceinline__ void mma_gateup_body(const void* gw, const float* gs,
                               part + (long long)blockIdx.y * M * N, N, M, 0, blockIdx.x);                                     \
     }
 
+// Per-head products (blockIdx.y = head h): rows [h·headRows + rowOffset, + N) of W (the first a multiple of
+// blockRows) times the head's slice of each token row (x + h·xHead, stride ldx) into y + h·yHead (stride ldy).
+#define MMA_HEAD_GEMM_KERNEL(SUFFIX, WT, NT)                                                                                  \
+    extern "C" __global__ void __launch_bounds__(128) mma_head_gemm_##SUFFIX##_##NT(const void* w, const float* scales,       \
+        long long headRows, long long rowOffset, int N, int K, int blockRows, int blockCols, int scaleCols, const float* x,    \
+        long long xHead, long long ldx, float* y, long long yHead, long long ldy, int M)                                      \
+    {                                                                                                                         \
+        long long first = blockIdx.y * headRows + rowOffset;                                                                  \
+        mma_gemm_body<WT, NT>((const u8*)w + first * K * MmaTraits<WT>::Bytes,                                               \
+                              WT == WT_FP8 ? scales + (first / blockRows) * scaleCols : scales, N, K, blockRows, blockCols,  \
+                              scaleCols, x + blockIdx.y * xHead, ldx, y + blockIdx.y * yHead, ldy, M, 0, blockIdx.x);        \
+    }
+
 #define MMA_KERNELS(SUFFIX, WT)                                                                                               \
     MMA_GEMM_KERNELS(SUFFIX, WT, 1)                                                                                           \
     MMA_GEMM_KERNELS(SUFFIX, WT, 2)                                                                                           \
     MMA_GEMM_KERNELS(SUFFIX, WT, 4)                                                                                           \
+    MMA_HEAD_GEMM_KERNEL(SUFFIX, WT, 1)                                                                                       \
+    MMA_HEAD_GEMM_KERNEL(SUFFIX, WT, 2)                                                                                       \
+    MMA_HEAD_GEMM_KERNEL(SUFFIX, WT, 4)                                                                                       \
     /* Same arguments as moe_gateup_* (gemv.cu); the grid's x covers max(I, sharedI) in rows of 16 per warp. */              \
     extern "C" __global__ void __launch_bounds__(128) mma_moe_gateup_##SUFFIX(const u64* gws, const u64* gss, const u64* uws,  \
         const u64* uss, int I, int K, int blockRows, int blockCols, int scaleCols, const float* x, long long ldx,              \
