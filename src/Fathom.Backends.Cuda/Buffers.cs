@@ -11,12 +11,12 @@ internal sealed class Buffers
 {
     public const long WorkspaceBytes = 32L << 20;
 
-    public Buffers(CudaContext gpu, ModelConfig c, CudaModelWeights w, int tokens, int logitRows, bool bf16, int e4m3Tokens = 0)
+    public Buffers(CudaContext gpu, ModelConfig c, CudaModelWeights w, int tokens, int logitRows, bool bf16)
     {
         long t = tokens;
         int heads = c.NumAttentionHeads, k = Math.Max(1, c.NumExpertsPerTok), experts = Math.Max(1, c.NRoutedExperts);
         int qLora = c.QLoraRank ?? 0;
-        long ffnWidth = c.IntermediateSize, sharedWidth = 1, expertWidth = 1;
+        long ffnWidth = c.IntermediateSize, sharedWidth = 1;
         foreach (var layer in w.Layers)
         {
             if (layer.Dense is { } d)
@@ -27,7 +27,6 @@ internal sealed class Buffers
             if (layer.Moe is { } m)
             {
                 ffnWidth = Math.Max(ffnWidth, (long)k * m.ExpertShape.Rows);
-                expertWidth = Math.Max(expertWidth, m.ExpertShape.Rows);
                 if (m.Shared is { } s)
                 {
                     ffnWidth = Math.Max(ffnWidth, s.Gate.Rows);
@@ -91,13 +90,6 @@ internal sealed class Buffers
                 {
                     largestFp8 = Math.Max(largestFp8, (long)m.Rows * m.Cols);
                 }
-            }
-
-            if (e4m3Tokens > 0 && w.Layers.Any(l => l.Moe is not null))
-            {
-                E4m3Hidden = E4m3Rows.Allocate(gpu, e4m3Tokens, c.HiddenSize, "e4m3 expert inputs");
-                E4m3Activation = E4m3Rows.Allocate(gpu, (long)e4m3Tokens * k, expertWidth, "e4m3 expert activations");
-                E4m3Shared = E4m3Rows.Allocate(gpu, e4m3Tokens, sharedWidth, "e4m3 shared expert activations");
             }
 
             WeightBf16 = largestFp8 > 0 ? gpu.Allocate((long)AlignedBytes(largestFp8 * 2) * 2, "bf16-pair copy of an FP8 weight") : 0;
@@ -179,15 +171,6 @@ internal sealed class Buffers
 
     public ulong WeightBf16 { get; }
 
-    /// <summary>The expert inputs (normed hidden rows) of a tensor-core pass as quantize_e4m3x3 writes them (unset without e4m3 passes).</summary>
-    public E4m3Rows E4m3Hidden { get; }
-
-    /// <summary>The routed experts' activations [pairs, width] as e4m3 terms.</summary>
-    public E4m3Rows E4m3Activation { get; }
-
-    /// <summary>The shared experts' activations [tokens, width] as e4m3 terms.</summary>
-    public E4m3Rows E4m3Shared { get; }
-
     public ulong Workspace { get; }
 
     /// <summary>The weights that can take the cuBLASLt path (everything but experts and routers).</summary>
@@ -217,4 +200,3 @@ internal sealed class Buffers
         }
     }
 }
-

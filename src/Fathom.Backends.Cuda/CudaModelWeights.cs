@@ -12,6 +12,7 @@ internal sealed record CudaAttention(
     ulong KvANorm,
     DeviceMatrix KvB,
     DeviceMatrix KeyUpT,
+    DeviceMatrix? KeyUpFp8,
     DeviceMatrix O);
 
 internal sealed record CudaFeedForward(DeviceMatrix Gate, DeviceMatrix Up, DeviceMatrix Down);
@@ -36,8 +37,7 @@ internal sealed record CudaLayer(ulong InputNorm, CudaAttention Attention, ulong
 /// <summary>Every weight the forward pass reads, copied to one GPU in its stored type.</summary>
 internal sealed unsafe class CudaModelWeights
 {
-    /// <param name="fp8KeyUp">Keep the transposed W_UK of FP8 checkpoints in FP8 where the blocks allow (see <see cref="KeyUpTransposed"/>).</param>
-    public CudaModelWeights(CudaContext gpu, ModelWeights w, ModelConfig config, bool fp8KeyUp = true)
+    public CudaModelWeights(CudaContext gpu, ModelWeights w, ModelConfig config)
     {
         Embed = DeviceMatrix.Upload(gpu, w.Embed, "model.embed_tokens");
         if (Embed.Kind == WeightKind.Fp8)
@@ -48,7 +48,7 @@ internal sealed unsafe class CudaModelWeights
         Layers = new CudaLayer[w.Layers.Length];
         for (int l = 0; l < Layers.Length; l++)
         {
-            Layers[l] = Layer(gpu, w.Layers[l], config, l, fp8KeyUp);
+            Layers[l] = Layer(gpu, w.Layers[l], config, l);
         }
 
         FinalNorm = DeviceVector.Upload(gpu, w.FinalNorm, "model.norm");
@@ -65,7 +65,7 @@ internal sealed unsafe class CudaModelWeights
 
     public DeviceMatrix LmHead { get; }
 
-    private static unsafe CudaLayer Layer(CudaContext gpu, LayerWeights w, ModelConfig c, int l, bool fp8KeyUp)
+    private static unsafe CudaLayer Layer(CudaContext gpu, LayerWeights w, ModelConfig c, int l)
     {
         string p = $"model.layers.{l}";
         var a = w.Attention;
@@ -77,7 +77,8 @@ internal sealed unsafe class CudaModelWeights
             DeviceMatrix.Upload(gpu, a.KvA, $"{p}.self_attn.kv_a_proj_with_mqa"),
             DeviceVector.Upload(gpu, a.KvANorm, $"{p}.self_attn.kv_a_layernorm"),
             DeviceMatrix.Upload(gpu, a.KvB, $"{p}.self_attn.kv_b_proj"),
-            KeyUpTransposed(gpu, a.KvB, c, $"{p}.self_attn.kv_b_proj", fp8KeyUp),
+            KeyUpTransposed(gpu, a.KvB, c, $"{p}.self_attn.kv_b_proj"),
+            KeyUpTransposedFp8(gpu, a.KvB, c, $"{p}.self_attn.kv_b_proj"),
             DeviceMatrix.Upload(gpu, a.O, $"{p}.self_attn.o_proj"));
         CudaFeedForward? dense = w.Dense is { } d ? Ffn(gpu, d, $"{p}.mlp") : null;
         CudaMoe? moe = null;
@@ -141,45 +142,12 @@ internal sealed unsafe class CudaModelWeights
     /// <summary>
     /// W_UK of every head transposed, [heads · kv_lora_rank, qk_nope]: row h·rank + c holds column c of the
     /// head's key rows of kv_b_proj, so absorbing the query is an ordinary row-streaming product. BF16 stays
-    /// BF16 (exact). FP8 stays FP8 where every scale block of the transpose is the transpose of one stored
-    /// block (kv_lora_rank a multiple of the block's columns, each head's rows starting on a block row: 128
-    /// in DeepSeek's checkpoints): the same bytes moved, scales [rank blocks, nope blocks] per head. Other
-    /// FP8 shapes and F32 are widened to float32 with their block scales (exact).
+    /// BF16 (exact); FP8 is widened to float32 with its block scales (exact), as is F32.
     /// </summary>
-    internal static DeviceMatrix KeyUpTransposed(CudaContext gpu, in WeightMatrix kvB, ModelConfig c, string what, bool fp8 = true)
+    internal static DeviceMatrix KeyUpTransposed(CudaContext gpu, in WeightMatrix kvB, ModelConfig c, string what)
     {
         int heads = c.NumAttentionHeads, nope = c.QkNopeHeadDim, rank = c.KvLoraRank, stride = c.QkNopeHeadDim + c.VHeadDim;
         int rows = heads * rank;
-        if (fp8 && kvB.Type == Fathom.Core.DType.F8E4M3 && kvB.FirstRow == 0 && rank % kvB.BlockCols == 0 && stride % kvB.BlockRows == 0)
-        {
-            int blockRows = kvB.BlockCols, blockCols = kvB.BlockRows, scaleCols = (nope + blockCols - 1) / blockCols;
-            var bytes = new byte[(long)rows * nope];
-            var scales = new float[(rows / blockRows) * scaleCols];
-            for (int h = 0; h < heads; h++)
-            {
-                for (int d = 0; d < nope; d++)
-                {
-                    int source = (h * stride) + d;
-                    var codes = new ReadOnlySpan<byte>(kvB.RowPointer(source), rank);
-                    for (int col = 0; col < rank; col++)
-                    {
-                        bytes[((long)((h * rank) + col) * nope) + d] = codes[col];
-                    }
-
-                    for (int col = 0; col < rank; col += blockRows)
-                    {
-                        scales[((((h * rank) + col) / blockRows) * scaleCols) + (d / blockCols)] = kvB.ScaleAt(source, col);
-                    }
-                }
-            }
-
-            ulong data = gpu.Allocate(bytes.Length, what + " (W_UK transposed)");
-            gpu.Upload<byte>(data, bytes);
-            ulong scaleData = gpu.Allocate(scales.Length * 4L, what + " (W_UK transposed, block scales)");
-            gpu.Upload<float>(scaleData, scales);
-            return new DeviceMatrix(data, scaleData, WeightKind.Fp8, rows, nope, blockRows, blockCols, scaleCols);
-        }
-
         if (kvB.Type == Fathom.Core.DType.BF16)
         {
             var t = new ushort[(long)rows * nope];
@@ -217,6 +185,50 @@ internal sealed unsafe class CudaModelWeights
         ulong p = gpu.Allocate(f.Length * 4L, what + " (W_UK transposed)");
         gpu.Upload<float>(p, f);
         return new DeviceMatrix(p, 0, WeightKind.F32, rows, nope, 0, 0, 0);
+    }
+
+    /// <summary>
+    /// W_UK transposed as <see cref="KeyUpTransposed"/> but kept in FP8, for the tensor-core passes (a
+    /// quarter of the float32 copy's bytes): the stored bytes moved, with scales [rank blocks, nope blocks]
+    /// per head. Only where every scale block of the transpose is the transpose of one stored block
+    /// (kv_lora_rank a multiple of the block's columns, each head's rows starting on a block row, as in
+    /// DeepSeek's checkpoints); null otherwise and for other storage types.
+    /// </summary>
+    internal static DeviceMatrix? KeyUpTransposedFp8(CudaContext gpu, in WeightMatrix kvB, ModelConfig c, string what)
+    {
+        int heads = c.NumAttentionHeads, nope = c.QkNopeHeadDim, rank = c.KvLoraRank, stride = c.QkNopeHeadDim + c.VHeadDim;
+        int rows = heads * rank;
+        if (kvB.Type != Fathom.Core.DType.F8E4M3 || kvB.FirstRow != 0 || rank % kvB.BlockCols != 0 || stride % kvB.BlockRows != 0)
+        {
+            return null;
+        }
+
+        int blockRows = kvB.BlockCols, blockCols = kvB.BlockRows, scaleCols = (nope + blockCols - 1) / blockCols;
+        var bytes = new byte[(long)rows * nope];
+        var scales = new float[(rows / blockRows) * scaleCols];
+        for (int h = 0; h < heads; h++)
+        {
+            for (int d = 0; d < nope; d++)
+            {
+                int source = (h * stride) + d;
+                var codes = new ReadOnlySpan<byte>(kvB.RowPointer(source), rank);
+                for (int col = 0; col < rank; col++)
+                {
+                    bytes[((long)((h * rank) + col) * nope) + d] = codes[col];
+                }
+
+                for (int col = 0; col < rank; col += blockRows)
+                {
+                    scales[((((h * rank) + col) / blockRows) * scaleCols) + (d / blockCols)] = kvB.ScaleAt(source, col);
+                }
+            }
+        }
+
+        ulong data = gpu.Allocate(bytes.Length, what + " (W_UK transposed)");
+        gpu.Upload<byte>(data, bytes);
+        ulong scaleData = gpu.Allocate(scales.Length * 4L, what + " (W_UK transposed, block scales)");
+        gpu.Upload<float>(scaleData, scales);
+        return new DeviceMatrix(data, scaleData, WeightKind.Fp8, rows, nope, blockRows, blockCols, scaleCols);
     }
 
     private static CudaFeedForward Ffn(CudaContext gpu, FeedForwardWeights w, string prefix) => new(

@@ -43,22 +43,6 @@ public sealed record CudaOptions
     public int TensorCoreStreamingMaxTokens { get; init; } = 64;
 
     /// <summary>
-    /// On GPUs of compute capability 8.9 and newer, the FP8 expert products of those tensor-core passes take
-    /// their activations in e4m3 (quantize_e4m3x3 in Kernels/mma.cu: each row's 128-column blocks scaled by
-    /// amax / 448 and split into three e4m3 terms, about 12 significant bits) and multiply the stored weight
-    /// bytes as they are (mma m16n8k32 e4m3), instead of widening every weight to bf16 in registers against
-    /// bf16 activation pairs. Off until measured on a GPU; FATHOM_CUDA_E4M3=1 turns it on.
-    /// </summary>
-    public bool E4m3Activations { get; init; } = Environment.GetEnvironmentVariable("FATHOM_CUDA_E4M3") == "1";
-
-    /// <summary>
-    /// FP8 checkpoints keep the transposed W_UK (the query absorption's weight) in FP8 (the stored bytes
-    /// moved, a quarter of the float32 copy's bytes), where DeepSeek's 128-row blocks line up with the heads.
-    /// FATHOM_CUDA_FP8_KEYUP=0 widens it to float32 as before, for comparisons.
-    /// </summary>
-    public bool Fp8KeyUp { get; init; } = Environment.GetEnvironmentVariable("FATHOM_CUDA_FP8_KEYUP") != "0";
-
-    /// <summary>
     /// In the tensor-core passes, the per-head products of FP8 attention weights (the query absorption and
     /// W_UV) run on the tensor-core streaming kernels (mma_head_gemm in Kernels/mma.cu, bf16 activation
     /// pairs) instead of the float32 streaming kernels, which re-read the weights for every 8 tokens.

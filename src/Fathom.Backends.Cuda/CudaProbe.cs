@@ -23,18 +23,4 @@ public static class CudaProbe
 
         return CudaDriver.cuDeviceGetCount(out int count) == 0 && count > 0 ? null : "the NVIDIA driver sees no CUDA device";
     }
-
-    /// <summary>Compute capability of device 0 as major · 10 + minor (89 for sm_89); null where <see cref="Unavailable"/> says why not.</summary>
-    public static int? ComputeCapability()
-    {
-        if (Unavailable() is not null || CudaDriver.cuDeviceGet(out int device, 0) != 0)
-        {
-            return null;
-        }
-
-        return CudaDriver.cuDeviceGetAttribute(out int major, CudaDriver.AttributeComputeCapabilityMajor, device) == 0
-            && CudaDriver.cuDeviceGetAttribute(out int minor, CudaDriver.AttributeComputeCapabilityMinor, device) == 0
-            ? (major * 10) + minor
-            : null;
-    }
 }

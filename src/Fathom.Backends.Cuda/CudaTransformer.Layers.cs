@@ -68,9 +68,9 @@ public sealed partial class CudaTransformer
             var kvb = a.KvB;
             var keyUp = a.KeyUpT;
             int absorbBlocks = (latent + 15) / 16;
-            if (_mmaPass && _options.MmaHeads && TensorCoreStreams(keyUp) && MmaHeads(keyUp, latent, 0))
+            if (_mmaPass && _options.MmaHeads && a.KeyUpFp8 is { } keyUp8 && TensorCoreStreams(keyUp8) && MmaHeads(keyUp8, latent, 0))
             {
-                MmaHeadGemm(keyUp, latent, 0, latent, _b.Query, qk, (long)heads * qk, _b.AbsorbedQuery, width, (long)heads * width, n);
+                MmaHeadGemm(keyUp8, latent, 0, latent, _b.Query, qk, (long)heads * qk, _b.AbsorbedQuery, width, (long)heads * width, n);
                 _gpu.Launch(
                     "mla_cache_write", (uint)n, 1, 1, 256, 0,
                     _b.KvA, a.KvANorm, eps, latent, pairs, cos, sin, slotOf, cache, _b.Query, heads, qk, c.QkNopeHeadDim, _b.AbsorbedQuery);
@@ -290,12 +290,6 @@ public sealed partial class CudaTransformer
         var d = moe.DownShape;
         int width = g.Rows, sharedWidth = shared?.Gate.Rows ?? 0;
         uint extra = shared is null ? 0u : 1u;
-        if (tensorCores && E4m3Experts(moe, shared))
-        {
-            E4m3Experts(moe, n, shared, chosen + extra);
-            return;
-        }
-
         _gpu.Launch(
             tensorCores ? KernelNames.MmaMoeGateUp(g.Kind) : KernelNames.MoeGateUp(g.Kind, n),
             (uint)((Math.Max(width, sharedWidth) + (tensorCores ? 63 : 7)) / (tensorCores ? 64 : 8)), chosen + extra, 1, tensorCores ? 128u : 256u, 0,
@@ -310,52 +304,6 @@ public sealed partial class CudaTransformer
             (uint)((hidden + downRows - 1) / downRows), chosen + extra, 1, tensorCores ? 128u : 256u, 0,
             moe.DownPointers, moe.DownScales, hidden, width, d.BlockRows, d.BlockCols, d.ScaleCols, _b.Activation, _b.ExpertOffsets, _b.ExpertActive, _b.ExpertOut,
             shared?.Down.Data ?? 0, shared?.Down.Scales ?? 0, sharedWidth, shared?.Down.ScaleCols ?? 0, _b.SharedActivation, _b.SharedOut, n);
-    }
-
-    /// <summary>
-    /// Whether the expert products of a tensor-core pass take e4m3 activations (<see cref="CudaOptions.E4m3Activations"/>):
-    /// FP8 weights, all with the 128-column scale blocks the activations' blocks line up with.
-    /// </summary>
-    private bool E4m3Experts(CudaMoe moe, CudaFeedForward? shared) =>
-        _e4m3 && moe.ExpertShape.Kind == WeightKind.Fp8 && moe.DownShape.Kind == WeightKind.Fp8
-        && moe.ExpertShape.BlockCols == E4m3Block && moe.DownShape.BlockCols == E4m3Block
-        && (shared is null || (shared.Gate.BlockCols == E4m3Block && shared.Down.BlockCols == E4m3Block));
-
-    /// <summary>Columns of an activation block of quantize_e4m3x3.</summary>
-    private const int E4m3Block = 128;
-
-    /// <summary>
-    /// <see cref="StreamedExperts"/> on the e4m3 kernels: the expert inputs quantized, gate and up (with SiLU),
-    /// the routed and shared activations quantized in one launch, down.
-    /// </summary>
-    private void E4m3Experts(CudaMoe moe, int n, CudaFeedForward? shared, uint gridRows)
-    {
-        int hidden = _c.HiddenSize, k = _c.NumExpertsPerTok;
-        var g = moe.ExpertShape;
-        var d = moe.DownShape;
-        int width = g.Rows, sharedWidth = shared?.Gate.Rows ?? 0, pairs = n * k;
-        E4m3Rows x = _b.E4m3Hidden, act = _b.E4m3Activation, sh = _b.E4m3Shared;
-        Quantize(_b.Normed, hidden, n, x, 0, 0, 0, default);
-        _gpu.Launch(
-            "mma_moe_gateup_e4m3", (uint)((Math.Max(width, sharedWidth) + 63) / 64), gridRows, 1, 128, 0,
-            moe.GatePointers, moe.GateScales, moe.UpPointers, moe.UpScales, width, hidden, g.BlockRows, g.BlockCols, g.ScaleCols, x.Terms, x.Scales,
-            _b.ExpertOffsets, _b.ExpertActive, _b.ExpertOrder, k, _b.Activation,
-            shared?.Gate.Data ?? 0, shared?.Gate.Scales ?? 0, shared?.Up.Data ?? 0, shared?.Up.Scales ?? 0, sharedWidth, n, _b.SharedActivation);
-        Quantize(_b.Activation, width, pairs, act, _b.SharedActivation, sharedWidth, shared is null ? 0 : n, sh);
-        _gpu.Launch(
-            "mma_moe_down_e4m3", (uint)((hidden + 127) / 128), gridRows, 1, 128, 0,
-            moe.DownPointers, moe.DownScales, hidden, width, d.BlockRows, d.BlockCols, d.ScaleCols, act.Terms, act.Scales, _b.ExpertOffsets, _b.ExpertActive, _b.ExpertOut,
-            shared?.Down.Data ?? 0, shared?.Down.Scales ?? 0, sharedWidth, shared?.Down.ScaleCols ?? 0, sh.Terms, sh.Scales, _b.SharedOut, n);
-    }
-
-    /// <summary>quantize_e4m3x3 of x [rows, cols] into <paramref name="q"/> and, with rows2 &gt; 0, of x2 [rows2, cols2] into q2 (one warp per 128-column block).</summary>
-    private void Quantize(ulong x, int cols, int rows, E4m3Rows q, ulong x2, int cols2, int rows2, E4m3Rows q2)
-    {
-        const int warps = 8;
-        long blocks = Math.Max((long)rows * ((cols + E4m3Block - 1) / E4m3Block), (long)rows2 * ((cols2 + E4m3Block - 1) / E4m3Block));
-        _gpu.Launch(
-            "quantize_e4m3x3", (uint)((blocks + warps - 1) / warps), rows2 > 0 ? 2u : 1u, 1, 32 * warps, 0,
-            x, (long)cols, rows, cols, q.Terms, q.Scales, x2, (long)cols2, rows2, cols2, q2.Terms, q2.Scales);
     }
 
     /// <summary>

@@ -26,9 +26,6 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
     private readonly CudaOptions _options;
     private readonly CublasLt? _lt;
     private readonly bool _round;
-
-    /// <summary>FP8 expert products of tensor-core passes on e4m3 activations (<see cref="CudaOptions.E4m3Activations"/>, on a GPU that has the instructions).</summary>
-    private readonly bool _e4m3;
     private readonly Buffers _b;
     private readonly nint _hostInputs;
     private readonly float* _hostLogits;
@@ -75,7 +72,7 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
         try
         {
             long before = _gpu.AllocatedBytes;
-            _w = new CudaModelWeights(_gpu, model.Weights, _c, options.Fp8KeyUp);
+            _w = new CudaModelWeights(_gpu, model.Weights, _c);
             WeightBytes = _gpu.AllocatedBytes - before;
             int kvTokens = options.KvCacheBytes is long bytes
                 ? (int)Math.Clamp(bytes / ((long)_c.NumHiddenLayers * _c.KvCacheWidth * sizeof(float)), 1, int.MaxValue / 2)
@@ -85,8 +82,7 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
             _rope = new YarnRope(_c);
             _round = options.Bf16Activations;
             before = _gpu.AllocatedBytes;
-            _e4m3 = _round && options.E4m3Activations && _gpu.ComputeCapability >= 89 && options.TensorCoreStreamingMaxTokens > 0;
-            _b = new Buffers(_gpu, _c, _w, options.MaxChunkTokens, LogitChunk, _round, _e4m3 ? Math.Min(options.MaxChunkTokens, options.TensorCoreStreamingMaxTokens) : 0);
+            _b = new Buffers(_gpu, _c, _w, options.MaxChunkTokens, LogitChunk, _round);
             if (_round)
             {
                 _lt = new CublasLt(options.LibraryFolders, _b.Workspace, (nuint)Buffers.WorkspaceBytes);

@@ -28,7 +28,7 @@ public sealed unsafe class HeadProductTests
         int stride = c.QkNopeHeadDim + c.VHeadDim;
         var kvB = GemvKernelTests.RandomWeight("fp8", c.NumAttentionHeads * stride, c.KvLoraRank, random, out var owner);
         using var gpu = new CudaContext(0, new CudaOptions { KernelCacheFolder = Path.Combine(Path.GetTempPath(), "fathom-test-kernels") });
-        var t = CudaModelWeights.KeyUpTransposed(gpu, kvB, c, "kv_b_proj");
+        var t = CudaModelWeights.KeyUpTransposedFp8(gpu, kvB, c, "kv_b_proj") ?? throw new Xunit.Sdk.XunitException("no FP8 transpose for 128-row blocks");
         Assert.Equal(WeightKind.Fp8, t.Kind);
         Assert.Equal((c.NumAttentionHeads * c.KvLoraRank, c.QkNopeHeadDim), (t.Rows, t.Cols));
         var bytes = new byte[(long)t.Rows * t.Cols];
@@ -57,8 +57,8 @@ public sealed unsafe class HeadProductTests
         }
 
         GC.KeepAlive(owner);
-        var widened = CudaModelWeights.KeyUpTransposed(gpu, kvB, c, "kv_b_proj", fp8: false);
-        Assert.Equal(WeightKind.F32, widened.Kind);
+        Assert.Equal(WeightKind.F32, CudaModelWeights.KeyUpTransposed(gpu, kvB, c, "kv_b_proj").Kind);
+        Assert.Null(CudaModelWeights.KeyUpTransposedFp8(gpu, kvB, Shape(3, 128, 64, 384), "kv_b_proj"));
     }
 
     /// <summary>Both per-head products of a pass: the absorption (rows [h·512, + 512)) and W_UV (rows [h·256 + 128, + 128)).</summary>

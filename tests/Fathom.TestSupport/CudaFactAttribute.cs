@@ -25,20 +25,6 @@ public sealed class CudaTheoryAttribute : TheoryAttribute
             Skip = $"needs an NVIDIA GPU: {reason}";
         }
     }
-
-    /// <summary>Skips, with the reason, on GPUs below this compute capability (major · 10 + minor) as well.</summary>
-    public int MinComputeCapability
-    {
-        get;
-        set
-        {
-            field = value;
-            if (Skip is null && GpuPresence.ComputeCapability is int cc && cc < value)
-            {
-                Skip = $"needs an NVIDIA GPU of compute capability {value / 10}.{value % 10} or newer; this one is {cc / 10}.{cc % 10}";
-            }
-        }
-    }
 }
 
 /// <summary>The probe's answer, asked once per test process.</summary>
@@ -46,11 +32,6 @@ public static class GpuPresence
 {
     private static readonly Lazy<string?> Answer = new(CudaProbe.Unavailable);
 
-    private static readonly Lazy<int?> Capability = new(CudaProbe.ComputeCapability);
-
     /// <summary>Null when a GPU is usable; otherwise why not.</summary>
     public static string? Reason => Answer.Value;
-
-    /// <summary>Device 0's compute capability (major · 10 + minor), null without a usable GPU.</summary>
-    public static int? ComputeCapability => Capability.Value;
 }
