@@ -39,8 +39,10 @@ public sealed record CudaOptions
     /// kernels; 0 turns them off. On an H100 (4-layer V2-Lite-shaped FP8 checkpoint) batch-32 decode
     /// rose from 4239 to 5238 tok/s with them and batch 128 fell from 5549 to 5067, hence 64; BF16
     /// weights measured faster on cuBLASLt (dense) and the float32 kernels (experts) and keep those.
+    /// FATHOM_CUDA_MMA_MAX_TOKENS=N sets it for comparisons.
     /// </summary>
-    public int TensorCoreStreamingMaxTokens { get; init; } = 64;
+    public int TensorCoreStreamingMaxTokens { get; init; } =
+        int.TryParse(Environment.GetEnvironmentVariable("FATHOM_CUDA_MMA_MAX_TOKENS"), out int most) && most >= 0 ? most : 64;
 
     /// <summary>
     /// In the tensor-core passes, the per-head products of FP8 attention weights (the query absorption and
