@@ -21,7 +21,7 @@ internal static class KernelNames
     private static readonly string[] GateRouteNames = ["moe_gate_route_f32", "moe_gate_route_bf16", "moe_gate_route_fp8"];
 
     private static readonly string[] MmaGemmNames = ["mma_gemm_bf16_1", "mma_gemm_bf16_2", "mma_gemm_bf16_4", "mma_gemm_fp8_1", "mma_gemm_fp8_2", "mma_gemm_fp8_4"];
-    private static readonly string[] MmaHeadGemmNames = ["mma_head_gemm_bf16_1", "mma_head_gemm_bf16_2", "mma_head_gemm_bf16_4", "mma_head_gemm_fp8_1", "mma_head_gemm_fp8_2", "mma_head_gemm_fp8_4"];
+    private static readonly string[] MmaHeadGemmNames = ["mma_head_gemm_fp8_1", "mma_head_gemm_fp8_2", "mma_head_gemm_fp8_4"];
     private static readonly string[] MmaGemmSplitNames = ["mma_gemm_split_bf16_1", "mma_gemm_split_bf16_2", "mma_gemm_split_bf16_4", "mma_gemm_split_fp8_1", "mma_gemm_split_fp8_2", "mma_gemm_split_fp8_4"];
 
     public static string Gemm(WeightKind kind, int rows = 8) => GemmNames[Index(kind, rows)];
@@ -30,9 +30,10 @@ internal static class KernelNames
     public static string MmaGemm(WeightKind kind, int rows) =>
         MmaGemmNames[(kind == WeightKind.Fp8 ? 3 : 0) + (rows <= 8 ? 0 : rows <= 16 ? 1 : 2)];
 
-    /// <summary><see cref="MmaGemm"/> per attention head (blockIdx.y = head; mma_head_gemm in mma.cu).</summary>
-    public static string MmaHeadGemm(WeightKind kind, int rows) =>
-        MmaHeadGemmNames[(kind == WeightKind.Fp8 ? 3 : 0) + (rows <= 8 ? 0 : rows <= 16 ? 1 : 2)];
+    /// <summary><see cref="MmaGemm"/> per attention head (blockIdx.y = head; mma_head_gemm in mma.cu), FP8 weights only.</summary>
+    public static string MmaHeadGemm(WeightKind kind, int rows) => kind == WeightKind.Fp8
+        ? MmaHeadGemmNames[rows <= 8 ? 0 : rows <= 16 ? 1 : 2]
+        : throw new ArgumentException($"the per-head tensor-core products take FP8 weights, not {kind}", nameof(kind));
 
     /// <summary><see cref="MmaGemm"/> over a slice of the columns per grid row (split-K, summed by splitk_reduce).</summary>
     public static string MmaGemmSplit(WeightKind kind, int rows) =>

@@ -370,8 +370,8 @@ __device__ __forceinline__ void mma_gateup_body(const void* gw, const float* gs,
                               part + (long long)blockIdx.y * M * N, N, M, 0, blockIdx.x);                                     \
     }
 
-// Per-head products (blockIdx.y = head h): rows [h·headRows + rowOffset, + N) of W (the first a multiple of
-// blockRows) times the head's slice of each token row (x + h·xHead, stride ldx) into y + h·yHead (stride ldy).
+// Per-head products of FP8 weights (blockIdx.y = head h; the forward pass streams only FP8 through these
+// kernels): rows [h·headRows + rowOffset, + N) of W (the first a multiple of blockRows) times the head's slice of each token row (x + h·xHead, stride ldx) into y + h·yHead (stride ldy).
 #define MMA_HEAD_GEMM_KERNEL(SUFFIX, WT, NT)                                                                                  \
     extern "C" __global__ void __launch_bounds__(128) mma_head_gemm_##SUFFIX##_##NT(const void* w, const float* scales,       \
         long long headRows, long long rowOffset, int N, int K, int blockRows, int blockCols, int scaleCols, const float* x,    \
@@ -387,9 +387,6 @@ __device__ __forceinline__ void mma_gateup_body(const void* gw, const float* gs,
     MMA_GEMM_KERNELS(SUFFIX, WT, 1)                                                                                           \
     MMA_GEMM_KERNELS(SUFFIX, WT, 2)                                                                                           \
     MMA_GEMM_KERNELS(SUFFIX, WT, 4)                                                                                           \
-    MMA_HEAD_GEMM_KERNEL(SUFFIX, WT, 1)                                                                                       \
-    MMA_HEAD_GEMM_KERNEL(SUFFIX, WT, 2)                                                                                       \
-    MMA_HEAD_GEMM_KERNEL(SUFFIX, WT, 4)                                                                                       \
     /* Same arguments as moe_gateup_* (gemv.cu); the grid's x covers max(I, sharedI) in rows of 16 per warp. */              \
     extern "C" __global__ void __launch_bounds__(128) mma_moe_gateup_##SUFFIX(const u64* gws, const u64* gss, const u64* uws,  \
         const u64* uss, int I, int K, int blockRows, int blockCols, int scaleCols, const float* x, long long ldx,              \
@@ -427,6 +424,9 @@ __device__ __forceinline__ void mma_gateup_body(const void* gw, const float* gs,
 
 MMA_KERNELS(bf16, WT_BF16)
 MMA_KERNELS(fp8, WT_FP8)
+MMA_HEAD_GEMM_KERNEL(fp8, WT_FP8, 1)
+MMA_HEAD_GEMM_KERNEL(fp8, WT_FP8, 2)
+MMA_HEAD_GEMM_KERNEL(fp8, WT_FP8, 4)
 
 // y[t, row] (+)= Σ_s part[s][t, row] for the M x N outputs of mma_gemm_split_*, the splits summed in order
 // (the same bits every run).
