@@ -48,7 +48,7 @@ public sealed class TestServer : IAsyncDisposable
 
     public HttpClient Http { get; }
 
-    /// <param name="slow">Run on the reference backend (plain loops), so that generation takes long enough to be interrupted.</param>
+    /// <param name="slow">Run on the reference backend (plain loops) with 10 ms before each step (<see cref="PacedForward"/>), so that generation takes long enough to be interrupted.</param>
     /// <param name="gpu">Run on GPU 0 (float32 activations, as `fathom generate --device cuda`), the KV pages in device memory.</param>
     public static async Task<TestServer> StartAsync(EngineOptions? engine = null, string? apiKey = null, long maxBodyBytes = 8L << 20, bool slow = false, bool gpu = false)
     {
@@ -71,7 +71,8 @@ public sealed class TestServer : IAsyncDisposable
         else
         {
             var cpu = slow ? (Core.IBackend)new ReferenceBackend() : new CpuBackend(2);
-            (forward, backend) = (new Transformer(model, cpu), cpu as IDisposable ?? new NoResources());
+            var transformer = new Transformer(model, cpu);
+            (forward, backend) = (slow ? new PacedForward(transformer, TimeSpan.FromMilliseconds(10)) : transformer, cpu as IDisposable ?? new NoResources());
         }
 
         var tokenizer = TextTokenizer.Load(files.Directory);
