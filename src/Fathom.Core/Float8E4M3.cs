@@ -39,7 +39,11 @@ public static class Float8E4M3
         return sign == 1 ? -magnitude : magnitude;
     }
 
-    /// <summary>Rounds a float to the nearest e4m3fn value (ties to even), saturating at ±448.</summary>
+    /// <summary>
+    /// Rounds a float to the nearest e4m3fn value (ties to the even code), saturating at ±448: the float's
+    /// mantissa rounded to three bits in place, or, below the smallest normal (2^-6), the value in steps of
+    /// the subnormal spacing 2^-9.
+    /// </summary>
     public static byte FromSingle(float value)
     {
         if (float.IsNaN(value))
@@ -47,22 +51,21 @@ public static class Float8E4M3
             return 0x7F;
         }
 
-        byte sign = value < 0 || (value == 0 && float.IsNegative(value)) ? (byte)0x80 : (byte)0;
+        byte sign = (byte)((BitConverter.SingleToUInt32Bits(value) >> 24) & 0x80);
         float magnitude = MathF.Min(MathF.Abs(value), MaxValue);
-        int best = 0;
-        float bestError = float.PositiveInfinity;
-        for (int code = 0; code < 0x7F; code++)
+        if (magnitude < SmallestNormal)
         {
-            float error = MathF.Abs(Table[code] - magnitude);
-            if (error < bestError || (error == bestError && (code & 1) == 0))
-            {
-                best = code;
-                bestError = error;
-            }
+            return (byte)(sign | (int)MathF.Round(magnitude * 512f, MidpointRounding.ToEven));
         }
 
-        return (byte)(sign | best);
+        uint bits = BitConverter.SingleToUInt32Bits(magnitude);
+        bits += 0x7FFFFu + ((bits >> 20) & 1u);
+        int exponent = (int)(bits >> 23) - 127 + 7;
+        return (byte)(sign | (exponent << 3) | (int)((bits >> 20) & 7u));
     }
+
+    /// <summary>2^-6, the smallest normal e4m3 magnitude.</summary>
+    private const float SmallestNormal = 0.015625f;
 
     private static float[] BuildTable()
     {

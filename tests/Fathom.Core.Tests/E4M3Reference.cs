@@ -19,4 +19,29 @@ internal static class E4M3Reference
     }
 
     public static bool IsNaNCode(byte code) => (code & 0x7F) == 0x7F;
+
+    /// <summary>The nearest finite e4m3fn code by search over every value (ties to the even code), saturating at ±448.</summary>
+    public static byte Nearest(float value)
+    {
+        if (float.IsNaN(value))
+        {
+            return 0x7F;
+        }
+
+        byte sign = float.IsNegative(value) ? (byte)0x80 : (byte)0;
+        double magnitude = Math.Min(Math.Abs((double)value), 448.0);
+        int best = 0;
+        double bestError = double.PositiveInfinity;
+        for (int code = 0; code < 0x7F; code++)
+        {
+            double error = Math.Abs(Decode((byte)code) - magnitude);
+            if (error < bestError || (error == bestError && (code & 1) == 0))
+            {
+                best = code;
+                bestError = error;
+            }
+        }
+
+        return (byte)(sign | best);
+    }
 }

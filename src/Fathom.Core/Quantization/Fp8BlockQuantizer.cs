@@ -59,34 +59,9 @@ public static class Fp8BlockQuantizer
                 int at = (r * cols) + c0;
                 for (int c = 0; c < c1 - c0; c++)
                 {
-                    codes[at + c] = Encode(band[at + c] / scale);
+                    codes[at + c] = Float8E4M3.FromSingle(band[at + c] / scale);
                 }
             }
         }
-    }
-
-    /// <summary>
-    /// Nearest e4m3 value, ties to the even code (as <see cref="Float8E4M3.FromSingle"/>), saturating at ±448:
-    /// the float's mantissa rounded to three bits in place, or, below the smallest normal (2^-6), the value in
-    /// steps of the subnormal spacing 2^-9.
-    /// </summary>
-    public static byte Encode(float value)
-    {
-        if (float.IsNaN(value))
-        {
-            return 0x7F;
-        }
-
-        byte sign = (byte)((BitConverter.SingleToUInt32Bits(value) >> 24) & 0x80);
-        float magnitude = MathF.Min(MathF.Abs(value), Float8E4M3.MaxValue);
-        if (magnitude < 0.015625f)
-        {
-            return (byte)(sign | (int)MathF.Round(magnitude * 512f, MidpointRounding.ToEven));
-        }
-
-        uint bits = BitConverter.SingleToUInt32Bits(magnitude);
-        bits += 0x7FFFFu + ((bits >> 20) & 1u);
-        int exponent = (int)(bits >> 23) - 127 + 7;
-        return (byte)(sign | (exponent << 3) | (int)((bits >> 20) & 7u));
     }
 }
