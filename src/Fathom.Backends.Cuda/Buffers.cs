@@ -11,7 +11,7 @@ internal sealed class Buffers
 {
     public const long WorkspaceBytes = 32L << 20;
 
-    public Buffers(CudaContext gpu, ModelConfig c, CudaModelWeights w, int tokens, int logitRows, bool bf16)
+    public Buffers(CudaContext gpu, ModelConfig c, CudaModelWeights w, int tokens, int logitRows, bool bf16, int streamTokens = 0)
     {
         long t = tokens;
         int heads = c.NumAttentionHeads, k = Math.Max(1, c.NumExpertsPerTok), experts = Math.Max(1, c.NRoutedExperts);
@@ -93,6 +93,16 @@ internal sealed class Buffers
             }
 
             WeightBf16 = largestFp8 > 0 ? gpu.Allocate((long)AlignedBytes(largestFp8 * 2) * 2, "bf16-pair copy of an FP8 weight") : 0;
+            long s = Math.Min(t, streamTokens);
+            if (s > 0 && w.Layers.Any(l => l.Moe?.ExpertShape.Kind == WeightKind.Fp8))
+            {
+                // The tensor-core FP8 expert passes' inputs as f16 pairs (as many bytes as the float32 rows)
+                // and the inverse scales of their rows: hidden rows, routed and shared activations.
+                PreparedInput = F(s * c.HiddenSize, "f16-pair expert inputs");
+                PreparedActivation = F(s * ffnWidth, "f16-pair expert activations");
+                PreparedShared = F(s * sharedWidth, "f16-pair shared expert activations");
+                PreparedScales = F(s * (k + 2), "f16-pair row scales");
+            }
             Workspace = gpu.Allocate(WorkspaceBytes, "cuBLASLt workspace");
         }
     }
@@ -170,6 +180,18 @@ internal sealed class Buffers
     public ulong MoeInputBf16 { get; }
 
     public ulong WeightBf16 { get; }
+
+    /// <summary>Hidden rows of a tensor-core FP8 expert pass as f16 pairs (f16_pairs in Kernels/mma.cu); 0 when not needed.</summary>
+    public ulong PreparedInput { get; }
+
+    /// <summary>The routed experts' activations of such a pass as f16 pairs.</summary>
+    public ulong PreparedActivation { get; }
+
+    /// <summary>The shared experts' activations of such a pass as f16 pairs.</summary>
+    public ulong PreparedShared { get; }
+
+    /// <summary>Inverse scales of the prepared rows: tokens (hidden rows), then tokens · k (routed), then tokens (shared).</summary>
+    public ulong PreparedScales { get; }
 
     public ulong Workspace { get; }
 

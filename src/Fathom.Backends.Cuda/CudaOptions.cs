@@ -56,6 +56,21 @@ public sealed record CudaOptions
     /// </remarks>
     public bool MmaHeads { get; init; } = Environment.GetEnvironmentVariable("FATHOM_CUDA_MMA_HEADS") != "0";
 
+    /// <summary>
+    /// In the tensor-core passes, the FP8 expert products take their inputs prepared once per launch as f16
+    /// pairs with a power-of-two scale per row (f16_pairs in Kernels/mma.cu): the weights then widen to f16 in
+    /// one conversion per two and no warp splits activations itself. FATHOM_CUDA_MMA_F16=0 keeps the bf16-pair
+    /// kernels, for comparisons.
+    /// </summary>
+    public bool MmaPreparedInputs { get; init; } = Environment.GetEnvironmentVariable("FATHOM_CUDA_MMA_F16") != "0";
+
+    /// <summary>
+    /// A BF16 LM head in passes of <see cref="CublasMinTokens"/> to <see cref="TensorCoreStreamingMaxTokens"/>
+    /// logit rows runs on the tensor-core streaming kernel, which reads it once, instead of cuBLASLt's pair
+    /// product, which reads it once per half of the pair. FATHOM_CUDA_MMA_HEAD=0 turns it off, for comparisons.
+    /// </summary>
+    public bool MmaBf16Head { get; init; } = Environment.GetEnvironmentVariable("FATHOM_CUDA_MMA_HEAD") != "0";
+
     /// <summary>Capture decode steps as CUDA graphs and replay them (fewer launch gaps).</summary>
     public bool CudaGraphs { get; init; } = true;
 

@@ -290,6 +290,12 @@ public sealed partial class CudaTransformer
         var d = moe.DownShape;
         int width = g.Rows, sharedWidth = shared?.Gate.Rows ?? 0;
         uint extra = shared is null ? 0u : 1u;
+        if (tensorCores && g.Kind == WeightKind.Fp8 && d.Kind == WeightKind.Fp8 && _b.PreparedInput != 0 && n <= _options.TensorCoreStreamingMaxTokens)
+        {
+            PreparedExperts(moe, n, shared, chosen + extra);
+            return;
+        }
+
         _gpu.Launch(
             tensorCores ? KernelNames.MmaMoeGateUp(g.Kind) : KernelNames.MoeGateUp(g.Kind, n),
             (uint)((Math.Max(width, sharedWidth) + (tensorCores ? 63 : 7)) / (tensorCores ? 64 : 8)), chosen + extra, 1, tensorCores ? 128u : 256u, 0,
@@ -304,6 +310,32 @@ public sealed partial class CudaTransformer
             (uint)((hidden + downRows - 1) / downRows), chosen + extra, 1, tensorCores ? 128u : 256u, 0,
             moe.DownPointers, moe.DownScales, hidden, width, d.BlockRows, d.BlockCols, d.ScaleCols, _b.Activation, _b.ExpertOffsets, _b.ExpertActive, _b.ExpertOut,
             shared?.Down.Data ?? 0, shared?.Down.Scales ?? 0, sharedWidth, shared?.Down.ScaleCols ?? 0, _b.SharedActivation, _b.SharedOut, n);
+    }
+
+    /// <summary>
+    /// The tensor-core FP8 expert products on prepared inputs: the hidden rows as f16 pairs, gate/up (routed and
+    /// shared rows of one launch), their activations as f16 pairs, down. See f16_pairs in Kernels/mma.cu.
+    /// </summary>
+    private void PreparedExperts(CudaMoe moe, int n, CudaFeedForward? shared, uint gridRows)
+    {
+        int hidden = _c.HiddenSize, k = _c.NumExpertsPerTok;
+        var g = moe.ExpertShape;
+        var d = moe.DownShape;
+        int width = g.Rows, sharedWidth = shared?.Gate.Rows ?? 0;
+        ulong inputScales = _b.PreparedScales, actScales = inputScales + (ulong)(n * sizeof(float)), sharedScales = actScales + (ulong)(n * k * sizeof(float));
+        _gpu.Launch("f16_pairs", (uint)n, 1, 1, 128, 0, _b.Normed, n, hidden, _b.PreparedInput, inputScales, 0UL, 0, 0UL, 0UL);
+        _gpu.Launch(
+            KernelNames.MmaMoeGateUpPrepared, (uint)((Math.Max(width, sharedWidth) + 63) / 64), gridRows, 1, 128, 0,
+            moe.GatePointers, moe.GateScales, moe.UpPointers, moe.UpScales, width, hidden, g.BlockRows, g.BlockCols, g.ScaleCols, _b.PreparedInput, (long)hidden, _b.ExpertOffsets, _b.ExpertActive, _b.ExpertOrder, k, _b.Activation,
+            shared?.Gate.Data ?? 0, shared?.Gate.Scales ?? 0, shared?.Up.Data ?? 0, shared?.Up.Scales ?? 0, sharedWidth, n, _b.SharedActivation, inputScales);
+        int sharedRows = shared is null ? 0 : n;
+        _gpu.Launch(
+            "f16_pairs", (uint)((n * k) + sharedRows), 1, 1, 128, 0,
+            _b.Activation, n * k, width, _b.PreparedActivation, actScales, _b.SharedActivation, sharedWidth, _b.PreparedShared, sharedScales);
+        _gpu.Launch(
+            KernelNames.MmaMoeDownPrepared, (uint)((hidden + 127) / 128), gridRows, 1, 128, 0,
+            moe.DownPointers, moe.DownScales, hidden, width, d.BlockRows, d.BlockCols, d.ScaleCols, _b.PreparedActivation, _b.ExpertOffsets, _b.ExpertActive, _b.ExpertOut,
+            shared?.Down.Data ?? 0, shared?.Down.Scales ?? 0, sharedWidth, shared?.Down.ScaleCols ?? 0, _b.PreparedShared, _b.SharedOut, n, actScales, sharedScales);
     }
 
     /// <summary>
@@ -398,7 +430,18 @@ public sealed partial class CudaTransformer
     {
         int hidden = _c.HiddenSize;
         RmsNorm(hiddenRows, hidden, rowIndex, _w.FinalNorm, hidden, _b.HeadInput, rows);
-        Linear(_w.LmHead, _b.HeadInput, _b.Logits, VocabSize, rows, accumulate: false, _lt is not null && rows >= _options.CublasMinTokens);
+        var head = _w.LmHead;
+        bool lt = _lt is not null && rows >= _options.CublasMinTokens;
+        if (lt && _options.MmaBf16Head && head.Kind == WeightKind.BF16 && rows <= _options.TensorCoreStreamingMaxTokens && head.Cols % 32 == 0)
+        {
+            // A bf16 head read once for all rows (the pair product of cuBLASLt reads it once per half).
+            _gpu.Launch(
+                KernelNames.MmaGemm(head.Kind, rows), (uint)((head.Rows + 127) / 128), 1, 1, 128, 0,
+                head.Data, head.Scales, head.Rows, head.Cols, head.BlockRows, head.BlockCols, head.ScaleCols, _b.HeadInput, (long)head.Cols, _b.Logits, (long)VocabSize, rows, false);
+            return;
+        }
+
+        Linear(head, _b.HeadInput, _b.Logits, VocabSize, rows, accumulate: false, lt);
     }
 
     private void RmsNorm(ulong x, int ldx, ulong rows, ulong weight, int width, ulong y, int n) =>

@@ -43,6 +43,12 @@ internal static class KernelNames
 
     public static string MmaMoeDown(WeightKind kind) => kind == WeightKind.Fp8 ? "mma_moe_down_fp8" : "mma_moe_down_bf16";
 
+    /// <summary>The FP8 expert products on inputs prepared by f16_pairs (f16 tensor-core products).</summary>
+    public const string MmaMoeGateUpPrepared = "mma_moe_gateup_fp8h";
+
+    /// <summary>The down products of <see cref="MmaMoeGateUpPrepared"/>'s activations, prepared by f16_pairs.</summary>
+    public const string MmaMoeDownPrepared = "mma_moe_down_fp8h";
+
     public static string Gemm2(WeightKind kind, int rows = 8) => Gemm2Names[Index(kind, rows)];
 
     public static string Absorb(WeightKind kind, int rows = 8) => AbsorbNames[Index(kind, rows)];

@@ -1,3 +1,4 @@
+using Fathom.Backends.Cuda;
 using Fathom.Core;
 using Fathom.TestSupport;
 using Xunit;
@@ -32,6 +33,44 @@ public sealed class QuantizedWeightsGpuTests(ITestOutputHelper output)
         using var model = LoadedModel.Load(Path.Combine(TestPaths.GoldenCase(name), "model"), new LoadOptions { Quantize = DType.F8E4M3 });
         Assert.Equal(DType.F8E4M3, model.Weights.LmHead.Type);
         AssertGpuEqualsCpu(model, $"{name} fp8 at load");
+    }
+
+    /// <summary>
+    /// The tensor-core FP8 expert products of a 40-token pass (bf16 activations) on inputs prepared as f16
+    /// pairs give the logits of the bf16-pair kernels within 2e-3 (both are within the bf16 path's 2e-2 of
+    /// the CPU's float32 pass); the logits differ in their bits, so the prepared kernels ran.
+    /// </summary>
+    [CudaTheory]
+    [MemberData(nameof(Fp8AtLoadCases))]
+    public void PreparedExpertInputsAgreeWithTheBf16PairKernels(string name)
+    {
+        using var model = LoadedModel.Load(Path.Combine(TestPaths.GoldenCase(name), "model"), new LoadOptions { Quantize = DType.F8E4M3 });
+        int vocab = model.Config.VocabSize;
+        int[] ids = [.. Enumerable.Range(0, 40).Select(i => ((i * 53) + 7) % vocab)];
+        var cpu = Logits(model, TestDevice.Cpu, ids, vocab);
+        var prepared = GpuLogits(model, ids, vocab, prepared: true);
+        var pairs = GpuLogits(model, ids, vocab, prepared: false);
+        double between = GoldenCase.WorstRowError(prepared, pairs, vocab);
+        double preparedError = GoldenCase.WorstRowError(prepared, cpu, vocab), pairsError = GoldenCase.WorstRowError(pairs, cpu, vocab);
+        output.WriteLine($"{name}: prepared vs bf16 pairs {between:E2}; against the CPU: prepared {preparedError:E2}, bf16 pairs {pairsError:E2}");
+        Assert.False(prepared.AsSpan().SequenceEqual(pairs), $"{name}: the prepared kernels did not run (identical logits)");
+        Assert.True(between <= 2e-3, $"{name}: prepared expert inputs differ from the bf16-pair kernels by {between:E3}");
+        Assert.True(preparedError <= 2e-2, $"{name}: prepared expert inputs differ from the CPU pass by {preparedError:E3}");
+    }
+
+    private static float[] GpuLogits(LoadedModel model, int[] ids, int vocab, bool prepared)
+    {
+        using var gpu = new CudaTransformer(model, new CudaOptions
+        {
+            MaxChunkTokens = 64,
+            KvCacheTokens = 4096,
+            MmaPreparedInputs = prepared,
+            KernelCacheFolder = Path.Combine(Path.GetTempPath(), "fathom-test-kernels"),
+        });
+        var logits = new float[ids.Length * vocab];
+        using var cache = gpu.CreateCache(ids.Length);
+        gpu.Forward(ids, cache, logits, LogitsSelection.All);
+        return logits;
     }
 
     private void AssertGpuEqualsCpu(LoadedModel model, string name)

@@ -77,6 +77,43 @@ __device__ __forceinline__ u32 e4m3x2_to_bf16x2(u32 two)
 #endif
 }
 
+__device__ __forceinline__ void mma_f16_16816(float (&c)[4], u32 a0, u32 a1, u32 a2, u32 a3, u32 b0, u32 b1)
+{
+#if __CUDA_ARCH__ >= 800
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+#endif
+}
+
+// Two e4m3 bytes (low byte first) as f16x2 holding their values exactly (e4m3 is a subset of f16).
+__device__ __forceinline__ u32 e4m3x2_to_f16x2(u32 two)
+{
+#if __CUDA_ARCH__ >= 890
+    u32 h;
+    asm("cvt.rn.f16x2.e4m3x2 %0, %1;" : "=r"(h) : "h"((unsigned short)two));
+    return h;
+#else
+    // The byte's fields placed in f16's (the value · 2^-8, subnormal codes included), then · 256.
+    u32 h = ((two & 0x80u) << 8) | ((two & 0x7fu) << 7) | ((two & 0x8000u) << 16) | ((two & 0x7f00u) << 15), r;
+    asm("mul.rn.f16x2 %0, %1, %2;" : "=r"(r) : "r"(h), "r"(0x5c005c00u));
+    return r;
+#endif
+}
+
+// Two floats as f16x2 (round to nearest even), `first` in the low half; and the f16x2 halves back.
+__device__ __forceinline__ u32 pack_f16x2(float first, float second)
+{
+    u32 r;
+    asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(second), "f"(first));
+    return r;
+}
+
+__device__ __forceinline__ void unpack_f16x2(u32 h, float& first, float& second)
+{
+    asm("{ .reg .b16 l, u; mov.b32 {l, u}, %2; cvt.f32.f16 %0, l; cvt.f32.f16 %1, u; }" : "=f"(first), "=f"(second) : "r"(h));
+}
+
 template <int R, int NT>
 __device__ __forceinline__ void zero(float (&a)[R][NT][4])
 {
@@ -91,13 +128,19 @@ __device__ __forceinline__ void zero(float (&a)[R][NT][4])
 __device__ __forceinline__ u32 word_of(const uint4& q, int j) { return j == 0 ? q.x : j == 1 ? q.y : j == 2 ? q.z : q.w; }
 
 // A registers of k-step s from a lane's 16 weight bytes: elements (4s, 4s + 1) and (4s + 2, 4s + 3).
-template <int WT>
+template <int WT, bool X16>
 __device__ __forceinline__ void a_words(const uint4& q, int s, u32& first, u32& second)
 {
     if (WT == WT_BF16)
     {
         first = word_of(q, 2 * s);
         second = word_of(q, 2 * s + 1);
+    }
+    else if (X16)
+    {
+        u32 w = word_of(q, s);
+        first = e4m3x2_to_f16x2(w & 0xffffu);
+        second = e4m3x2_to_f16x2(w >> 16);
     }
     else
     {
@@ -120,7 +163,7 @@ __device__ __forceinline__ void mma_load_x(const float* const (&xs)[NT], int nt,
 // One chunk of CH columns at kc: tmp (FP8: the sums of the current scale block) or acc (BF16) += the lane's
 // weights q (rows g, g + 8 of each tile r) times its activations of token row g of each n-tile: xpre, loaded
 // already (one n-tile), or loaded here from xs. FP8 sums enter acc scaled at the end of each scale block.
-template <int WT, int R, int NT>
+template <int WT, int R, int NT, bool X16>
 __device__ __forceinline__ void mma_chunk(const uint4 (&q)[R][2], const float* const (&xs)[NT], const float4 (&xpre)[MmaTraits<WT>::E / 4],
                                           bool preloaded, int kc, int K, const float* const (&srow)[R], int blockCols,
                                           float (&tmp)[R][NT][4], float (&acc)[R][NT][4])
@@ -133,8 +176,8 @@ __device__ __forceinline__ void mma_chunk(const uint4 (&q)[R][2], const float* c
 #pragma unroll
         for (int s = 0; s < STEPS; s++)
         {
-            a_words<WT>(q[r][0], s, a[r][s][0], a[r][s][2]);
-            a_words<WT>(q[r][1], s, a[r][s][1], a[r][s][3]);
+            a_words<WT, X16>(q[r][0], s, a[r][s][0], a[r][s][2]);
+            a_words<WT, X16>(q[r][1], s, a[r][s][1], a[r][s][3]);
         }
 #pragma unroll
     for (int nt = 0; nt < NT; nt++)
@@ -154,6 +197,14 @@ __device__ __forceinline__ void mma_chunk(const uint4 (&q)[R][2], const float* c
         for (int s = 0; s < STEPS; s++)
         {
             float4 v = xv[s];
+            if (X16)
+            {
+                bh[s][0] = __float_as_uint(v.x);
+                bh[s][1] = __float_as_uint(v.y);
+                bl[s][0] = __float_as_uint(v.z);
+                bl[s][1] = __float_as_uint(v.w);
+                continue;
+            }
             if (fp8)
             {
                 v.x *= MMA_FP8_X;
@@ -170,8 +221,16 @@ __device__ __forceinline__ void mma_chunk(const uint4 (&q)[R][2], const float* c
             for (int s = 0; s < STEPS; s++)
             {
                 float (&c)[4] = fp8 ? tmp[r][nt] : acc[r][nt];
-                mma_bf16_16816(c, a[r][s][0], a[r][s][1], a[r][s][2], a[r][s][3], bh[s][0], bh[s][1]);
-                mma_bf16_16816(c, a[r][s][0], a[r][s][1], a[r][s][2], a[r][s][3], bl[s][0], bl[s][1]);
+                if (X16)
+                {
+                    mma_f16_16816(c, a[r][s][0], a[r][s][1], a[r][s][2], a[r][s][3], bh[s][0], bh[s][1]);
+                    mma_f16_16816(c, a[r][s][0], a[r][s][1], a[r][s][2], a[r][s][3], bl[s][0], bl[s][1]);
+                }
+                else
+                {
+                    mma_bf16_16816(c, a[r][s][0], a[r][s][1], a[r][s][2], a[r][s][3], bh[s][0], bh[s][1]);
+                    mma_bf16_16816(c, a[r][s][0], a[r][s][1], a[r][s][2], a[r][s][3], bl[s][0], bl[s][1]);
+                }
             }
     }
     if (fp8 && ((kc + CH) % blockCols == 0 || kc + CH >= K))
@@ -179,7 +238,7 @@ __device__ __forceinline__ void mma_chunk(const uint4 (&q)[R][2], const float* c
 #pragma unroll
         for (int r = 0; r < R; r++)
         {
-            float f = srow[r] ? __ldg(srow[r] + kc / blockCols) * MMA_FP8_OUT : 0.f;
+            float f = srow[r] ? __ldg(srow[r] + kc / blockCols) * (X16 ? 1.f : MMA_FP8_OUT) : 0.f;
 #pragma unroll
             for (int nt = 0; nt < NT; nt++)
 #pragma unroll
@@ -196,7 +255,7 @@ __device__ __forceinline__ void mma_chunk(const uint4 (&q)[R][2], const float* c
 // of tile r (null past the matrix), srow[r] the tile's row of FP8 scales, xrow(nt) the lane's token row
 // of n-tile nt (null past the tokens; called once every earlier kernel's output is visible). MMA_U chunks
 // of weights are loaded into registers at a time.
-template <int WT, int R, int NT, typename XRow>
+template <int WT, int R, int NT, bool X16, typename XRow>
 __device__ __forceinline__ void mma_rows(const u8* const (&wrow)[R][2], const float* const (&srow)[R], int K, int blockCols, XRow xrow,
                                          float (&acc)[R][NT][4])
 {
@@ -240,7 +299,7 @@ __device__ __forceinline__ void mma_rows(const u8* const (&wrow)[R][2], const fl
         {
             int kc = k0 + u * CH;
             if (kc >= K) break;
-            mma_chunk<WT, R, NT>(q[u], xs, xp[u], xpre, kc, K, srow, blockCols, tmp, acc);
+            mma_chunk<WT, R, NT, X16>(q[u], xs, xp[u], xpre, kc, K, srow, blockCols, tmp, acc);
         }
     }
 }
@@ -252,10 +311,10 @@ __device__ __forceinline__ int c_col(int i) { return 2 * (threadIdx.x & 3) + (i 
 // y[M, ldy] (columns [0, N)) (+)= x[M, ldx] · Wᵀ over the columns [kBegin, kBegin + kLen) of W (rows of K
 // columns; kBegin a multiple of blockCols and of the 2·CH columns of a step); a warp owns 32 consecutive
 // rows (two tiles).
-template <int WT, int NT>
+template <int WT, int NT, bool X16 = false>
 __device__ __forceinline__ void mma_gemm_cols(const void* w, const float* scales, int N, int K, int kBegin, int kLen, int blockRows,
                                               int blockCols, int scaleCols, const float* x, long long ldx, float* y, long long ldy,
-                                              int M, int accumulate, int bx)
+                                              int M, int accumulate, int bx, const float* xinv = nullptr)
 {
     const int R = 2;
     int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2;
@@ -278,7 +337,7 @@ __device__ __forceinline__ void mma_gemm_cols(const void* w, const float* scales
     {
         float acc[R][NT][4];
         zero(acc);
-        mma_rows<WT, R, NT>(wrow, srow, kLen, blockCols, [&](int nt) {
+        mma_rows<WT, R, NT, X16>(wrow, srow, kLen, blockCols, [&](int nt) {
             int j = m0 + 8 * nt + g;
             return j < M ? x + (long long)j * ldx + kBegin : (const float*)nullptr;
         }, acc);
@@ -293,26 +352,29 @@ __device__ __forceinline__ void mma_gemm_cols(const void* w, const float* scales
                     if (row < N && tok < M)
                     {
                         float* out = y + (long long)tok * ldy + row;
-                        *out = accumulate ? *out + acc[r][nt][i] : acc[r][nt][i];
+                        float v = X16 ? acc[r][nt][i] * xinv[tok] : acc[r][nt][i];
+                        *out = accumulate ? *out + v : v;
                     }
                 }
     }
 }
 
 // y[M, ldy] (columns [0, N)) (+)= x[M, ldx] · Wᵀ over all K columns.
-template <int WT, int NT>
+template <int WT, int NT, bool X16 = false>
 __device__ __forceinline__ void mma_gemm_body(const void* w, const float* scales, int N, int K, int blockRows, int blockCols, int scaleCols,
-                                              const float* x, long long ldx, float* y, long long ldy, int M, int accumulate, int bx)
+                                              const float* x, long long ldx, float* y, long long ldy, int M, int accumulate, int bx,
+                                              const float* xinv = nullptr)
 {
-    mma_gemm_cols<WT, NT>(w, scales, N, K, 0, K, blockRows, blockCols, scaleCols, x, ldx, y, ldy, M, accumulate, bx);
+    mma_gemm_cols<WT, NT, X16>(w, scales, N, K, 0, K, blockRows, blockCols, scaleCols, x, ldx, y, ldy, M, accumulate, bx, xinv);
 }
 
 // act[start + j, row] = silu(x_j · gate_row) · (x_j · up_row) for j < count; x_j is row order[start + j] /
 // topk of x, or row start + j when order is null. A warp owns 16 rows of gate and the same 16 of up.
-template <int WT>
+template <int WT, bool X16 = false>
 __device__ __forceinline__ void mma_gateup_body(const void* gw, const float* gs, const void* uw, const float* us, int I, int K,
                                                 int blockRows, int blockCols, int scaleCols, const float* x, long long ldx,
-                                                const int* order, int topk, int start, int count, float* act, int bx)
+                                                const int* order, int topk, int start, int count, float* act, int bx,
+                                                const float* xinv = nullptr)
 {
     int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2;
     int r0 = (bx * MMA_WARPS + warp) * 16;
@@ -332,7 +394,7 @@ __device__ __forceinline__ void mma_gateup_body(const void* gw, const float* gs,
     {
         float acc[2][1][4];
         zero(acc);
-        mma_rows<WT, 2, 1>(wrow, srow, K, blockCols, [&](int) {
+        mma_rows<WT, 2, 1, X16>(wrow, srow, K, blockCols, [&](int) {
             int j = m0 + g;
             if (j >= count) return (const float*)nullptr;
             int row = order ? order[start + j] / topk : start + j;
@@ -345,6 +407,12 @@ __device__ __forceinline__ void mma_gateup_body(const void* gw, const float* gs,
             if (row < I && tok < count)
             {
                 float gv = acc[0][0][i], uv = acc[1][0][i];
+                if (X16)
+                {
+                    float inv = xinv[order ? order[start + tok] / topk : start + tok];
+                    gv *= inv;
+                    uv *= inv;
+                }
                 act[(long long)(start + tok) * I + row] = gv / (1.f + expf(-gv)) * uv;
             }
         }
@@ -427,6 +495,97 @@ MMA_KERNELS(fp8, WT_FP8)
 MMA_HEAD_GEMM_KERNEL(fp8, WT_FP8, 1)
 MMA_HEAD_GEMM_KERNEL(fp8, WT_FP8, 2)
 MMA_HEAD_GEMM_KERNEL(fp8, WT_FP8, 4)
+
+// The FP8 expert products on prepared inputs (f16_pairs below): the same arguments as mma_moe_gateup_fp8 and
+// mma_moe_down_fp8 with x / act / sharedAct the prepared rows, and their rows' inverse scales last. The weights
+// widen to f16 in one conversion per two (exact), the activations arrive as f16 pairs, so the products are
+// f16 mma with no per-warp splitting of the activations.
+extern "C" __global__ void __launch_bounds__(128) mma_moe_gateup_fp8h(const u64* gws, const u64* gss, const u64* uws, const u64* uss,
+    int I, int K, int blockRows, int blockCols, int scaleCols, const float* x, long long ldx, const int* offsets, const int* active,
+    const int* order, int topk, float* act, const void* sgw, const float* sgs, const void* suw, const float* sus, int sharedI,
+    int tokens, float* sharedAct, const float* xinv)
+{
+    if (sgw && blockIdx.y == gridDim.y - 1)
+    {
+        mma_gateup_body<WT_FP8, true>(sgw, sgs, suw, sus, sharedI, K, blockRows, blockCols, scaleCols, x, ldx, nullptr, 1, 0, tokens,
+                                      sharedAct, blockIdx.x, xinv);
+        return;
+    }
+    int e, start, count;
+    if (!routed_expert(active, offsets, e, start, count)) return;
+    mma_gateup_body<WT_FP8, true>((const void*)gws[e], (const float*)gss[e], (const void*)uws[e], (const float*)uss[e], I, K, blockRows,
+                                  blockCols, scaleCols, x, ldx, order, topk, start, count, act, blockIdx.x, xinv);
+}
+
+extern "C" __global__ void __launch_bounds__(128) mma_moe_down_fp8h(const u64* dws, const u64* dss, int H, int I, int blockRows,
+    int blockCols, int scaleCols, const float* act, const int* offsets, const int* active, float* out, const void* sdw,
+    const float* sds, int sharedI, int sharedScaleCols, const float* sharedAct, float* sharedOut, int tokens, const float* actInv,
+    const float* sharedInv)
+{
+    if (sdw && blockIdx.y == gridDim.y - 1)
+    {
+        mma_gemm_body<WT_FP8, 1, true>(sdw, sds, H, sharedI, blockRows, blockCols, sharedScaleCols, sharedAct, sharedI, sharedOut, H,
+                                       tokens, 0, blockIdx.x, sharedInv);
+        return;
+    }
+    int e, start, count;
+    if (!routed_expert(active, offsets, e, start, count)) return;
+    mma_gemm_body<WT_FP8, 1, true>((const void*)dws[e], (const float*)dss[e], H, I, blockRows, blockCols, scaleCols,
+                                   act + (long long)start * I, I, out + (long long)start * H, H, count, 0, blockIdx.x, actInv + start);
+}
+
+// Rows prepared for the f16 products: row r of x (cols a multiple of 4) scaled by 2^e_r, which puts its largest
+// |value| in [2^14, 2^15), as f16 pairs (v = hi + lo, hi = f16(v), lo = f16(v − hi): 22 significant bits) in
+// the float layout of the row, each 4 columns c .. c + 3 becoming the words hi(c, c + 1), hi(c + 2, c + 3),
+// lo(c, c + 1), lo(c + 2, c + 3) (the B fragments of a k-step, see mma_chunk); inv[r] = 2^-e_r. Blocks
+// [0, rows) take x, blocks [rows, rows + rows2) take x2 (the shared experts' rows of the same pass).
+__device__ __forceinline__ void f16_pairs_row(const float* x, int cols, float* out, float* inv)
+{
+    __shared__ float red[32];
+    float m = 0.f;
+    for (int c = 4 * threadIdx.x; c < cols; c += 4 * blockDim.x)
+    {
+        float4 v = *(const float4*)(x + c);
+        m = fmaxf(m, fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w))));
+    }
+    m = block_max(m, red);
+    int e = 0;
+    if (m > 0.f && m <= 3.4028234663852886e38f)
+    {
+        int ex = (int)((__float_as_uint(m) >> 23) & 0xffu) - 126; // m < 2^ex (subnormal m: -126)
+        e = min(max(15 - ex, -126), 126);
+    }
+    float s = __int_as_float((127 + e) << 23);
+    if (threadIdx.x == 0) *inv = __int_as_float((127 - e) << 23);
+    for (int c = 4 * threadIdx.x; c < cols; c += 4 * blockDim.x)
+    {
+        float4 v = *(const float4*)(x + c);
+        v.x *= s;
+        v.y *= s;
+        v.z *= s;
+        v.w *= s;
+        u32 h01 = pack_f16x2(v.x, v.y), h23 = pack_f16x2(v.z, v.w);
+        float a, b, c2, d;
+        unpack_f16x2(h01, a, b);
+        unpack_f16x2(h23, c2, d);
+        uint4 o = make_uint4(h01, h23, pack_f16x2(v.x - a, v.y - b), pack_f16x2(v.z - c2, v.w - d));
+        *(uint4*)(out + c) = o;
+    }
+}
+
+extern "C" __global__ void f16_pairs(const float* x, int rows, int cols, float* out, float* inv, const float* x2, int cols2, float* out2,
+                                     float* inv2)
+{
+    inputs_ready();
+    int r = blockIdx.x;
+    if (r < rows)
+        f16_pairs_row(x + (long long)r * cols, cols, out + (long long)r * cols, inv + r);
+    else
+    {
+        r -= rows;
+        f16_pairs_row(x2 + (long long)r * cols2, cols2, out2 + (long long)r * cols2, inv2 + r);
+    }
+}
 
 // y[t, row] (+)= Σ_s part[s][t, row] for the M x N outputs of mma_gemm_split_*, the splits summed in order
 // (the same bits every run).
