@@ -94,6 +94,14 @@ internal sealed class Buffers
 
             WeightBf16 = largestFp8 > 0 ? gpu.Allocate((long)AlignedBytes(largestFp8 * 2) * 2, "bf16-pair copy of an FP8 weight") : 0;
             long s = Math.Min(t, streamTokens);
+            if (s > 0 && AllDense(w).Any(m => m.Kind == WeightKind.Fp8))
+            {
+                // The tensor-core FP8 dense and per-head products' inputs as f16 pairs, and their rows' inverse scales.
+                long rowFloats = Math.Max(widest, Math.Max((long)heads * c.QkHeadDim, (long)heads * c.KvLoraRank));
+                PreparedDense = F(s * rowFloats, "f16-pair dense inputs");
+                PreparedDenseScales = F(s, "f16-pair dense row scales");
+            }
+
             if (s > 0 && w.Layers.Any(l => l.Moe?.ExpertShape.Kind == WeightKind.Fp8))
             {
                 // The tensor-core FP8 expert passes' inputs as f16 pairs (as many bytes as the float32 rows)
@@ -180,6 +188,12 @@ internal sealed class Buffers
     public ulong MoeInputBf16 { get; }
 
     public ulong WeightBf16 { get; }
+
+    /// <summary>The input rows of a tensor-core FP8 dense or per-head product as f16 pairs (f16_pairs in Kernels/mma.cu); 0 when not needed.</summary>
+    public ulong PreparedDense { get; }
+
+    /// <summary>Inverse scales of the rows in <see cref="PreparedDense"/>.</summary>
+    public ulong PreparedDenseScales { get; }
 
     /// <summary>Hidden rows of a tensor-core FP8 expert pass as f16 pairs (f16_pairs in Kernels/mma.cu); 0 when not needed.</summary>
     public ulong PreparedInput { get; }

@@ -65,6 +65,12 @@ public sealed record CudaOptions
     public bool MmaPreparedInputs { get; init; } = Environment.GetEnvironmentVariable("FATHOM_CUDA_MMA_F16") != "0";
 
     /// <summary>
+    /// <see cref="MmaPreparedInputs"/> for the FP8 dense and per-head products of the tensor-core passes: each
+    /// product's input rows are prepared by one f16_pairs launch first. FATHOM_CUDA_MMA_F16_DENSE=0 turns it off.
+    /// </summary>
+    public bool MmaPreparedDense { get; init; } = Environment.GetEnvironmentVariable("FATHOM_CUDA_MMA_F16_DENSE") != "0";
+
+    /// <summary>
     /// A BF16 LM head in passes of <see cref="CublasMinTokens"/> to <see cref="TensorCoreStreamingMaxTokens"/>
     /// logit rows runs on the tensor-core streaming kernel, which reads it once, instead of cuBLASLt's pair
     /// product, which reads it once per half of the pair. FATHOM_CUDA_MMA_HEAD=0 turns it off, for comparisons.

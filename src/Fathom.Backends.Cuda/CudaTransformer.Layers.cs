@@ -290,7 +290,7 @@ public sealed partial class CudaTransformer
         var d = moe.DownShape;
         int width = g.Rows, sharedWidth = shared?.Gate.Rows ?? 0;
         uint extra = shared is null ? 0u : 1u;
-        if (tensorCores && g.Kind == WeightKind.Fp8 && d.Kind == WeightKind.Fp8 && _b.PreparedInput != 0 && n <= _options.TensorCoreStreamingMaxTokens)
+        if (tensorCores && g.Kind == WeightKind.Fp8 && d.Kind == WeightKind.Fp8 && _options.MmaPreparedInputs && _b.PreparedInput != 0 && n <= _options.TensorCoreStreamingMaxTokens)
         {
             PreparedExperts(moe, n, shared, chosen + extra);
             return;
@@ -461,6 +461,25 @@ public sealed partial class CudaTransformer
                 // Too few 128-row blocks to fill the GPU (a 2048-row matrix is 16, and ran at a tenth of the
                 // bandwidth): split over the columns, the partial sums added in split order.
                 int blocks = (w.Rows + 127) / 128, splits = SplitK.Plan(w.Rows, w.Cols, w.BlockCols, n, _gpu.Multiprocessors, Buffers.SplitKFloats, out int kChunk);
+                if (PreparesDense(w, n))
+                {
+                    ulong inv = PrepareDense(x, w.Cols, n);
+                    if (splits > 1)
+                    {
+                        _gpu.Launch(
+                            KernelNames.MmaGemmSplitPrepared(n), (uint)blocks, (uint)splits, 1, 128, 0,
+                            w.Data, w.Scales, w.Rows, w.Cols, w.BlockRows, w.BlockCols, w.ScaleCols, _b.PreparedDense, (long)w.Cols, _b.SplitK, n, kChunk, inv);
+                        long sums = (long)n * w.Rows;
+                        _gpu.Launch("splitk_reduce", (uint)Math.Min((sums + 255) / 256, 1024), 1, 1, 256, 0, _b.SplitK, splits, n, w.Rows, y, (long)ldy, accumulate);
+                        return;
+                    }
+
+                    _gpu.Launch(
+                        KernelNames.MmaGemmPrepared(n), (uint)blocks, 1, 1, 128, 0,
+                        w.Data, w.Scales, w.Rows, w.Cols, w.BlockRows, w.BlockCols, w.ScaleCols, _b.PreparedDense, (long)w.Cols, y, (long)ldy, n, accumulate, inv);
+                    return;
+                }
+
                 if (splits > 1)
                 {
                     _gpu.Launch(
@@ -510,9 +529,32 @@ public sealed partial class CudaTransformer
     /// </summary>
     private void MmaHeadGemm(in DeviceMatrix w, int headRows, int rowOffset, int rows, ulong x, long xHead, long ldx, ulong y, long yHead, long ldy, int n)
     {
+        if (PreparesDense(w, n))
+        {
+            ulong inv = PrepareDense(x, (int)ldx, n);
+            _gpu.Launch(
+                KernelNames.MmaHeadGemmPrepared(n), (uint)((rows + 127) / 128), (uint)_c.NumAttentionHeads, 1, 128, 0,
+                w.Data, w.Scales, (long)headRows, (long)rowOffset, rows, w.Cols, w.BlockRows, w.BlockCols, w.ScaleCols, _b.PreparedDense, xHead, ldx, y, yHead, ldy, n, inv);
+            return;
+        }
+
         _gpu.Launch(
             KernelNames.MmaHeadGemm(w.Kind, n), (uint)((rows + 127) / 128), (uint)_c.NumAttentionHeads, 1, 128, 0,
             w.Data, w.Scales, (long)headRows, (long)rowOffset, rows, w.Cols, w.BlockRows, w.BlockCols, w.ScaleCols, x, xHead, ldx, y, yHead, ldy, n);
+    }
+
+    /// <summary>Whether a tensor-core product of FP8 <paramref name="w"/> over <paramref name="n"/> rows takes prepared inputs (<see cref="CudaOptions.MmaPreparedDense"/>).</summary>
+    private bool PreparesDense(in DeviceMatrix w, int n) =>
+        _options.MmaPreparedDense && _b.PreparedDense != 0 && w.Kind == WeightKind.Fp8 && n <= _options.TensorCoreStreamingMaxTokens;
+
+    /// <summary>
+    /// The rows x [n, cols] (cols a multiple of 4) as f16 pairs into <see cref="Buffers.PreparedDense"/> (same
+    /// layout, f16_pairs in Kernels/mma.cu); returns their inverse scales.
+    /// </summary>
+    private ulong PrepareDense(ulong x, int cols, int n)
+    {
+        _gpu.Launch("f16_pairs", (uint)n, 1, 1, 128, 0, x, n, cols, _b.PreparedDense, _b.PreparedDenseScales, 0UL, 0, 0UL, 0UL);
+        return _b.PreparedDenseScales;
     }
 
     /// <summary>Whether two weights can share one launch: same storage type, columns and scale blocks.</summary>

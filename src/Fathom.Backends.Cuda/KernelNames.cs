@@ -22,6 +22,9 @@ internal static class KernelNames
 
     private static readonly string[] MmaGemmNames = ["mma_gemm_bf16_1", "mma_gemm_bf16_2", "mma_gemm_bf16_4", "mma_gemm_fp8_1", "mma_gemm_fp8_2", "mma_gemm_fp8_4"];
     private static readonly string[] MmaHeadGemmNames = ["mma_head_gemm_fp8_1", "mma_head_gemm_fp8_2", "mma_head_gemm_fp8_4"];
+    private static readonly string[] MmaGemmPreparedNames = ["mma_gemm_fp8h_1", "mma_gemm_fp8h_2", "mma_gemm_fp8h_4"];
+    private static readonly string[] MmaGemmSplitPreparedNames = ["mma_gemm_split_fp8h_1", "mma_gemm_split_fp8h_2", "mma_gemm_split_fp8h_4"];
+    private static readonly string[] MmaHeadGemmPreparedNames = ["mma_head_gemm_fp8h_1", "mma_head_gemm_fp8h_2", "mma_head_gemm_fp8h_4"];
     private static readonly string[] MmaGemmSplitNames = ["mma_gemm_split_bf16_1", "mma_gemm_split_bf16_2", "mma_gemm_split_bf16_4", "mma_gemm_split_fp8_1", "mma_gemm_split_fp8_2", "mma_gemm_split_fp8_4"];
 
     public static string Gemm(WeightKind kind, int rows = 8) => GemmNames[Index(kind, rows)];
@@ -42,6 +45,15 @@ internal static class KernelNames
     public static string MmaMoeGateUp(WeightKind kind) => kind == WeightKind.Fp8 ? "mma_moe_gateup_fp8" : "mma_moe_gateup_bf16";
 
     public static string MmaMoeDown(WeightKind kind) => kind == WeightKind.Fp8 ? "mma_moe_down_fp8" : "mma_moe_down_bf16";
+
+    /// <summary><see cref="MmaGemm"/> for FP8 weights on inputs prepared by f16_pairs (f16 tensor-core products).</summary>
+    public static string MmaGemmPrepared(int rows) => MmaGemmPreparedNames[NTiles(rows)];
+
+    /// <summary><see cref="MmaGemmSplit"/> for FP8 weights on prepared inputs.</summary>
+    public static string MmaGemmSplitPrepared(int rows) => MmaGemmSplitPreparedNames[NTiles(rows)];
+
+    /// <summary><see cref="MmaHeadGemm"/> on prepared inputs.</summary>
+    public static string MmaHeadGemmPrepared(int rows) => MmaHeadGemmPreparedNames[NTiles(rows)];
 
     /// <summary>The FP8 expert products on inputs prepared by f16_pairs (f16 tensor-core products).</summary>
     public const string MmaMoeGateUpPrepared = "mma_moe_gateup_fp8h";
@@ -74,4 +86,7 @@ internal static class KernelNames
     public static string GateRoute(WeightKind kind) => GateRouteNames[(int)kind];
 
     private static int Index(WeightKind kind, int rows) => (int)kind + (rows == 1 ? 3 : 0);
+
+    /// <summary>The kernel of 1, 2 or 4 n-tiles of 8 tokens per pass of the tensor-core kernels, as an index.</summary>
+    private static int NTiles(int rows) => rows <= 8 ? 0 : rows <= 16 ? 1 : 2;
 }

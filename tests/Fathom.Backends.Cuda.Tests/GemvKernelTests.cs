@@ -146,8 +146,20 @@ public sealed unsafe class GemvKernelTests
         gpu.Launch(KernelNames.Gemm(w.Kind), (uint)((rows + 15) / 16), 1, 1, 256, 0, w.Data, w.Scales, 0L, rows, cols, w.BlockRows, w.BlockCols, w.ScaleCols, dx, (long)cols, y1, (long)ldy, batch, accumulate, false);
         gpu.Launch(KernelNames.MmaGemm(w.Kind, batch), (uint)((rows + 127) / 128), 1, 1, 128, 0, w.Data, w.Scales, rows, cols, w.BlockRows, w.BlockCols, w.ScaleCols, dx, (long)cols, y2, (long)ldy, batch, accumulate);
         double error = RelativeDifference(gpu, y1, y2, start.Length);
-        GC.KeepAlive(owner);
         Assert.True(error < 1e-5, $"{type} [{rows}x{cols}] batch {batch}: tensor-core products differ from the float32 kernel by {error:E2}");
+        if (w.Kind == WeightKind.Fp8)
+        {
+            // The same product on the rows prepared as f16 pairs (f16_pairs): the dense FP8 path of the tensor-core passes.
+            ulong prepared = gpu.Allocate(x.Length * 4L, "prepared x");
+            ulong inv = gpu.Allocate(batch * 4L, "inverse scales");
+            gpu.Upload<float>(y2, start);
+            gpu.Launch("f16_pairs", (uint)batch, 1, 1, 128, 0, dx, batch, cols, prepared, inv, 0UL, 0, 0UL, 0UL);
+            gpu.Launch(KernelNames.MmaGemmPrepared(batch), (uint)((rows + 127) / 128), 1, 1, 128, 0, w.Data, w.Scales, rows, cols, w.BlockRows, w.BlockCols, w.ScaleCols, prepared, (long)cols, y2, (long)ldy, batch, accumulate, inv);
+            error = RelativeDifference(gpu, y1, y2, start.Length);
+            Assert.True(error < 1e-5, $"{type} [{rows}x{cols}] batch {batch}: tensor-core products on prepared rows differ from the float32 kernel by {error:E2}");
+        }
+
+        GC.KeepAlive(owner);
     }
 
     /// <summary>
@@ -181,8 +193,18 @@ public sealed unsafe class GemvKernelTests
         gpu.Launch(KernelNames.MmaGemmSplit(w.Kind, batch), (uint)((rows + 127) / 128), (uint)splits, 1, 128, 0, w.Data, w.Scales, rows, cols, w.BlockRows, w.BlockCols, w.ScaleCols, dx, (long)cols, part, batch, chunk);
         gpu.Launch("splitk_reduce", (uint)Math.Min(((long)batch * rows + 255) / 256, 1024), 1, 1, 256, 0, part, splits, batch, rows, y2, (long)ldy, accumulate);
         double error = RelativeDifference(gpu, y1, y2, start.Length);
-        GC.KeepAlive(owner);
         Assert.True(error < 1e-5, $"[{rows}x{cols}] batch {batch}, {splits} slices of {chunk}: split products differ from the float32 kernel by {error:E2}");
+
+        // The same split on the rows prepared as f16 pairs (f16_pairs).
+        ulong prepared = gpu.Allocate(x.Length * 4L, "prepared x");
+        ulong inv = gpu.Allocate(batch * 4L, "inverse scales");
+        gpu.Upload<float>(y2, start);
+        gpu.Launch("f16_pairs", (uint)batch, 1, 1, 128, 0, dx, batch, cols, prepared, inv, 0UL, 0, 0UL, 0UL);
+        gpu.Launch(KernelNames.MmaGemmSplitPrepared(batch), (uint)((rows + 127) / 128), (uint)splits, 1, 128, 0, w.Data, w.Scales, rows, cols, w.BlockRows, w.BlockCols, w.ScaleCols, prepared, (long)cols, part, batch, chunk, inv);
+        gpu.Launch("splitk_reduce", (uint)Math.Min(((long)batch * rows + 255) / 256, 1024), 1, 1, 256, 0, part, splits, batch, rows, y2, (long)ldy, accumulate);
+        error = RelativeDifference(gpu, y1, y2, start.Length);
+        GC.KeepAlive(owner);
+        Assert.True(error < 1e-5, $"[{rows}x{cols}] batch {batch}, {splits} slices of {chunk}: split products on prepared rows differ from the float32 kernel by {error:E2}");
     }
 
     /// <summary>

@@ -92,31 +92,45 @@ public sealed unsafe class HeadProductTests
         gpu.Launch(
             KernelNames.MmaHeadGemm(w.Kind, batch), (uint)((rows + 127) / 128), heads, 1, 128, 0,
             w.Data, w.Scales, (long)headRows, (long)rowOffset, rows, cols, w.BlockRows, w.BlockCols, w.ScaleCols, dx, (long)cols, ldx, y2, (long)rows, ldy, batch);
-        var a = new float[poison.Length];
-        var b = new float[poison.Length];
-        fixed (float* pa = a, pb = b)
-        {
-            gpu.DownloadAsync(pa, y1, a.Length * 4L);
-            gpu.DownloadAsync(pb, y2, b.Length * 4L);
-            gpu.Synchronize();
-        }
+        Compare("tensor cores");
 
+        // The same on the rows prepared as f16 pairs (f16_pairs over whole token rows: one scale for all heads).
+        ulong prepared = gpu.Allocate(x.Length * 4L, "prepared x"), inv = gpu.Allocate(batch * 4L, "inverse scales");
+        gpu.Upload<float>(y2, poison);
+        gpu.Launch("f16_pairs", (uint)batch, 1, 1, 128, 0, dx, batch, (int)ldx, prepared, inv, 0UL, 0, 0UL, 0UL);
+        gpu.Launch(
+            KernelNames.MmaHeadGemmPrepared(batch), (uint)((rows + 127) / 128), heads, 1, 128, 0,
+            w.Data, w.Scales, (long)headRows, (long)rowOffset, rows, cols, w.BlockRows, w.BlockCols, w.ScaleCols, prepared, (long)cols, ldx, y2, (long)rows, ldy, batch, inv);
+        Compare("tensor cores on prepared rows");
         GC.KeepAlive(owner);
-        double diff = 0, norm = 0;
-        for (int t = 0; t < batch; t++)
+
+        void Compare(string what)
         {
-            for (int i = 0; i < heads * rows; i++)
+            var a = new float[poison.Length];
+            var b = new float[poison.Length];
+            fixed (float* pa = a, pb = b)
             {
-                long k = (t * ldy) + i;
-                Assert.False(float.IsNaN(a[k]) || float.IsNaN(b[k]), $"token {t}, output {i} was not written");
-                diff += (a[k] - (double)b[k]) * (a[k] - (double)b[k]);
-                norm += (double)a[k] * a[k];
+                gpu.DownloadAsync(pa, y1, a.Length * 4L);
+                gpu.DownloadAsync(pb, y2, b.Length * 4L);
+                gpu.Synchronize();
             }
 
-            Assert.True(float.IsNaN(b[(t * ldy) + (heads * rows)]), $"token {t}: written past its {heads * rows} outputs");
-        }
+            double diff = 0, norm = 0;
+            for (int t = 0; t < batch; t++)
+            {
+                for (int i = 0; i < heads * rows; i++)
+                {
+                    long k = (t * ldy) + i;
+                    Assert.False(float.IsNaN(a[k]) || float.IsNaN(b[k]), $"{what}: token {t}, output {i} was not written");
+                    diff += (a[k] - (double)b[k]) * (a[k] - (double)b[k]);
+                    norm += (double)a[k] * a[k];
+                }
 
-        double error = Math.Sqrt(diff / norm);
-        Assert.True(error < 1e-5, $"per-head products [{rows}x{cols}] of {heads} heads, batch {batch}: tensor cores differ from the float32 kernel by {error:E2}");
+                Assert.True(float.IsNaN(b[(t * ldy) + (heads * rows)]), $"{what}: token {t}: written past its {heads * rows} outputs");
+            }
+
+            double error = Math.Sqrt(diff / norm);
+            Assert.True(error < 1e-5, $"per-head products [{rows}x{cols}] of {heads} heads, batch {batch}: {what} differ from the float32 kernel by {error:E2}");
+        }
     }
 }

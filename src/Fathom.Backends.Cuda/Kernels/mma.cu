@@ -496,6 +496,38 @@ MMA_HEAD_GEMM_KERNEL(fp8, WT_FP8, 1)
 MMA_HEAD_GEMM_KERNEL(fp8, WT_FP8, 2)
 MMA_HEAD_GEMM_KERNEL(fp8, WT_FP8, 4)
 
+// The FP8 dense and per-head products on prepared inputs (f16_pairs below): the arguments of mma_gemm_fp8_*,
+// mma_gemm_split_fp8_* and mma_head_gemm_fp8_* with x the prepared rows, and their rows' inverse scales last.
+#define MMA_PREPARED_KERNELS(NT)                                                                                              \
+    extern "C" __global__ void __launch_bounds__(128) mma_gemm_fp8h_##NT(const void* w, const float* scales, int N, int K,   \
+        int blockRows, int blockCols, int scaleCols, const float* x, long long ldx, float* y, long long ldy, int M,           \
+        int accumulate, const float* xinv)                                                                                    \
+    {                                                                                                                         \
+        mma_gemm_body<WT_FP8, NT, true>(w, scales, N, K, blockRows, blockCols, scaleCols, x, ldx, y, ldy, M, accumulate,      \
+                                        blockIdx.x, xinv);                                                                    \
+    }                                                                                                                         \
+    extern "C" __global__ void __launch_bounds__(128) mma_gemm_split_fp8h_##NT(const void* w, const float* scales, int N,     \
+        int K, int blockRows, int blockCols, int scaleCols, const float* x, long long ldx, float* part, int M, int kChunk,    \
+        const float* xinv)                                                                                                    \
+    {                                                                                                                         \
+        int k0 = blockIdx.y * kChunk;                                                                                         \
+        mma_gemm_cols<WT_FP8, NT, true>(w, scales, N, K, k0, min(kChunk, K - k0), blockRows, blockCols, scaleCols, x, ldx,   \
+                                        part + (long long)blockIdx.y * M * N, N, M, 0, blockIdx.x, xinv);                     \
+    }                                                                                                                         \
+    extern "C" __global__ void __launch_bounds__(128) mma_head_gemm_fp8h_##NT(const void* w, const float* scales,             \
+        long long headRows, long long rowOffset, int N, int K, int blockRows, int blockCols, int scaleCols, const float* x,    \
+        long long xHead, long long ldx, float* y, long long yHead, long long ldy, int M, const float* xinv)                   \
+    {                                                                                                                         \
+        long long first = blockIdx.y * headRows + rowOffset;                                                                  \
+        mma_gemm_body<WT_FP8, NT, true>((const u8*)w + first * K, scales + (first / blockRows) * scaleCols, N, K, blockRows,      \
+                                        blockCols, scaleCols, x + blockIdx.y * xHead, ldx, y + blockIdx.y * yHead, ldy, M, 0, \
+                                        blockIdx.x, xinv);                                                                    \
+    }
+
+MMA_PREPARED_KERNELS(1)
+MMA_PREPARED_KERNELS(2)
+MMA_PREPARED_KERNELS(4)
+
 // The FP8 expert products on prepared inputs (f16_pairs below): the same arguments as mma_moe_gateup_fp8 and
 // mma_moe_down_fp8 with x / act / sharedAct the prepared rows, and their rows' inverse scales last. The weights
 // widen to f16 in one conversion per two (exact), the activations arrive as f16 pairs, so the products are
