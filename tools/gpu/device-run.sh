@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine from the repository root: unpacks the self-contained fathom-gpuhost carried in
 # .devcarry/, then the stages named on the command line:
-#   tests        the [CudaFact]/[CudaTheory] tests (log: $OUT/gpu-tests.log)
+#   tests        the [CudaFact]/[CudaTheory] tests, those whose names contain $TESTS if set (log: $OUT/gpu-tests.log)
 #   cpu-tests    the CPU kernel and format tests on this machine's CPU, AVX-512 paths included (log: $OUT/cpu-tests.log)
 #   bench-bf16   random V2-Lite-shaped bf16 checkpoint: fathom bench + HF transformers baseline
 #   bench-fp8    the same shape in FP8
@@ -48,7 +48,7 @@ for stage in "$@"; do
   echo "=== $stage $(date +%T)"
   case $stage in
     tests)
-      "$host/fathom-gpuhost" test 2>&1 | tee "$out/gpu-tests.log" | grep -E "^(FAIL|PASS)|passed" ;;
+      "$host/fathom-gpuhost" test ${TESTS:-} 2>&1 | tee -a "$out/gpu-tests.log" | grep -E "^(FAIL|PASS)|passed" ;;
     cpu-tests)
       "$host/fathom-gpuhost" cpu-tests 2>&1 | tee "$out/cpu-tests.log" | grep -E "^(CPU|FAIL|SKIP)|passed" ;;
     quick)
