@@ -59,23 +59,25 @@ public sealed record CudaOptions
     /// <summary>
     /// In the tensor-core passes, the FP8 expert products take their inputs prepared once per launch as f16
     /// pairs with a power-of-two scale per row (f16_pairs in Kernels/mma.cu): the weights then widen to f16 in
-    /// one conversion per two and no warp splits activations itself. FATHOM_CUDA_MMA_F16=0 keeps the bf16-pair
-    /// kernels, for comparisons.
+    /// one conversion per two and no warp splits activations itself. Off until measured on a GPU (its kernel
+    /// and model tests exist but have not run there yet); FATHOM_CUDA_MMA_F16=1 turns it on.
     /// </summary>
-    public bool MmaPreparedInputs { get; init; } = Environment.GetEnvironmentVariable("FATHOM_CUDA_MMA_F16") != "0";
+    public bool MmaPreparedInputs { get; init; } = Environment.GetEnvironmentVariable("FATHOM_CUDA_MMA_F16") == "1";
 
     /// <summary>
     /// <see cref="MmaPreparedInputs"/> for the FP8 dense and per-head products of the tensor-core passes: each
-    /// product's input rows are prepared by one f16_pairs launch first. FATHOM_CUDA_MMA_F16_DENSE=0 turns it off.
+    /// product's input rows are prepared by one f16_pairs launch first. Off until measured on a GPU;
+    /// FATHOM_CUDA_MMA_F16_DENSE=1 turns it on.
     /// </summary>
-    public bool MmaPreparedDense { get; init; } = Environment.GetEnvironmentVariable("FATHOM_CUDA_MMA_F16_DENSE") != "0";
+    public bool MmaPreparedDense { get; init; } = Environment.GetEnvironmentVariable("FATHOM_CUDA_MMA_F16_DENSE") == "1";
 
     /// <summary>
     /// A BF16 LM head in passes of <see cref="CublasMinTokens"/> to <see cref="TensorCoreStreamingMaxTokens"/>
     /// logit rows runs on the tensor-core streaming kernel, which reads it once, instead of cuBLASLt's pair
-    /// product, which reads it once per half of the pair. FATHOM_CUDA_MMA_HEAD=0 turns it off, for comparisons.
+    /// product, which reads it once per half of the pair. Off until measured on a GPU; FATHOM_CUDA_MMA_HEAD=1
+    /// turns it on.
     /// </summary>
-    public bool MmaBf16Head { get; init; } = Environment.GetEnvironmentVariable("FATHOM_CUDA_MMA_HEAD") != "0";
+    public bool MmaBf16Head { get; init; } = Environment.GetEnvironmentVariable("FATHOM_CUDA_MMA_HEAD") == "1";
 
     /// <summary>Capture decode steps as CUDA graphs and replay them (fewer launch gaps).</summary>
     public bool CudaGraphs { get; init; } = true;

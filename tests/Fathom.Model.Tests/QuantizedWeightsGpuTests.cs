@@ -58,7 +58,26 @@ public sealed class QuantizedWeightsGpuTests(ITestOutputHelper output)
         Assert.True(preparedError <= 2e-2, $"{name}: prepared inputs differ from the CPU pass by {preparedError:E3}");
     }
 
-    private static float[] GpuLogits(LoadedModel model, int[] ids, int vocab, bool prepared)
+    /// <summary>
+    /// A stored BF16 LM head over 40 logit rows read once by the tensor-core streaming kernel gives the logits
+    /// of cuBLASLt's pair product within 1e-5 (the same bf16 pairs, summed in another order).
+    /// </summary>
+    [CudaFact]
+    public void TensorCoreHeadGivesThePairProductsLogits()
+    {
+        using var model = LoadedModel.Load(Path.Combine(TestPaths.GoldenCase("tiny-v3"), "model"));
+        Assert.Equal(DType.BF16, model.Weights.LmHead.Type);
+        int vocab = model.Config.VocabSize;
+        int[] ids = [.. Enumerable.Range(0, 40).Select(i => ((i * 29) + 3) % vocab)];
+        var streamed = GpuLogits(model, ids, vocab, prepared: false, mmaHead: true);
+        var pairs = GpuLogits(model, ids, vocab, prepared: false, mmaHead: false);
+        double between = GoldenCase.WorstRowError(streamed, pairs, vocab);
+        output.WriteLine($"tiny-v3: BF16 head on the tensor-core kernel vs cuBLASLt pairs {between:E2}");
+        Assert.False(streamed.AsSpan().SequenceEqual(pairs), "the tensor-core head did not run (identical logits)");
+        Assert.True(between <= 1e-5, $"the tensor-core BF16 head differs from cuBLASLt's pair product by {between:E3}");
+    }
+
+    private static float[] GpuLogits(LoadedModel model, int[] ids, int vocab, bool prepared, bool mmaHead = false)
     {
         using var gpu = new CudaTransformer(model, new CudaOptions
         {
@@ -66,6 +85,7 @@ public sealed class QuantizedWeightsGpuTests(ITestOutputHelper output)
             KvCacheTokens = 4096,
             MmaPreparedInputs = prepared,
             MmaPreparedDense = prepared,
+            MmaBf16Head = mmaHead,
             KernelCacheFolder = Path.Combine(Path.GetTempPath(), "fathom-test-kernels"),
         });
         var logits = new float[ids.Length * vocab];
