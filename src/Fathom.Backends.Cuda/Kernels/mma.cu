@@ -6,7 +6,9 @@
 // Activations are carried as bf16 pairs (x = hi + lo, hi = bf16(x), lo = bf16(x − hi): 16 significant
 // bits), so each product is two mma, as on the cuBLASLt pair path. FP8 weights become bf16 in registers
 // exactly (hardware e4m3 → f16, then the f16 bits shifted into bf16 fields: the value times 2^-112), and
-// the sums of each 128-column scale block are scaled once into the accumulators.
+// the sums of each 128-column scale block are scaled once into the accumulators. The *_fp8h kernels take
+// FP8 weights with inputs prepared by f16_pairs (f16 pairs, a power-of-two scale per row): the weights widen
+// to f16 in one conversion per two and the products are f16 mma (X16 below).
 //
 // Fragment layout (PTX ISA, mma.m16n8k16 .bf16): lane = 4·g + t holds A elements (row g | g + 8, k = 2t,
 // 2t + 1 | 2t + 8, 2t + 9), B elements (k = 2t, 2t + 1 | 2t + 8, 2t + 9; column g) and C elements
