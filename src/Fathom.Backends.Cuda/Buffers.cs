@@ -11,7 +11,7 @@ internal sealed class Buffers
 {
     public const long WorkspaceBytes = 32L << 20;
 
-    public Buffers(CudaContext gpu, ModelConfig c, CudaModelWeights w, int tokens, int logitRows, bool bf16, int streamTokens = 0)
+    public Buffers(CudaContext gpu, ModelConfig c, CudaModelWeights w, int tokens, int logitRows, bool bf16, int preparedExpertTokens = 0, int preparedDenseTokens = 0)
     {
         long t = tokens;
         int heads = c.NumAttentionHeads, k = Math.Max(1, c.NumExpertsPerTok), experts = Math.Max(1, c.NRoutedExperts);
@@ -93,7 +93,7 @@ internal sealed class Buffers
             }
 
             WeightBf16 = largestFp8 > 0 ? gpu.Allocate((long)AlignedBytes(largestFp8 * 2) * 2, "bf16-pair copy of an FP8 weight") : 0;
-            long s = Math.Min(t, streamTokens);
+            long s = Math.Min(t, preparedDenseTokens);
             if (s > 0 && AllDense(w).Any(m => m.Kind == WeightKind.Fp8))
             {
                 // The tensor-core FP8 dense and per-head products' inputs as f16 pairs, and their rows' inverse scales.
@@ -102,6 +102,7 @@ internal sealed class Buffers
                 PreparedDenseScales = F(s, "f16-pair dense row scales");
             }
 
+            s = Math.Min(t, preparedExpertTokens);
             if (s > 0 && w.Layers.Any(l => l.Moe?.ExpertShape.Kind == WeightKind.Fp8))
             {
                 // The tensor-core FP8 expert passes' inputs as f16 pairs (as many bytes as the float32 rows)

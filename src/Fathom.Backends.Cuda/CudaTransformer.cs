@@ -82,7 +82,8 @@ public sealed unsafe partial class CudaTransformer : IForwardPass, IDisposable
             _rope = new YarnRope(_c);
             _round = options.Bf16Activations;
             before = _gpu.AllocatedBytes;
-            _b = new Buffers(_gpu, _c, _w, options.MaxChunkTokens, LogitChunk, _round, options.MmaPreparedInputs || options.MmaPreparedDense ? options.TensorCoreStreamingMaxTokens : 0);
+            _b = new Buffers(_gpu, _c, _w, options.MaxChunkTokens, LogitChunk, _round,
+                options.MmaPreparedInputs ? options.TensorCoreStreamingMaxTokens : 0, options.MmaPreparedDense ? options.TensorCoreStreamingMaxTokens : 0);
             if (_round)
             {
                 _lt = new CublasLt(options.LibraryFolders, _b.Workspace, (nuint)Buffers.WorkspaceBytes);

@@ -333,15 +333,8 @@ public sealed unsafe class GemvKernelTests
     /// <summary>‖b − a‖ / ‖a‖ of two device buffers of <paramref name="length"/> floats, a the reference.</summary>
     private static double RelativeDifference(CudaContext gpu, ulong reference, ulong other, int length)
     {
-        var a = new float[length];
-        var b = new float[length];
-        fixed (float* pa = a, pb = b)
-        {
-            gpu.DownloadAsync(pa, reference, length * 4L);
-            gpu.DownloadAsync(pb, other, length * 4L);
-            gpu.Synchronize();
-        }
-
+        var a = Download(gpu, reference, length);
+        var b = Download(gpu, other, length);
         double diff = 0, norm = 0;
         for (int i = 0; i < length; i++)
         {
