@@ -5,7 +5,7 @@ using Xunit;
 namespace Fathom.Backends.Cpu.Tests;
 
 /// <summary>
-/// The dense kernel's paths (fused decode rows, 3x4 and 4x4 tiles, 3x8 with 512-bit lanes, leftover rows) on shapes that reach each of
+/// The dense kernel's paths (fused decode rows, 3x4 and 4x4 tiles, 3x8 and 6x4 with 512-bit lanes, leftover rows) on shapes that reach each of
 /// them: matrices taller than one 128-row FP8 scale block, split into chunks that do not start on a
 /// multiple of four, rows longer than one column chunk (and not a whole number of vectors), and batches
 /// of every size up to a token block and past it.

@@ -11,7 +11,7 @@ namespace Fathom.Backends.Cpu.Kernels;
 /// activation rows four at a time in a register-blocked tile of vector FMAs, so a weight is read from
 /// memory once per block of up to <see cref="TokenBlock"/> activation rows. BF16 rows, and FP8 rows whose
 /// activations carry the block factors, are widened in registers as the tile reads them (the decode path's
-/// arithmetic), three rows per tile; other formats are widened once into float32 scratch, four rows per
+/// arithmetic), three rows per tile (six with 512-bit lanes); other formats are widened once into float32 scratch, four rows per
 /// tile. The columns are walked in chunks of <see cref="ColumnChunk"/>: a chunk of the weight rows stays in
 /// L1 while every group of four activation rows passes over it, each group's vector accumulators parked in
 /// a small buffer between chunks. Each lane still adds its products in column order, so every (weight row, activation row) sum
@@ -32,8 +32,18 @@ internal sealed unsafe class DenseMatMulKernel<TLanes>(int workers) : IMatMulKer
     /// <summary>Columns per chunk: a tile's rows of it (6-8 KB as BF16) stay in L1 while the activations stream past.</summary>
     private const int ColumnChunk = 1024;
 
-    /// <summary>Floats of parked accumulators: 16 vectors per group of four activation rows of a token block.</summary>
-    private static readonly int ParkedFloats = TokenBlock / 4 * 16 * TLanes.Count;
+    /// <summary>
+    /// Weight rows per tile that widens in registers with 512-bit lanes (6x4 FMA tiles): 32 registers hold 24
+    /// accumulators, four activation vectors and a widened weight vector, and each activation vector (streamed
+    /// from L2 for every tile) feeds six FMAs instead of three.
+    /// </summary>
+    private const int WideRegisterTileRows = 6;
+
+    /// <summary>Floats of parked accumulators: 24 vectors per group of four activation rows of a token block.</summary>
+    private static readonly int ParkedFloats = TokenBlock / 4 * 24 * TLanes.Count;
+
+    /// <summary>Whether the lanes are 512-bit, which comes with 32 vector registers (AVX-512) instead of 16.</summary>
+    private static bool WideTiles => TLanes.Count >= 16;
 
     private readonly float[][] _scratch = new float[workers][];
 
@@ -100,9 +110,27 @@ internal sealed unsafe class DenseMatMulKernel<TLanes>(int workers) : IMatMulKer
         int cols = w.Cols, outs = w.Rows;
         for (int o = start; o < end;)
         {
-            int n = Fp8ScaledActivations.TileRows(w, scaled is not null, o, end, RegisterTileRows);
+            int n = Fp8ScaledActivations.TileRows(w, scaled is not null, o, end, WideTiles ? WideRegisterTileRows : RegisterTileRows);
 
             float* xt = scaled is null ? xb : scaled.For(w, o, xb, tokens);
+            if (n == WideRegisterTileRows)
+            {
+                PrefetchNextTile(w, o + n, Math.Min(o + (2 * n), end));
+                Tiles6<TRow>(w, o, xt, tokens, cols, yb + o, outs, parked);
+                int whole = tokens / 4 * 4;
+                if (whole < tokens)
+                {
+                    float* xr = xt + ((long)whole * cols);
+                    float* yr = yb + ((long)whole * outs) + o;
+                    DenseDecodeKernel<TLanes>.Tile<TRow, ThreeRows>(w, o, xr, tokens - whole, cols, yr, outs, -1);
+                    DenseDecodeKernel<TLanes>.Tile<TRow, ThreeRows>(w, o + 3, xr, tokens - whole, cols, yr + 3, outs, -1);
+                }
+
+                o += n;
+                continue;
+            }
+
+            n = Math.Min(n, RegisterTileRows);
             if (n < RegisterTileRows)
             {
                 if (n == 2)
@@ -160,6 +188,150 @@ internal sealed unsafe class DenseMatMulKernel<TLanes>(int workers) : IMatMulKer
                 yr[2] = TLanes.Sum(TLanes.Load(acc + (((r * 3) + 2) * n)));
             }
         }
+    }
+
+    /// <summary>
+    /// Six weight rows from <paramref name="o"/> against every whole group of four of the <paramref name="tokens"/>
+    /// activation rows, chunk by chunk over the columns (a whole number of vectors), each group's 24
+    /// accumulators parked between chunks.
+    /// </summary>
+    private static void Tiles6<TRow>(in WeightMatrix w, int o, float* x, int tokens, int cols, float* y, int outs, float* parked)
+        where TRow : struct, IStoredRow
+    {
+        int groups = tokens / 4, n = TLanes.Count;
+        byte* p0 = w.RowPointer(o);
+        long stride = w.RowPointer(o + 1) - p0;
+        for (int k0 = 0; k0 < cols; k0 += ColumnChunk)
+        {
+            int k1 = Math.Min(k0 + ColumnChunk, cols);
+            for (int g = 0; g < groups; g++)
+            {
+                float* xr = x + ((long)g * 4 * cols);
+                Chunk6x4<TRow>(p0, stride, xr, cols, k0, k1, parked + (g * 24 * n));
+            }
+        }
+
+        for (int g = 0; g < groups; g++)
+        {
+            float* acc = parked + (g * 24 * n);
+            for (int r = 0; r < 4; r++)
+            {
+                float* yr = y + ((long)((g * 4) + r) * outs);
+                for (int j = 0; j < WideRegisterTileRows; j++)
+                {
+                    yr[j] = TLanes.Sum(TLanes.Load(acc + (((r * WideRegisterTileRows) + j) * n)));
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Columns [k0, k1) of the 24 dot products of six weight rows (at p0, p0 + stride, ...) with four activation
+    /// rows (at x, x + cols, ...), added to the accumulators parked at <paramref name="acc"/> ([activation
+    /// row][weight row]; they start from zero at column 0). Each pair adds its products in column order, as
+    /// every other tile does.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Chunk6x4<TRow>(byte* p0, long stride, float* x, int cols, int k0, int k1, float* acc)
+        where TRow : struct, IStoredRow
+    {
+        int n = TLanes.Count;
+        byte* p1 = p0 + stride, p2 = p1 + stride, p3 = p2 + stride, p4 = p3 + stride, p5 = p4 + stride;
+        float* x1 = x + cols, x2 = x1 + cols, x3 = x2 + cols;
+        TLanes a00 = default, a01 = default, a02 = default, a03 = default, a04 = default, a05 = default;
+        TLanes a10 = default, a11 = default, a12 = default, a13 = default, a14 = default, a15 = default;
+        TLanes a20 = default, a21 = default, a22 = default, a23 = default, a24 = default, a25 = default;
+        TLanes a30 = default, a31 = default, a32 = default, a33 = default, a34 = default, a35 = default;
+        if (k0 > 0)
+        {
+            a00 = TLanes.Load(acc);
+            a01 = TLanes.Load(acc + n);
+            a02 = TLanes.Load(acc + (2 * n));
+            a03 = TLanes.Load(acc + (3 * n));
+            a04 = TLanes.Load(acc + (4 * n));
+            a05 = TLanes.Load(acc + (5 * n));
+            a10 = TLanes.Load(acc + (6 * n));
+            a11 = TLanes.Load(acc + (7 * n));
+            a12 = TLanes.Load(acc + (8 * n));
+            a13 = TLanes.Load(acc + (9 * n));
+            a14 = TLanes.Load(acc + (10 * n));
+            a15 = TLanes.Load(acc + (11 * n));
+            a20 = TLanes.Load(acc + (12 * n));
+            a21 = TLanes.Load(acc + (13 * n));
+            a22 = TLanes.Load(acc + (14 * n));
+            a23 = TLanes.Load(acc + (15 * n));
+            a24 = TLanes.Load(acc + (16 * n));
+            a25 = TLanes.Load(acc + (17 * n));
+            a30 = TLanes.Load(acc + (18 * n));
+            a31 = TLanes.Load(acc + (19 * n));
+            a32 = TLanes.Load(acc + (20 * n));
+            a33 = TLanes.Load(acc + (21 * n));
+            a34 = TLanes.Load(acc + (22 * n));
+            a35 = TLanes.Load(acc + (23 * n));
+        }
+
+        for (int c = k0; c < k1; c += n)
+        {
+            var u0 = TLanes.Load(x + c);
+            var u1 = TLanes.Load(x1 + c);
+            var u2 = TLanes.Load(x2 + c);
+            var u3 = TLanes.Load(x3 + c);
+            var v = TRow.Widen<TLanes>(p0, c);
+            a00 = TLanes.MultiplyAdd(v, u0, a00);
+            a10 = TLanes.MultiplyAdd(v, u1, a10);
+            a20 = TLanes.MultiplyAdd(v, u2, a20);
+            a30 = TLanes.MultiplyAdd(v, u3, a30);
+            v = TRow.Widen<TLanes>(p1, c);
+            a01 = TLanes.MultiplyAdd(v, u0, a01);
+            a11 = TLanes.MultiplyAdd(v, u1, a11);
+            a21 = TLanes.MultiplyAdd(v, u2, a21);
+            a31 = TLanes.MultiplyAdd(v, u3, a31);
+            v = TRow.Widen<TLanes>(p2, c);
+            a02 = TLanes.MultiplyAdd(v, u0, a02);
+            a12 = TLanes.MultiplyAdd(v, u1, a12);
+            a22 = TLanes.MultiplyAdd(v, u2, a22);
+            a32 = TLanes.MultiplyAdd(v, u3, a32);
+            v = TRow.Widen<TLanes>(p3, c);
+            a03 = TLanes.MultiplyAdd(v, u0, a03);
+            a13 = TLanes.MultiplyAdd(v, u1, a13);
+            a23 = TLanes.MultiplyAdd(v, u2, a23);
+            a33 = TLanes.MultiplyAdd(v, u3, a33);
+            v = TRow.Widen<TLanes>(p4, c);
+            a04 = TLanes.MultiplyAdd(v, u0, a04);
+            a14 = TLanes.MultiplyAdd(v, u1, a14);
+            a24 = TLanes.MultiplyAdd(v, u2, a24);
+            a34 = TLanes.MultiplyAdd(v, u3, a34);
+            v = TRow.Widen<TLanes>(p5, c);
+            a05 = TLanes.MultiplyAdd(v, u0, a05);
+            a15 = TLanes.MultiplyAdd(v, u1, a15);
+            a25 = TLanes.MultiplyAdd(v, u2, a25);
+            a35 = TLanes.MultiplyAdd(v, u3, a35);
+        }
+
+        TLanes.Store(a00, acc);
+        TLanes.Store(a01, acc + n);
+        TLanes.Store(a02, acc + (2 * n));
+        TLanes.Store(a03, acc + (3 * n));
+        TLanes.Store(a04, acc + (4 * n));
+        TLanes.Store(a05, acc + (5 * n));
+        TLanes.Store(a10, acc + (6 * n));
+        TLanes.Store(a11, acc + (7 * n));
+        TLanes.Store(a12, acc + (8 * n));
+        TLanes.Store(a13, acc + (9 * n));
+        TLanes.Store(a14, acc + (10 * n));
+        TLanes.Store(a15, acc + (11 * n));
+        TLanes.Store(a20, acc + (12 * n));
+        TLanes.Store(a21, acc + (13 * n));
+        TLanes.Store(a22, acc + (14 * n));
+        TLanes.Store(a23, acc + (15 * n));
+        TLanes.Store(a24, acc + (16 * n));
+        TLanes.Store(a25, acc + (17 * n));
+        TLanes.Store(a30, acc + (18 * n));
+        TLanes.Store(a31, acc + (19 * n));
+        TLanes.Store(a32, acc + (20 * n));
+        TLanes.Store(a33, acc + (21 * n));
+        TLanes.Store(a34, acc + (22 * n));
+        TLanes.Store(a35, acc + (23 * n));
     }
 
     /// <summary>
