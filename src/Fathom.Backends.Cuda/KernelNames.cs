@@ -31,16 +31,16 @@ internal static class KernelNames
 
     /// <summary>The tensor-core streaming product (BF16 or FP8 weights) taking a pass's rows 8, 16 or 32 at a time.</summary>
     public static string MmaGemm(WeightKind kind, int rows) =>
-        MmaGemmNames[(kind == WeightKind.Fp8 ? 3 : 0) + (rows <= 8 ? 0 : rows <= 16 ? 1 : 2)];
+        MmaGemmNames[(kind == WeightKind.Fp8 ? 3 : 0) + NTiles(rows)];
 
     /// <summary><see cref="MmaGemm"/> per attention head (blockIdx.y = head; mma_head_gemm in mma.cu), FP8 weights only.</summary>
     public static string MmaHeadGemm(WeightKind kind, int rows) => kind == WeightKind.Fp8
-        ? MmaHeadGemmNames[rows <= 8 ? 0 : rows <= 16 ? 1 : 2]
+        ? MmaHeadGemmNames[NTiles(rows)]
         : throw new ArgumentException($"the per-head tensor-core products take FP8 weights, not {kind}", nameof(kind));
 
     /// <summary><see cref="MmaGemm"/> over a slice of the columns per grid row (split-K, summed by splitk_reduce).</summary>
     public static string MmaGemmSplit(WeightKind kind, int rows) =>
-        MmaGemmSplitNames[(kind == WeightKind.Fp8 ? 3 : 0) + (rows <= 8 ? 0 : rows <= 16 ? 1 : 2)];
+        MmaGemmSplitNames[(kind == WeightKind.Fp8 ? 3 : 0) + NTiles(rows)];
 
     public static string MmaMoeGateUp(WeightKind kind) => kind == WeightKind.Fp8 ? "mma_moe_gateup_fp8" : "mma_moe_gateup_bf16";
 

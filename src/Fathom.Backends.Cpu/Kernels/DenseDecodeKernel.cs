@@ -213,7 +213,7 @@ internal static unsafe class DenseDecodeKernel<TLanes>
     }
 
     /// <summary>Whether the lanes are 512-bit, which comes with 32 vector registers (AVX-512) instead of 16.</summary>
-    private static bool WideTiles => TLanes.Count >= 16;
+    internal static bool WideTiles => TLanes.Count >= 16;
 
     /// <summary>
     /// <see cref="Group{TRow, TWeights, TRows}"/> for eight activation rows: 24 accumulators, three widened weight

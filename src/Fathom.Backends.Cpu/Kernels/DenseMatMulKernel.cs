@@ -42,8 +42,7 @@ internal sealed unsafe class DenseMatMulKernel<TLanes>(int workers) : IMatMulKer
     /// <summary>Floats of parked accumulators: 24 vectors per group of four activation rows of a token block.</summary>
     private static readonly int ParkedFloats = TokenBlock / 4 * 24 * TLanes.Count;
 
-    /// <summary>Whether the lanes are 512-bit, which comes with 32 vector registers (AVX-512) instead of 16.</summary>
-    private static bool WideTiles => TLanes.Count >= 16;
+    private static bool WideTiles => DenseDecodeKernel<TLanes>.WideTiles;
 
     private readonly float[][] _scratch = new float[workers][];
 
