@@ -278,9 +278,10 @@ public sealed partial class CudaTransformer
 
     /// <summary>
     /// Expert products by the weight-streaming kernels: every chosen expert's rows once per pass; with
-    /// <paramref name="shared"/> the shared experts as one more grid row of the same two launches (into
+    /// <paramref name="shared"/> the shared experts in more grid rows of the same two launches (into
     /// SharedOut). <paramref name="tensorCores"/>: the mma.cu kernels (16 rows of gate and up, or 32 rows
-    /// of down, per warp of a 4-warp block), else the float32 ones of gemv.cu (8 warps).
+    /// of down, per warp of a 4-warp block; the shared experts first, one grid row per eight tokens: see
+    /// shared_groups), else the float32 ones of gemv.cu (8 warps; the shared experts in the last grid row).
     /// </summary>
     private void StreamedExperts(CudaMoe moe, int n, CudaFeedForward? shared, bool tensorCores)
     {
@@ -289,7 +290,7 @@ public sealed partial class CudaTransformer
         var g = moe.ExpertShape;
         var d = moe.DownShape;
         int width = g.Rows, sharedWidth = shared?.Gate.Rows ?? 0;
-        uint extra = shared is null ? 0u : 1u;
+        uint extra = shared is null ? 0u : tensorCores ? (uint)((n + 7) / 8) : 1u;
         if (tensorCores && g.Kind == WeightKind.Fp8 && d.Kind == WeightKind.Fp8 && _options.MmaPreparedInputs && _b.PreparedInput != 0 && n <= _options.TensorCoreStreamingMaxTokens)
         {
             PreparedExperts(moe, n, shared, chosen + extra);

@@ -92,14 +92,15 @@ __device__ __forceinline__ float weight_at(const void* w, const float* scales, i
     return fp8_raw(((const u8*)w)[row * ld + col]) * (s * FP8_UNBIAS);
 }
 
-// The routed expert of this block of an expert launch (blockIdx.y = the j-th expert that has tokens:
+// The routed expert of this block of an expert launch (blockIdx.y = first + j for the j-th expert that has tokens:
 // active[0] of them, ids from active[1]) and its (token, slot) pairs order[start .. start + count).
 // False for a block past the experts that have tokens. Reads the router's output: waits for it first.
-__device__ __forceinline__ bool routed_expert(const int* active, const int* offsets, int& e, int& start, int& count)
+__device__ __forceinline__ bool routed_expert(const int* active, const int* offsets, int& e, int& start, int& count, int first = 0)
 {
     inputs_ready();
-    if ((int)blockIdx.y >= active[0]) return false;
-    e = active[1 + blockIdx.y];
+    int j = (int)blockIdx.y - first;
+    if (j >= active[0]) return false;
+    e = active[1 + j];
     start = offsets[e];
     count = offsets[e + 1] - start;
     return true;

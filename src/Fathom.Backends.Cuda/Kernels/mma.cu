@@ -453,41 +453,51 @@ __device__ __forceinline__ void mma_gateup_body(const void* gw, const float* gs,
                               scaleCols, x + blockIdx.y * xHead, ldx, y + blockIdx.y * yHead, ldy, M, 0, blockIdx.x);        \
     }
 
+// The shared experts' grid rows of a tensor-core expert launch: rows [0, shared_groups) of the grid, eight tokens
+// each, ahead of the routed experts' rows. A shared expert takes every token, so as one grid row it was the
+// longest-running blocks of the launch, and, as its last row, the last to start: most SMs sat idle behind it. In
+// rows of eight tokens each of its blocks reads its weights once, like a routed expert's block, and starts first.
+__device__ __forceinline__ int shared_groups(const void* sharedWeights, int tokens) { return sharedWeights ? (tokens + 7) / 8 : 0; }
+
 #define MMA_KERNELS(SUFFIX, WT)                                                                                               \
     MMA_GEMM_KERNELS(SUFFIX, WT, 1)                                                                                           \
     MMA_GEMM_KERNELS(SUFFIX, WT, 2)                                                                                           \
     MMA_GEMM_KERNELS(SUFFIX, WT, 4)                                                                                           \
-    /* Same arguments as moe_gateup_* (gemv.cu); the grid's x covers max(I, sharedI) in rows of 16 per warp. */              \
+    /* Same arguments as moe_gateup_* (gemv.cu); the grid's x covers max(I, sharedI) in rows of 16 per warp, its y the     */ \
+    /* shared experts' shared_groups rows, then the routed experts.                                                       */ \
     extern "C" __global__ void __launch_bounds__(128) mma_moe_gateup_##SUFFIX(const u64* gws, const u64* gss, const u64* uws,  \
         const u64* uss, int I, int K, int blockRows, int blockCols, int scaleCols, const float* x, long long ldx,              \
         const int* offsets, const int* active, const int* order, int topk, float* act, const void* sgw, const float* sgs,      \
         const void* suw, const float* sus, int sharedI, int tokens, float* sharedAct)                                         \
     {                                                                                                                         \
-        if (sgw && blockIdx.y == gridDim.y - 1)                                                                               \
+        int sg = shared_groups(sgw, tokens), t0 = 8 * (int)blockIdx.y;                                                         \
+        if ((int)blockIdx.y < sg)                                                                                             \
         {                                                                                                                     \
-            mma_gateup_body<WT>(sgw, sgs, suw, sus, sharedI, K, blockRows, blockCols, scaleCols, x, ldx, nullptr, 1, 0, tokens, \
-                                sharedAct, blockIdx.x);                                                                       \
+            mma_gateup_body<WT>(sgw, sgs, suw, sus, sharedI, K, blockRows, blockCols, scaleCols, x, ldx, nullptr, 1, t0,      \
+                                min(8, tokens - t0), sharedAct, blockIdx.x);                                                  \
             return;                                                                                                           \
         }                                                                                                                     \
         int e, start, count;                                                                                                  \
-        if (!routed_expert(active, offsets, e, start, count)) return;                                                         \
+        if (!routed_expert(active, offsets, e, start, count, sg)) return;                                                     \
         mma_gateup_body<WT>((const void*)gws[e], (const float*)gss[e], (const void*)uws[e], (const float*)uss[e], I, K,      \
                             blockRows, blockCols, scaleCols, x, ldx, order, topk, start, count, act, blockIdx.x);            \
     }                                                                                                                         \
-    /* Same arguments as moe_down_*; the grid's x covers H in rows of 32 per warp. */                                         \
+    /* Same arguments as moe_down_*; the grid's x covers H in rows of 32 per warp, its y as in mma_moe_gateup.            */ \
     extern "C" __global__ void __launch_bounds__(128) mma_moe_down_##SUFFIX(const u64* dws, const u64* dss, int H, int I,      \
         int blockRows, int blockCols, int scaleCols, const float* act, const int* offsets, const int* active, float* out,     \
         const void* sdw, const float* sds, int sharedI, int sharedScaleCols, const float* sharedAct, float* sharedOut,        \
         int tokens)                                                                                                           \
     {                                                                                                                         \
-        if (sdw && blockIdx.y == gridDim.y - 1)                                                                               \
+        int sg = shared_groups(sdw, tokens), t0 = 8 * (int)blockIdx.y;                                                         \
+        if ((int)blockIdx.y < sg)                                                                                             \
         {                                                                                                                     \
-            mma_gemm_body<WT, 1>(sdw, sds, H, sharedI, blockRows, blockCols, sharedScaleCols, sharedAct, sharedI, sharedOut,  \
-                                 H, tokens, 0, blockIdx.x);                                                                   \
+            mma_gemm_body<WT, 1>(sdw, sds, H, sharedI, blockRows, blockCols, sharedScaleCols,                                 \
+                                 sharedAct + (long long)t0 * sharedI, sharedI, sharedOut + (long long)t0 * H, H,              \
+                                 min(8, tokens - t0), 0, blockIdx.x);                                                         \
             return;                                                                                                           \
         }                                                                                                                     \
         int e, start, count;                                                                                                  \
-        if (!routed_expert(active, offsets, e, start, count)) return;                                                         \
+        if (!routed_expert(active, offsets, e, start, count, sg)) return;                                                     \
         mma_gemm_body<WT, 1>((const void*)dws[e], (const float*)dss[e], H, I, blockRows, blockCols, scaleCols,               \
                              act + (long long)start * I, I, out + (long long)start * H, H, count, 0, blockIdx.x);            \
     }
@@ -539,14 +549,15 @@ extern "C" __global__ void __launch_bounds__(128) mma_moe_gateup_fp8h(const u64*
     const int* order, int topk, float* act, const void* sgw, const float* sgs, const void* suw, const float* sus, int sharedI,
     int tokens, float* sharedAct, const float* xinv)
 {
-    if (sgw && blockIdx.y == gridDim.y - 1)
+    int sg = shared_groups(sgw, tokens), t0 = 8 * (int)blockIdx.y;
+    if ((int)blockIdx.y < sg)
     {
-        mma_gateup_body<WT_FP8, true>(sgw, sgs, suw, sus, sharedI, K, blockRows, blockCols, scaleCols, x, ldx, nullptr, 1, 0, tokens,
-                                      sharedAct, blockIdx.x, xinv);
+        mma_gateup_body<WT_FP8, true>(sgw, sgs, suw, sus, sharedI, K, blockRows, blockCols, scaleCols, x, ldx, nullptr, 1, t0,
+                                      min(8, tokens - t0), sharedAct, blockIdx.x, xinv);
         return;
     }
     int e, start, count;
-    if (!routed_expert(active, offsets, e, start, count)) return;
+    if (!routed_expert(active, offsets, e, start, count, sg)) return;
     mma_gateup_body<WT_FP8, true>((const void*)gws[e], (const float*)gss[e], (const void*)uws[e], (const float*)uss[e], I, K, blockRows,
                                   blockCols, scaleCols, x, ldx, order, topk, start, count, act, blockIdx.x, xinv);
 }
@@ -556,14 +567,15 @@ extern "C" __global__ void __launch_bounds__(128) mma_moe_down_fp8h(const u64* d
     const float* sds, int sharedI, int sharedScaleCols, const float* sharedAct, float* sharedOut, int tokens, const float* actInv,
     const float* sharedInv)
 {
-    if (sdw && blockIdx.y == gridDim.y - 1)
+    int sg = shared_groups(sdw, tokens), t0 = 8 * (int)blockIdx.y;
+    if ((int)blockIdx.y < sg)
     {
-        mma_gemm_body<WT_FP8, 1, true>(sdw, sds, H, sharedI, blockRows, blockCols, sharedScaleCols, sharedAct, sharedI, sharedOut, H,
-                                       tokens, 0, blockIdx.x, sharedInv);
+        mma_gemm_body<WT_FP8, 1, true>(sdw, sds, H, sharedI, blockRows, blockCols, sharedScaleCols, sharedAct + (long long)t0 * sharedI,
+                                       sharedI, sharedOut + (long long)t0 * H, H, min(8, tokens - t0), 0, blockIdx.x, sharedInv + t0);
         return;
     }
     int e, start, count;
-    if (!routed_expert(active, offsets, e, start, count)) return;
+    if (!routed_expert(active, offsets, e, start, count, sg)) return;
     mma_gemm_body<WT_FP8, 1, true>((const void*)dws[e], (const float*)dss[e], H, I, blockRows, blockCols, scaleCols,
                                    act + (long long)start * I, I, out + (long long)start * H, H, count, 0, blockIdx.x, actInv + start);
 }
