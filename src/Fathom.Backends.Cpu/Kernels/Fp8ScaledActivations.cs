@@ -11,7 +11,8 @@ namespace Fathom.Backends.Cpu.Kernels;
 /// product of the raw widened bytes (<see cref="Lanes.IFloatLanes{TSelf}.LoadFp8"/>) with xs, so the inner
 /// loops spend no multiply per weight vector on the scale; the factors are applied once per 128 weight rows
 /// instead. Every path (fused decode rows, tiles, single rows) takes its activations from here, so they all
-/// round identically. One per worker; the last row block's copy is kept until a different one is asked for.
+/// round identically. It also makes the eight-row decode tiles' interleaved copies (<see cref="Interleaved8{TLanes}"/>,
+/// BF16 rows unscaled). One per worker; the last copy is kept until a different one is asked for.
 /// </summary>
 internal sealed unsafe class Fp8ScaledActivations
 {
@@ -20,6 +21,7 @@ internal sealed unsafe class Fp8ScaledActivations
     private int _tokens;
     private int _rowBlock = -1;
     private float[]? _scales;
+    private bool _interleaved;
 
     /// <summary>Whether <paramref name="w"/>'s products take this route: whole 64-column groups inside whole scale blocks.</summary>
     public static bool Applies(in WeightMatrix w) =>
@@ -51,6 +53,7 @@ internal sealed unsafe class Fp8ScaledActivations
     {
         _rowBlock = -1;
         _scales = null;
+        _source = null;
     }
 
     /// <summary>x [tokens, W.Cols] scaled for weight row <paramref name="row"/>'s row of scale blocks.</summary>
@@ -58,7 +61,7 @@ internal sealed unsafe class Fp8ScaledActivations
     {
         int rowBlock = (w.FirstRow + row) / w.BlockRows;
         int cols = w.Cols;
-        if (rowBlock == _rowBlock && x == _source && tokens == _tokens && ReferenceEquals(_scales, w.BlockScales))
+        if (!_interleaved && rowBlock == _rowBlock && x == _source && tokens == _tokens && ReferenceEquals(_scales, w.BlockScales))
         {
             return Start(_buffer);
         }
@@ -76,11 +79,49 @@ internal sealed unsafe class Fp8ScaledActivations
             }
         }
 
+        _interleaved = false;
         _rowBlock = rowBlock;
         _source = x;
         _tokens = tokens;
         _scales = w.BlockScales;
         return xs;
+    }
+
+    /// <summary>
+    /// Eight activation rows x [8, W.Cols] interleaved for <see cref="DenseDecodeKernel{TLanes}.Group8"/>: for each
+    /// step of <typeparamref name="TLanes"/>.Count columns, the eight rows' vectors one after the other; with
+    /// <paramref name="scale"/> each multiplied by weight row <paramref name="row"/>'s factors as <see cref="For"/>
+    /// multiplies them (the same single rounding). Kept until a different one is asked for, as <see cref="For"/>'s.
+    /// </summary>
+    public float* Interleaved8<TLanes>(in WeightMatrix w, int row, float* x, bool scale)
+        where TLanes : struct, Lanes.IFloatLanes<TLanes>
+    {
+        int rowBlock = scale ? (w.FirstRow + row) / w.BlockRows : -1;
+        int cols = w.Cols, lanes = TLanes.Count;
+        if (_interleaved && rowBlock == _rowBlock && x == _source && _tokens == 8 && ReferenceEquals(_scales, scale ? w.BlockScales : null))
+        {
+            return Start(_buffer);
+        }
+
+        _buffer = PinnedBuffer.Ensure(_buffer, 8 * cols);
+        float* xi = Start(_buffer);
+        for (int c = 0; c < cols; c += lanes)
+        {
+            var factor = TLanes.Create(scale ? w.ScaleAt(row, c) * Fp8Lanes.TwoPow120 : 1f);
+            float* to = xi + ((long)c * 8);
+            for (int t = 0; t < 8; t++)
+            {
+                var v = TLanes.Load(x + ((long)t * cols) + c);
+                TLanes.Store(scale ? TLanes.Multiply(v, factor) : v, to + (t * lanes));
+            }
+        }
+
+        _interleaved = true;
+        _rowBlock = rowBlock;
+        _source = x;
+        _tokens = 8;
+        _scales = scale ? w.BlockScales : null;
+        return xi;
     }
 
     /// <summary>The first element of a pinned array (it never moves).</summary>
