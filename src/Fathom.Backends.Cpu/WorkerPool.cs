@@ -10,12 +10,19 @@ public interface IParallelJob
 /// <summary>
 /// A persistent pool of worker threads sized to the cores. <see cref="Run"/> hands out chunks of an index
 /// range from a shared counter; the calling thread works too and returns when every chunk is done.
-/// One job runs at a time (calls are serialised).
+/// One job runs at a time (calls are serialised). Between jobs a worker watches for the next one for up to
+/// <see cref="SpinTicks"/> before it sleeps, and the caller watches for the last chunk the same way: a decode
+/// step is hundreds of jobs of tens of microseconds each, and waking a sleeping thread (a futex, and in a
+/// virtual machine an interrupt to a halted virtual CPU) can take longer than the job.
 /// </summary>
 public sealed class WorkerPool : IDisposable
 {
+    /// <summary>How long an idle thread watches before it sleeps: 2 ms.</summary>
+    private static readonly long SpinTicks = System.Diagnostics.Stopwatch.Frequency / 500;
+
     private readonly Thread[] _threads;
-    private readonly SemaphoreSlim _start = new(0);
+    private readonly SemaphoreSlim[] _wake;
+    private readonly int[] _asleep;
     private readonly ManualResetEventSlim _done = new(false);
     private readonly Lock _runLock = new();
     private IParallelJob? _job;
@@ -23,6 +30,7 @@ public sealed class WorkerPool : IDisposable
     private int _chunk;
     private int _next;
     private int _active;
+    private int _generation;
     private Exception? _failure;
     private volatile bool _disposed;
 
@@ -35,6 +43,8 @@ public sealed class WorkerPool : IDisposable
 
         ThreadCount = threads;
         _threads = new Thread[threads - 1];
+        _wake = [.. Enumerable.Range(0, threads - 1).Select(_ => new SemaphoreSlim(0))];
+        _asleep = new int[threads - 1];
         for (int i = 0; i < _threads.Length; i++)
         {
             int worker = i + 1;
@@ -69,18 +79,22 @@ public sealed class WorkerPool : IDisposable
             _chunk = Math.Max(minChunk, count / (ThreadCount * 4));
             _next = 0;
             _failure = null;
-            int helpers = Math.Min(_threads.Length, ((count + _chunk - 1) / _chunk) - 1);
-            _active = helpers + 1;
+            // Every worker joins every job (one with nothing left to take leaves at once).
+            _active = ThreadCount;
             _done.Reset();
-            if (helpers > 0)
+            Interlocked.Increment(ref _generation);
+            for (int i = 0; i < _wake.Length; i++)
             {
-                _start.Release(helpers);
+                if (Volatile.Read(ref _asleep[i]) != 0)
+                {
+                    _wake[i].Release();
+                }
             }
 
             Work(0);
             if (Interlocked.Decrement(ref _active) != 0)
             {
-                _done.Wait();
+                WaitForWorkers();
             }
 
             _job = null;
@@ -91,16 +105,54 @@ public sealed class WorkerPool : IDisposable
         }
     }
 
+    /// <summary>The caller's wait for the last chunk: watching, then asleep on <see cref="_done"/>.</summary>
+    private void WaitForWorkers()
+    {
+        long until = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks;
+        while (Volatile.Read(ref _active) != 0)
+        {
+            if (System.Diagnostics.Stopwatch.GetTimestamp() < until)
+            {
+                Thread.SpinWait(8);
+                continue;
+            }
+
+            _done.Wait();
+        }
+    }
+
     private void WorkerLoop(int worker)
     {
+        int seen = 0;
         while (true)
         {
-            _start.Wait();
+            long until = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks;
+            while (Volatile.Read(ref _generation) == seen && !_disposed)
+            {
+                if (System.Diagnostics.Stopwatch.GetTimestamp() < until)
+                {
+                    Thread.SpinWait(8);
+                    continue;
+                }
+
+                // Asleep from here: the caller releases the semaphore of a worker marked asleep after it
+                // publishes a job; the mark comes first, so a job published in between is seen below.
+                Interlocked.Exchange(ref _asleep[worker - 1], 1);
+                if (Volatile.Read(ref _generation) == seen && !_disposed)
+                {
+                    _wake[worker - 1].Wait();
+                }
+
+                Interlocked.Exchange(ref _asleep[worker - 1], 0);
+                until = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks;
+            }
+
             if (_disposed)
             {
                 return;
             }
 
+            seen = Volatile.Read(ref _generation);
             Work(worker);
             if (Interlocked.Decrement(ref _active) == 0)
             {
@@ -140,9 +192,9 @@ public sealed class WorkerPool : IDisposable
         }
 
         _disposed = true;
-        if (_threads.Length > 0)
+        foreach (var wake in _wake)
         {
-            _start.Release(_threads.Length);
+            wake.Release();
         }
 
         foreach (var t in _threads)
@@ -150,7 +202,11 @@ public sealed class WorkerPool : IDisposable
             t.Join();
         }
 
-        _start.Dispose();
+        foreach (var wake in _wake)
+        {
+            wake.Dispose();
+        }
+
         _done.Dispose();
     }
 }

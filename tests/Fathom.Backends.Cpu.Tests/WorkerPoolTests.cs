@@ -35,6 +35,32 @@ public sealed class WorkerPoolTests
     }
 
     [Fact]
+    public async Task JobsAfterIdleGapsAroundTheWorkersSleepStillCompleteOnTheWorkers()
+    {
+        // Idle workers watch for about 2 ms, then sleep until the caller wakes them: gaps on both sides of
+        // that, and between the two, exercise the hand-over in both states (a lost wake-up would hang here).
+        using var pool = new WorkerPool(3);
+        var run = Task.Run(() =>
+        {
+            var random = new Random(7);
+            for (int i = 0; i < 60; i++)
+            {
+                var job = new CountingJob(300, 3, spin: 20);
+                pool.Run(job, 300, 10);
+                Assert.True(job.Hits.All(h => h == 1), $"run {i}: an index ran other than once");
+                Assert.Null(job.Problem);
+                Thread.Sleep(TimeSpan.FromMicroseconds(random.Next(0, 5000)));
+            }
+
+            var helper = new WaitForHelperJob();
+            Thread.Sleep(20);
+            pool.Run(helper, 100);
+            Assert.True(helper.HelperSeen, "no chunk ran on a worker woken from sleep within 10 s");
+        });
+        await run.WaitAsync(TimeSpan.FromSeconds(60));
+    }
+
+    [Fact]
     public void ExceptionFromAJobReachesTheCaller()
     {
         using var pool = new WorkerPool(3);
