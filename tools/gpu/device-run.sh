@@ -124,32 +124,26 @@ PY
       nvcc -cubin -arch=sm_90 -std=c++17 -DFATHOM_PDL=1 -DFATHOM_STREAM_HINT=2 -o /tmp/fathom-all.cubin /tmp/fathom-all.cu 2>&1 | grep -iv warning | head -5
       cuobjdump -sass /tmp/fathom-all.cubin | awk '/Function :/ {name = $3} /\/\*[0-9a-f]+\*\// {n[name]++} END {for (f in n) printf "%7d %s\n", n[f], f}' \
         | sort -rn | tee "$out/sass-sizes.txt" | head -40 ;;
-    ab-decode-bf16|ab-decode-fp8)
-      # Decode only (-p 0), batches $BATCHES (default 1,32,64), of the full checkpoint: the old build and this
-      # one alternating over two rounds (old new, new old); one line per run.
-      dtype=${stage#ab-decode-}
+    ab-bf16|ab-fp8|ab-decode-bf16|ab-decode-fp8)
+      # The old build and this one alternating over two rounds (old new, new old) on the full checkpoint:
+      # ab-DTYPE prefill 2048 and decode at batch 1, 32, 128; ab-decode-DTYPE decode only at $BATCHES
+      # (default 1,32,64), one line per run.
+      dtype=${stage##*-}
       dir=/tmp/v2l-$dtype
       [ -f "$dir/config.json" ] || fathom create-random --like v2-lite --dtype "$dtype" -o "$dir" --force 2>&1 | tail -1
       for round in 1 2; do
         order="old new"; [ $round = 2 ] && order="new old"
         for build in $order; do
           exe=$host/fathom-gpuhost; [ $build = old ] && exe=$old/fathom-gpuhost
-          "$exe" fathom bench --device cuda -m "$dir" -p 0 -n 32 -r 2 -b "${BATCHES:-1,32,64}" --json 2>/dev/null | tail -1 > "$out/ab-decode-$dtype-$build-r$round.json"
-          python3 -c "import json,sys; d=json.load(open(sys.argv[1])); b=d.get('decode_batch_tokens_per_s') or {}; print(sys.argv[2], 'b1', d['decode_tokens_per_s'], ' '.join(f'b{k} {v}' for k, v in b.items()))" \
-            "$out/ab-decode-$dtype-$build-r$round.json" "$build r$round"
+          if [ "${stage#ab-decode}" = "$stage" ]; then
+            "$exe" fathom bench --device cuda -m "$dir" -p 2048 -n 32 -r 2 -b 1,32,128 -o "$out/ab-$dtype-$build-r$round.json" 2>&1 | tail -8 | sed "s/^/$build r$round: /"
+            continue
+          fi
+          json=$out/ab-decode-$dtype-$build-r$round.json
+          "$exe" fathom bench --device cuda -m "$dir" -p 0 -n 32 -r 2 -b "${BATCHES:-1,32,64}" --json 2>/dev/null | tail -1 > "$json"
+          python3 -c "import json,sys; d=json.load(open(sys.argv[1])); b=d.get('decode_batch_tokens_per_s') or {}; print(sys.argv[2], 'b1', d['decode_tokens_per_s'], ' '.join(f'b{k} {v}' for k, v in b.items()))" "$json" "$build r$round"
         done
-      done | tee -a "$out/ab-decode.txt" ;;
-    ab-bf16|ab-fp8)
-      dtype=${stage#ab-}
-      dir=/tmp/v2l-$dtype
-      [ -f "$dir/config.json" ] || fathom create-random --like v2-lite --dtype "$dtype" -o "$dir" --force 2>&1 | tail -1
-      for round in 1 2; do
-        order="old new"; [ $round = 2 ] && order="new old"
-        for build in $order; do
-          exe=$host/fathom-gpuhost; [ $build = old ] && exe=$old/fathom-gpuhost
-          "$exe" fathom bench --device cuda -m "$dir" -p 2048 -n 32 -r 2 -b 1,32,128 -o "$out/ab-$dtype-$build-r$round.json" 2>&1 | tail -8 | sed "s/^/$build r$round: /"
-        done
-      done ;;
+      done | tee -a "$out/ab.txt" ;;
     bench-bf16|bench-fp8)
       dtype=${stage#bench-}
       dir=/tmp/v2l-$dtype
