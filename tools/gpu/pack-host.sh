@@ -15,7 +15,7 @@ set -euo pipefail
 if [ "${1:-}" = --old ]; then
   old=$2 new=$3 dest=$4
   mkdir -p "$dest"
-  dest=$(cd "$dest" && pwd)
+  dest=$(cd "$dest" && pwd) new=$(cd "$new" && pwd)
   cd "$old"
   for f in *; do
     [ -f "$f" ] || continue
