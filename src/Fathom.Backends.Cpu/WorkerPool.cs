@@ -13,13 +13,16 @@ public interface IParallelJob
 /// One job runs at a time (calls are serialised). Between jobs a worker watches for the next one for up to
 /// <see cref="SpinTicks"/> before it sleeps, and the caller watches for the last chunk the same way: a decode
 /// step is hundreds of jobs of tens of microseconds each, and waking a sleeping thread (a futex, and in a
-/// virtual machine an interrupt to a halted virtual CPU) can take longer than the job.
+/// virtual machine an interrupt to a halted virtual CPU) can take longer than the job. A pool with more
+/// threads than the machine has processors does not watch (its watchers would take the cores from the
+/// threads with work).
 /// </summary>
 public sealed class WorkerPool : IDisposable
 {
     /// <summary>How long an idle thread watches before it sleeps: 2 ms.</summary>
     private static readonly long SpinTicks = System.Diagnostics.Stopwatch.Frequency / 500;
 
+    private readonly long _spinTicks;
     private readonly Thread[] _threads;
     private readonly SemaphoreSlim[] _wake;
     private readonly int[] _asleep;
@@ -42,6 +45,7 @@ public sealed class WorkerPool : IDisposable
         }
 
         ThreadCount = threads;
+        _spinTicks = threads <= Environment.ProcessorCount ? SpinTicks : 0;
         _threads = new Thread[threads - 1];
         _wake = [.. Enumerable.Range(0, threads - 1).Select(_ => new SemaphoreSlim(0))];
         _asleep = new int[threads - 1];
@@ -108,7 +112,7 @@ public sealed class WorkerPool : IDisposable
     /// <summary>The caller's wait for the last chunk: watching, then asleep on <see cref="_done"/>.</summary>
     private void WaitForWorkers()
     {
-        long until = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks;
+        long until = System.Diagnostics.Stopwatch.GetTimestamp() + _spinTicks;
         while (Volatile.Read(ref _active) != 0)
         {
             if (System.Diagnostics.Stopwatch.GetTimestamp() < until)
@@ -126,7 +130,7 @@ public sealed class WorkerPool : IDisposable
         int seen = 0;
         while (true)
         {
-            long until = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks;
+            long until = System.Diagnostics.Stopwatch.GetTimestamp() + _spinTicks;
             while (Volatile.Read(ref _generation) == seen && !_disposed)
             {
                 if (System.Diagnostics.Stopwatch.GetTimestamp() < until)
@@ -144,7 +148,7 @@ public sealed class WorkerPool : IDisposable
                 }
 
                 Interlocked.Exchange(ref _asleep[worker - 1], 0);
-                until = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks;
+                until = System.Diagnostics.Stopwatch.GetTimestamp() + _spinTicks;
             }
 
             if (_disposed)

@@ -39,13 +39,15 @@ public sealed class WorkerPoolTests
     {
         // Idle workers watch for about 2 ms, then sleep until the caller wakes them: gaps on both sides of
         // that, and between the two, exercise the hand-over in both states (a lost wake-up would hang here).
-        using var pool = new WorkerPool(3);
+        // As many threads as processors (at least two): a larger pool does not watch.
+        int threads = Math.Max(2, Environment.ProcessorCount);
+        using var pool = new WorkerPool(threads);
         var run = Task.Run(() =>
         {
             var random = new Random(7);
             for (int i = 0; i < 60; i++)
             {
-                var job = new CountingJob(300, 3, spin: 20);
+                var job = new CountingJob(300, threads, spin: 20);
                 pool.Run(job, 300, 10);
                 Assert.True(job.Hits.All(h => h == 1), $"run {i}: an index ran other than once");
                 Assert.Null(job.Problem);
