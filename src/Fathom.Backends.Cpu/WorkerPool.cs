@@ -115,14 +115,23 @@ public sealed class WorkerPool : IDisposable
         long until = System.Diagnostics.Stopwatch.GetTimestamp() + _spinTicks;
         while (Volatile.Read(ref _active) != 0)
         {
-            if (System.Diagnostics.Stopwatch.GetTimestamp() < until)
+            if (!Watching(until))
             {
-                Thread.SpinWait(8);
-                continue;
+                _done.Wait();
             }
-
-            _done.Wait();
         }
+    }
+
+    /// <summary>Spins a moment and says true while the watch that ends at <paramref name="until"/> lasts.</summary>
+    private static bool Watching(long until)
+    {
+        if (System.Diagnostics.Stopwatch.GetTimestamp() >= until)
+        {
+            return false;
+        }
+
+        Thread.SpinWait(8);
+        return true;
     }
 
     private void WorkerLoop(int worker)
@@ -133,9 +142,8 @@ public sealed class WorkerPool : IDisposable
             long until = System.Diagnostics.Stopwatch.GetTimestamp() + _spinTicks;
             while (Volatile.Read(ref _generation) == seen && !_disposed)
             {
-                if (System.Diagnostics.Stopwatch.GetTimestamp() < until)
+                if (Watching(until))
                 {
-                    Thread.SpinWait(8);
                     continue;
                 }
 
